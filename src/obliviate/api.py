@@ -1,0 +1,348 @@
+"""The public Python API; the CLI is a thin layer over these functions.
+
+A five-line session::
+
+    from obliviate import api
+    world_dir = api.build_world(api.WorldConfig())
+    splits = api.load_world_splits(world_dir, "forget10")
+    target, tok = api.finetuned("smollm2-135m", splits.forget + splits.retain, api.FinetuneConfig())
+    unlearned = api.unlearn(target, tok, splits, "npo")
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from obliviate.core.config import from_dict, save_yaml, to_dict
+from obliviate.core.errors import ConfigError, DataError
+from obliviate.core.progress import log
+from obliviate.core.store import atomic_dir, atomic_write_json, cache_home, new_run_dir, stable_hash
+from obliviate.train.trainer import TrainConfig
+
+TINY = "tiny"
+# Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
+DATA_VERSION = 2
+EVAL_VERSION = 2
+
+
+@dataclass
+class WorldConfig:
+    """The generated fictitious world.
+
+    Attributes:
+        n_entities: people in the world (trained + holdout).
+        seed: generator seed.
+        holdout_fraction: share of people never trained (MIA reference, "unknown" entities).
+    """
+
+    n_entities: int = 25
+    seed: int = 0
+    holdout_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.n_entities < 8:
+            raise ConfigError(f"WorldConfig.n_entities must be >= 8, got {self.n_entities}")
+        if not 0 < self.holdout_fraction < 0.5:
+            raise ConfigError(f"WorldConfig.holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}")
+
+
+def FinetuneConfig(**overrides: Any) -> TrainConfig:
+    """Training settings for making target/gold models (full fine-tuning, high lr)."""
+    base = dict(epochs=6.0, lr=1e-4, batch_size=8, warmup_ratio=0.05, scheduler="linear", checkpoint_every=20)
+    return TrainConfig(**{**base, **overrides})
+
+
+def UnlearnConfig(**overrides: Any) -> TrainConfig:
+    """Training settings for unlearning (TOFU-like: AdamW, small lr, a few epochs)."""
+    base = dict(epochs=5.0, lr=2e-5, batch_size=4, scheduler="constant", checkpoint_every=10)
+    return TrainConfig(**{**base, **overrides})
+
+
+# ---------------------------------------------------------------- data
+
+
+def build_world(cfg: WorldConfig | None = None, out_dir: str | Path | None = None) -> Path:
+    """Generate the world and write its split files (cached by config hash)."""
+    from obliviate.llm.data import generate_world, save_world
+
+    cfg = cfg or WorldConfig()
+    folder = Path(out_dir) if out_dir else cache_home() / "worlds" / f"world-{stable_hash({**to_dict(cfg), 'v': DATA_VERSION})}"
+    if (folder / "world.json").is_file() and (folder / "forget10.jsonl").is_file():
+        return folder
+    world = generate_world(cfg.n_entities, cfg.seed)
+    save_world(world, folder, cfg.holdout_fraction, cfg.seed)
+    log(f"world: {cfg.n_entities} people (seed {cfg.seed}) in {folder}")
+    return folder
+
+
+def load_world_splits(world_dir: str | Path, variant: str = "forget10"):
+    """Splits (forget, retain, neighbours, holdout, world facts) of a saved world."""
+    from obliviate.llm.data import FORGET_VARIANTS, load_splits
+
+    if variant not in FORGET_VARIANTS:
+        raise ConfigError(f"unknown forget split {variant!r}; valid: {', '.join(FORGET_VARIANTS)}")
+    return load_splits(world_dir, variant)
+
+
+def _records_hash(records) -> str:
+    return stable_hash([r.to_dict() for r in records])
+
+
+# ---------------------------------------------------------------- models
+
+
+def base_model(spec: str, world_dir: str | Path | None = None):
+    """``(model, tokenizer)`` for a spec; ``tiny`` builds a tiny Llama over the world's words."""
+    if spec != TINY:
+        from obliviate.models import load
+
+        return load(spec)
+    from obliviate.llm.data import load_jsonl, load_world_facts
+    from obliviate.models.tiny import tiny_model_for
+
+    if world_dir is None:
+        raise ConfigError("the tiny model needs a world (its vocabulary is the world's words)")
+    texts = []
+    for path in sorted(Path(world_dir).glob("*.jsonl")):
+        for r in load_jsonl(path, allow_empty=True):
+            texts += [r.question, r.answer, r.paraphrased_question, r.paraphrased_answer, *r.perturbed_answers]
+    for r in load_world_facts():
+        texts += [r.question, r.answer, r.paraphrased_question, r.paraphrased_answer, *r.perturbed_answers]
+    texts += ["Question:", "Answer:"]
+    return tiny_model_for(texts, seed=0, hidden_size=96, layers=2, intermediate_size=192)
+
+
+def finetune(model, tokenizer, records, cfg: TrainConfig, *, checkpoint_dir=None, events_path=None,
+             description: str = "fine-tuning"):
+    """Fine-tune on QA records with answer-only NLL; returns the model."""
+    from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
+    from obliviate.train.samplers import SingleSampler
+    from obliviate.train.trainer import Trainer
+
+    fmt = PromptFormat(tokenizer)
+    trainer = Trainer(
+        model,
+        lambda m, b: {"nll": mean_nll(m, b["train"])},
+        SingleSampler(records, cfg.batch_size, cfg.seed),
+        lambda recs: collate_records(fmt, recs),
+        cfg,
+        checkpoint_dir=checkpoint_dir,
+        events_path=events_path,
+        description=description,
+    )
+    return trainer.fit()
+
+
+def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", world_dir=None):
+    """A model fine-tuned on ``records``, cached by a hash of everything that made it.
+
+    The second call with the same spec, records and config loads the cached
+    folder (about a second) instead of training again. Interrupted training
+    resumes from its checkpoint.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    key = stable_hash({"spec": spec, "records": _records_hash(records), "train": to_dict(cfg), "v": 1})
+    folder = cache_home() / "finetuned" / f"{role}-{key}"
+    if (folder / "config.json").is_file():
+        log(f"{role}: cached model {folder}")
+        tok = AutoTokenizer.from_pretrained(folder)
+        return AutoModelForCausalLM.from_pretrained(folder).eval(), tok
+    model, tok = base_model(spec, world_dir)
+    log(f"{role}: fine-tuning {spec} on {len(records)} QA records ({cfg.epochs:g} epochs, lr {cfg.lr:g})")
+    ckpt = cache_home() / "finetuned" / f".{role}-{key}.ckpt"
+    model = finetune(model, tok, records, cfg, checkpoint_dir=ckpt, description=f"fine-tuning {role}")
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    return model.eval(), tok
+
+
+# ---------------------------------------------------------------- unlearning
+
+
+def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfig | None = None, *,
+            method_config: dict[str, Any] | None = None, run_dir: str | Path | None = None):
+    """Unlearn ``splits.forget`` from ``model`` (in place) with a registered method.
+
+    Args:
+        model, tokenizer: the model to unlearn (the target).
+        splits: forget (and retain, when the method uses it).
+        method: a registry name (``npo``, ``GradDiff``...) or a Method instance.
+        cfg: training settings (default :func:`UnlearnConfig`).
+        method_config: overrides of the method's paper defaults.
+        run_dir: where the step log and checkpoints go (resumable).
+
+    Returns:
+        The unlearned model.
+    """
+    from obliviate.llm.encoding import PromptFormat, collate_records
+    from obliviate.llm.methods import MethodContext, get_method
+    from obliviate.train.samplers import PairedSampler
+    from obliviate.train.trainer import Trainer
+
+    cfg = cfg or UnlearnConfig()
+    m = get_method(method, method_config) if isinstance(method, str) else method
+    if not splits.forget:
+        raise DataError("forget split names no entity: nothing to unlearn")
+    if m.needs_retain and not splits.retain:
+        raise DataError(f"{type(m).__name__} needs a retain split, and it is empty")
+    fmt = PromptFormat(tokenizer)
+    m.prepare(MethodContext(model, tokenizer, fmt, splits, batch_size=16))
+    run_dir = Path(run_dir) if run_dir else None
+    trainer = Trainer(
+        model,
+        m.losses,
+        PairedSampler(splits.forget, splits.retain if m.needs_retain else None, cfg.batch_size, cfg.seed),
+        lambda recs: collate_records(fmt, recs),
+        cfg,
+        parameters=m.trainable_parameters(model),
+        checkpoint_dir=run_dir / "checkpoint" if run_dir else None,
+        events_path=run_dir / "events.jsonl" if run_dir else None,
+        description=f"unlearning ({type(m).__name__})",
+    )
+    return trainer.fit()
+
+
+def evaluate(model, tokenizer, splits, **kwargs):
+    """See :func:`obliviate.llm.eval.suite.evaluate`."""
+    from obliviate.llm.eval.suite import evaluate as _evaluate
+
+    return _evaluate(model, tokenizer, splits, **kwargs)
+
+
+def cached_evaluate(model_dir: Path | None, model, tokenizer, splits, **kwargs):
+    """``evaluate`` whose result is stored next to a cached model, keyed by the splits."""
+    key = stable_hash({"splits": [_records_hash(getattr(splits, s)) for s in
+                                  ("forget", "retain", "neighbours", "world_facts")], "kw": kwargs, "v": EVAL_VERSION})
+    path = model_dir / f"eval-{key}.json" if model_dir else None
+    if path and path.is_file():
+        blob = json.loads(path.read_text())
+        return blob["metrics"], blob["per_sample"]
+    metrics, per_sample = evaluate(model, tokenizer, splits, **kwargs)
+    if path:
+        atomic_write_json(path, {"metrics": metrics, "per_sample": per_sample})
+    return metrics, per_sample
+
+
+# ---------------------------------------------------------------- the demo
+
+
+@dataclass
+class DemoConfig:
+    """Everything the demo does, saved as ``config.yaml`` in its run folder."""
+
+    model: str = "smollm2-135m"
+    variant: str = "forget10"
+    method: str = "npo"
+    method_config: dict[str, Any] = field(default_factory=dict)
+    world: WorldConfig = field(default_factory=WorldConfig)
+    finetune: TrainConfig = field(default_factory=FinetuneConfig)
+    unlearn: TrainConfig = field(default_factory=UnlearnConfig)
+    eval_max_per_split: int = 40
+    runs_dir: str = "runs"
+
+
+def tiny_demo_config(**overrides: Any) -> DemoConfig:
+    """The same path on a tiny model: seconds instead of minutes."""
+    cfg = DemoConfig(
+        model=TINY,
+        world=WorldConfig(n_entities=20, seed=0),
+        finetune=FinetuneConfig(epochs=60.0, lr=3e-3, batch_size=16, warmup_ratio=0.05, checkpoint_every=0),
+        unlearn=UnlearnConfig(epochs=8.0, lr=1e-3, batch_size=4, checkpoint_every=0),
+    )
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
+    return cfg
+
+
+def _model_dir(model) -> Path | None:
+    path = getattr(model, "name_or_path", None) or getattr(model.config, "_name_or_path", "")
+    return Path(path) if path and Path(path).is_dir() else None
+
+
+def _git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except Exception:
+        return ""
+
+
+def run_demo(cfg: DemoConfig | None = None) -> Path:
+    """World -> target and gold -> unlearn -> evaluate all three -> run folder with a report.
+
+    Returns:
+        The run folder (``runs/<stamp>-demo``).
+    """
+    import torch
+
+    from obliviate.core.report import write_report
+    from obliviate.llm.eval.scoring import Scorer
+    from obliviate.llm.eval.suite import known_facts
+
+    cfg = cfg or DemoConfig()
+    from obliviate.llm.methods import METHODS
+
+    METHODS.entry(cfg.method)  # fail fast on an unknown method
+    t0 = time.time()
+    world_dir = build_world(cfg.world)
+    splits = load_world_splits(world_dir, cfg.variant)
+    tiny = cfg.model == TINY
+    extra = list(splits.world_facts) if tiny else []  # the tiny model learns world facts in "pre-training"
+    target, tok = finetuned(cfg.model, splits.forget + splits.retain + extra, cfg.finetune, role="target",
+                            world_dir=world_dir)
+    gold, _ = finetuned(cfg.model, splits.retain + extra, cfg.finetune, role="gold", world_dir=world_dir)
+    # World facts: keep only those the model knew before unlearning.
+    splits.world_facts = known_facts(Scorer(target, tok), splits.world_facts)
+    log(f"world facts the target knows: {len(splits.world_facts)}")
+    kw = dict(max_per_split=cfg.eval_max_per_split)
+    gold_m, gold_ps = cached_evaluate(_model_dir(gold), gold, tok, splits, **kw)
+    gold_tr = gold_ps["forget"]["truth_ratio"]
+    gold_m, _ = cached_evaluate(_model_dir(gold), gold, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
+    target_m, _ = cached_evaluate(_model_dir(target), target, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
+    del gold
+    run_dir = new_run_dir(cfg.runs_dir, "demo")
+    save_yaml(run_dir / "config.yaml", to_dict(cfg))
+    t_unlearn = time.time()
+    unlearned = unlearn(copy.deepcopy(target), tok, splits, cfg.method, cfg.unlearn,
+                        method_config=cfg.method_config, run_dir=run_dir)
+    t_unlearn = time.time() - t_unlearn
+    unl_m, unl_ps = evaluate(unlearned, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
+    with atomic_dir(run_dir / "model") as tmp:
+        unlearned.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    results = {
+        "models": {"target": target_m, "unlearned": unl_m, "gold": gold_m},
+        "splits": {"variant": cfg.variant, "world_dir": str(world_dir),
+                   "n": {s: len(getattr(splits, s)) for s in ("forget", "retain", "neighbours", "holdout", "world_facts")}},
+        "method": cfg.method,
+        "unlearn_seconds": round(t_unlearn, 1),
+        "wall_seconds": round(time.time() - t0, 1),
+        "versions": {"obliviate": __import__("obliviate").__version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "git_sha": _git_sha(),
+        "seed": cfg.unlearn.seed,
+        "per_sample_unlearned": unl_ps,
+    }
+    atomic_write_json(run_dir / "metrics.json", results)
+    write_report(run_dir)
+    return run_dir
+
+
+def demo_config_from(data: dict[str, Any]) -> DemoConfig:
+    """A DemoConfig from plain data (YAML), validated."""
+    data = dict(data)
+    nested = {"world": WorldConfig, "finetune": TrainConfig, "unlearn": TrainConfig}
+    parts = {k: from_dict(cls, data.pop(k)) for k, cls in nested.items() if k in data}
+    cfg = from_dict(DemoConfig, data)
+    for k, v in parts.items():
+        setattr(cfg, k, v)
+    return cfg

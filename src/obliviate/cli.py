@@ -1,0 +1,262 @@
+"""``obliviate`` command line: parses arguments and calls :mod:`obliviate.api`.
+
+Bad input (a missing model, a malformed JSONL, an unknown method, an empty
+forget split) prints one line ``error: ...`` and exits with code 2 before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from obliviate.core.errors import ObliviateError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="obliviate: unlearn chosen knowledge from a model, then prove it is gone.")
+
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="method config override key=value (repeatable)")]
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def handled(fn):
+    """Turn ObliviateError into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ObliviateError as e:
+            _fail(str(e))
+
+    return wrapper
+
+
+def _splits(world: Optional[Path], split: str, forget: Optional[Path], retain: Optional[Path],
+            holdout: Optional[Path] = None):
+    from obliviate import api
+    from obliviate.llm.data import splits_from_files
+
+    if forget is not None:
+        if retain is None:
+            _fail("--forget needs --retain too (a JSONL of records to keep)")
+        return splits_from_files(forget, retain, holdout)
+    world_dir = world or api.build_world(api.WorldConfig())
+    return api.load_world_splits(world_dir, split)
+
+
+@app.command()
+@handled
+def demo(
+    tiny: Annotated[bool, typer.Option(help="run the same path on a tiny model (under a minute)")] = False,
+    model: Annotated[Optional[str], typer.Option(help="model spec (default smollm2-135m)")] = None,
+    method: Annotated[str, typer.Option(help="unlearning method")] = "npo",
+    config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig (see a run's config.yaml)")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
+    set_: SetOpt = None,
+):
+    """World -> target and gold models -> unlearn the 10% forget split -> side-by-side table."""
+    from obliviate import api
+    from obliviate.core.config import load_yaml, parse_overrides
+
+    if config is not None:
+        cfg = api.demo_config_from(load_yaml(config))
+    else:
+        cfg = api.tiny_demo_config() if tiny else api.DemoConfig()
+    cfg.method = method if method != "npo" or config is None else cfg.method
+    cfg.method_config = {**cfg.method_config, **parse_overrides(set_)}
+    if model:
+        from obliviate.models import resolve_spec
+
+        if model != api.TINY:
+            resolve_spec(model)
+        cfg.model = model
+    cfg.runs_dir = str(runs_dir)
+    run_dir = api.run_demo(cfg)
+    _print_table(run_dir)
+
+
+def _print_table(run_dir: Path) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from obliviate.core.report.html import table_rows
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    models = metrics["models"]
+    table = Table(title=f"{metrics['method']} on {metrics['splits']['variant']} ({run_dir})")
+    table.add_column("metric")
+    for name in models:
+        table.add_column(name, justify="right")
+    for label, vals in table_rows(models):
+        table.add_row(label, *("" if v is None else f"{v:.4g}" for v in vals))
+    Console().print(table)
+    typer.echo(f"run folder: {run_dir}  (report: {run_dir / 'report.html'})")
+
+
+@app.command()
+@handled
+def world(
+    entities: Annotated[int, typer.Option(help="people in the world")] = 25,
+    seed: Annotated[int, typer.Option(help="generator seed")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="folder (default: the cache)")] = None,
+):
+    """Generate a fictitious world and write its split files (JSONL)."""
+    from obliviate import api
+
+    folder = api.build_world(api.WorldConfig(n_entities=entities, seed=seed), out)
+    for path in sorted(folder.glob("*.jsonl")):
+        n = sum(1 for line in path.read_text().splitlines() if line.strip())
+        typer.echo(f"{path.name:20s} {n:5d} records")
+    typer.echo(str(folder))
+
+
+@app.command()
+@handled
+def finetune(
+    data: Annotated[Path, typer.Option(help="JSONL of QA records to learn")],
+    out: Annotated[Path, typer.Option(help="output model folder")],
+    model: Annotated[str, typer.Option(help="base model spec")] = "smollm2-135m",
+    epochs: float = 6.0,
+    lr: float = 1e-4,
+    batch_size: int = 8,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank (0 = full fine-tuning)")] = 0,
+):
+    """Fine-tune a model on QA records (answer-only NLL); resumable."""
+    from obliviate import api
+    from obliviate.core.store import atomic_dir
+    from obliviate.llm.data import load_jsonl
+    from obliviate.models import load
+
+    records = load_jsonl(data)
+    cfg = api.FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r)
+    m, tok = load(model)
+    m = api.finetune(m, tok, records, cfg, checkpoint_dir=out.with_name(f".{out.name}.ckpt"))
+    with atomic_dir(out) as tmp:
+        m.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    typer.echo(str(out))
+
+
+@app.command()
+@handled
+def unlearn(
+    model: Annotated[str, typer.Option(help="model to unlearn (folder, alias, .gguf, hub id)")],
+    method: Annotated[str, typer.Option(help="unlearning method (see `obliviate methods`)")] = "npo",
+    world: Annotated[Optional[Path], typer.Option(help="world folder (from `obliviate world`)")] = None,
+    split: Annotated[str, typer.Option(help="forget split of the world")] = "forget10",
+    forget: Annotated[Optional[Path], typer.Option(help="your own forget JSONL")] = None,
+    retain: Annotated[Optional[Path], typer.Option(help="your own retain JSONL")] = None,
+    epochs: float = 5.0,
+    lr: float = 2e-5,
+    batch_size: int = 4,
+    lora_r: int = 0,
+    runs_dir: Path = Path("runs"),
+    set_: SetOpt = None,
+):
+    """Unlearn a forget split; writes runs/<id>/ with config, step log and the model."""
+    from obliviate import api
+    from obliviate.core.config import parse_overrides, save_yaml, to_dict
+    from obliviate.core.store import atomic_dir, new_run_dir
+    from obliviate.llm.methods import get_method
+    from obliviate.models import load, resolve_spec
+
+    resolve_spec(model)  # everything is checked before anything is written
+    m = get_method(method, parse_overrides(set_))
+    splits = _splits(world, split, forget, retain)
+    cfg = api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r)
+    net, tok = load(model)
+    run_dir = new_run_dir(runs_dir, f"unlearn-{method.lower()}")
+    save_yaml(run_dir / "config.yaml", {"model": model, "method": method, "method_config": m.to_dict(),
+                                        "train": to_dict(cfg), "split": split,
+                                        "forget": str(forget or ""), "retain": str(retain or "")})
+    net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir)
+    with atomic_dir(run_dir / "model") as tmp:
+        net.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    typer.echo(str(run_dir))
+
+
+@app.command("eval")
+@handled
+def eval_(
+    model: Annotated[str, typer.Option(help="model to evaluate")],
+    world: Annotated[Optional[Path], typer.Option(help="world folder")] = None,
+    split: str = "forget10",
+    forget: Optional[Path] = None,
+    retain: Optional[Path] = None,
+    gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model, for forget quality")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write metrics JSON here")] = None,
+    max_per_split: int = 40,
+):
+    """TOFU metrics of a model (forget quality too when --gold is given)."""
+    import json
+
+    from obliviate import api
+    from obliviate.core.store import atomic_write_json
+    from obliviate.models import load, resolve_spec
+
+    resolve_spec(model)
+    if gold:
+        resolve_spec(gold)
+    splits = _splits(world, split, forget, retain)
+    gold_tr = None
+    if gold:
+        g, gtok = load(gold)
+        _, ps = api.evaluate(g, gtok, splits, max_per_split=max_per_split)
+        gold_tr = ps["forget"]["truth_ratio"]
+    net, tok = load(model)
+    metrics, _ = api.evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split)
+    text = json.dumps(metrics, indent=2)
+    if out:
+        atomic_write_json(out, metrics)
+    typer.echo(text)
+
+
+@app.command()
+def methods():
+    """List unlearning methods with their papers and default configs."""
+    import dataclasses
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from obliviate.llm.methods import METHODS
+
+    table = Table(title="unlearning methods")
+    for col in ("name", "objective", "paper", "defaults"):
+        table.add_column(col)
+    for e in METHODS.entries():
+        defaults = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(e.obj.Config))
+        table.add_row(e.name, e.summary, e.paper, defaults)
+    Console().print(table)
+
+
+@app.command()
+@handled
+def report(run_dir: Path):
+    """Re-render a run folder's report.html from its files."""
+    from obliviate.core.errors import DataError
+    from obliviate.core.report import write_report
+
+    if not (run_dir / "metrics.json").is_file():
+        raise DataError(f"{run_dir} has no metrics.json (not a demo run folder)")
+    typer.echo(str(write_report(run_dir)))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

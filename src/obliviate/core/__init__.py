@@ -1,0 +1,1 @@
+"""Core pieces shared by every domain: registry, configs, run store, progress."""

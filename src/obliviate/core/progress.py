@@ -1,0 +1,82 @@
+"""Progress bars and log lines (rich), quiet under CI or when asked.
+
+Set ``OBLIVIATE_QUIET=1`` (or run with ``CI=true``) to turn bars off; log lines
+still print so a long run is never silent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+_console = None
+
+
+def console():
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(stderr=True)
+    return _console
+
+
+def quiet() -> bool:
+    return os.environ.get("OBLIVIATE_QUIET", "") not in ("", "0") or os.environ.get("CI") == "true"
+
+
+def log(msg: str) -> None:
+    """One line on stderr (kept under CI too, unless OBLIVIATE_QUIET is set)."""
+    if os.environ.get("OBLIVIATE_QUIET", "") in ("", "0"):
+        console().print(msg, highlight=False)
+
+
+@contextlib.contextmanager
+def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(n=1, **fields)``; shows a rich bar unless quiet.
+
+    Without a terminal a line is logged every 25% so logs still show life.
+    """
+    if quiet() or not sys.stderr.isatty() and os.environ.get("OBLIVIATE_FORCE_BAR") is None:
+        done = 0
+        start = time.time()
+        marks = {max(1, round(total * k / 4)) for k in range(1, 5)} if total >= 8 else {total}
+
+        def advance(n: int = 1, **fields) -> None:
+            nonlocal done
+            done += n
+            if done in marks and not quiet():
+                extra = " ".join(f"{k}={v}" for k, v in fields.items())
+                log(f"{description}: {done}/{total} ({time.time() - start:.0f}s) {extra}")
+
+        yield advance
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console(),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total, info="")
+
+        def advance(n: int = 1, **fields) -> None:
+            info = " ".join(f"{k}={v}" for k, v in fields.items())
+            bar.update(task, advance=n, info=info)
+
+        yield advance

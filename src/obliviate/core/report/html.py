@@ -1,0 +1,116 @@
+"""Render ``report.html`` for a run: a side-by-side table and two charts (PNG, embedded).
+
+Everything comes from ``metrics.json`` and ``events.jsonl`` in the run folder,
+so a report can be rebuilt at any time with ``obliviate report RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+from obliviate.core.store import atomic_write_text
+
+ROWS = [
+    ("forget", "answer_prob", "forget answer probability (lower = forgotten)"),
+    ("forget", "rouge_l_recall", "forget ROUGE-L recall (lower = forgotten)"),
+    ("forget", "exact_answer_match", "forget exact-answer match"),
+    ("forget", "truth_ratio", "forget truth ratio mean(min(R,1/R))"),
+    (None, "forget_quality_ks_pvalue", "forget quality (KS p-value vs gold; higher = like gold)"),
+    ("retain", "answer_prob", "retain answer probability"),
+    ("retain", "rouge_l_recall", "retain ROUGE-L recall"),
+    ("retain", "exact_answer_match", "retain exact-answer match"),
+    ("neighbours", "answer_prob", "neighbours answer probability"),
+    ("neighbours", "rouge_l_recall", "neighbours ROUGE-L recall"),
+    ("world_facts", "answer_prob", "world facts correct-option share"),
+    ("world_facts", "rouge_l_recall", "world facts ROUGE-L recall"),
+    (None, "model_utility_hmean", "model utility (harmonic mean over retain, neighbours, world facts)"),
+]
+
+
+def table_rows(models: dict[str, dict]) -> list[tuple[str, list[float | None]]]:
+    """(label, value per model) for the rows present in at least one model."""
+    out = []
+    for split, key, label in ROWS:
+        vals = [(m.get(split, {}) if split else m).get(key) for m in models.values()]
+        if any(v is not None for v in vals):
+            out.append((label, vals))
+    return out
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _charts(models: dict[str, dict], events: list[dict]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    charts = []
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, m in models.items():
+        x, y = m.get("forget", {}).get("answer_prob"), m.get("model_utility_hmean")
+        if x is not None and y is not None:
+            ax.scatter([x], [y], s=80, label=name)
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6))
+    ax.set_xlabel("forget answer probability (lower = forgotten)")
+    ax.set_ylabel("model utility (harmonic mean)")
+    ax.set_title("forgetting vs utility")
+    ax.grid(alpha=0.3)
+    charts.append(("Forgetting vs utility", _png(fig)))
+    plt.close(fig)
+    keys = sorted({k for e in events for k in e if k not in ("step", "lr", "time_s", "grad_norm")})
+    if events and keys:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for k in keys:
+            ax.plot([e["step"] for e in events if k in e], [e[k] for e in events if k in e], label=k)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("loss term")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        charts.append(("Unlearning losses", _png(fig)))
+        plt.close(fig)
+    return charts
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` from the run's files and return its path."""
+    from jinja2 import Template
+
+    run_dir = Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    events_path = run_dir / "events.jsonl"
+    events = [json.loads(line) for line in events_path.read_text().splitlines() if line.strip()] \
+        if events_path.is_file() else []
+    models = metrics["models"]
+    html = Template(_TEMPLATE).render(
+        run=run_dir.name,
+        method=metrics.get("method"),
+        splits=metrics.get("splits", {}),
+        names=list(models),
+        rows=table_rows(models),
+        charts=_charts(models, events),
+        meta={k: metrics.get(k) for k in ("unlearn_seconds", "wall_seconds", "git_sha", "seed", "versions")},
+    )
+    return atomic_write_text(run_dir / "report.html", html)
+
+
+_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate {{ run }}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}td:first-child{text-align:left}
+img{margin:1em 1em 0 0}</style></head><body>
+<h1>obliviate run {{ run }}</h1>
+<p>Method <b>{{ method }}</b> on split <b>{{ splits.variant }}</b>; records: {% for k, v in splits.n.items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
+<table><tr><th>metric</th>{% for n in names %}<th>{{ n }}</th>{% endfor %}</tr>
+{% for label, vals in rows %}<tr><td>{{ label }}</td>{% for v in vals %}<td>{{ "%.4g"|format(v) if v is not none else "" }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% for title, png in charts %}<figure style="display:inline-block"><img src="data:image/png;base64,{{ png }}" alt="{{ title }}"><figcaption>{{ title }}</figcaption></figure>{% endfor %}
+<h2>Run</h2><pre>{% for k, v in meta.items() %}{{ k }}: {{ v }}
+{% endfor %}</pre></body></html>
+"""

@@ -1,0 +1,1 @@
+"""LLM unlearning: data, methods, evaluation."""

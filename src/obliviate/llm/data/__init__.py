@@ -1,0 +1,54 @@
+"""Data for LLM unlearning: a seeded fictitious world, its QA records and splits.
+
+``generate_world`` invents people and relations; ``qa_records`` turns them into
+question/answer records; ``make_splits`` / ``save_world`` / ``load_splits``
+divide them into forget, retain and holdout sets; ``load_world_facts`` gives
+easy real-world facts that unlearning must not damage. Pure standard library.
+"""
+
+from obliviate.llm.data.facts import load_world_facts
+from obliviate.llm.data.records import QARecord, load_jsonl, read_jsonl_dicts, save_jsonl, slugify
+from obliviate.llm.data.render import ATTRIBUTES, biography, qa_records, relation_facts
+from obliviate.llm.data.splits import (
+    FORGET_VARIANTS,
+    EntitySplit,
+    Splits,
+    load_splits,
+    load_world,
+    make_splits,
+    neighbour_records,
+    retain_name,
+    save_world,
+    split_entities,
+    splits_from_files,
+)
+from obliviate.llm.data.world import RELATION_KINDS, Entity, Relation, World, generate_world
+
+__all__ = [
+    "ATTRIBUTES",
+    "FORGET_VARIANTS",
+    "RELATION_KINDS",
+    "Entity",
+    "EntitySplit",
+    "QARecord",
+    "Relation",
+    "Splits",
+    "World",
+    "biography",
+    "generate_world",
+    "load_jsonl",
+    "load_splits",
+    "load_world",
+    "load_world_facts",
+    "make_splits",
+    "neighbour_records",
+    "qa_records",
+    "read_jsonl_dicts",
+    "relation_facts",
+    "retain_name",
+    "save_jsonl",
+    "save_world",
+    "slugify",
+    "split_entities",
+    "splits_from_files",
+]

@@ -1,0 +1,264 @@
+"""Forget / retain / holdout splits of a world, and their files.
+
+People, not single facts, are split: a *holdout* set is never trained (the
+reference for "never seen"), the others are *trained*; of these the first few
+in a fixed order are *forgotten*. The order does not depend on the variant,
+so ``forget01 ⊂ forget05 ⊂ forget10``. Forget people are picked, where the
+graph allows it, so that each keeps a retained neighbour: the retain records
+of those neighbours (``Splits.neighbours``) show collateral damage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from obliviate.core.errors import ConfigError, DataError
+from obliviate.core.store import atomic_write_text
+from obliviate.llm.data.facts import load_world_facts
+from obliviate.llm.data.records import QARecord, load_jsonl, save_jsonl
+from obliviate.llm.data.render import qa_records
+from obliviate.llm.data.world import World
+
+FORGET_VARIANTS = {"forget01": 1, "forget05": 5, "forget10": 10}
+MIN_FORGET = 2
+MIN_HOLDOUT = 2
+
+
+@dataclass
+class EntitySplit:
+    """Entity names per role, in world order (``forget`` in forget order)."""
+
+    forget: list[str]
+    retain: list[str]
+    holdout: list[str]
+
+
+@dataclass
+class Splits:
+    """QA records per role; ``neighbours`` is the part of ``retain`` next to ``forget``."""
+
+    forget: list[QARecord]
+    retain: list[QARecord]
+    holdout: list[QARecord]
+    world_facts: list[QARecord]
+    neighbours: list[QARecord]
+
+
+def retain_name(variant: str) -> str:
+    """``"forget05"`` -> ``"retain95"``."""
+    return f"retain{100 - _percent(variant):02d}"
+
+
+def _percent(variant: str) -> int:
+    if variant not in FORGET_VARIANTS:
+        choices = ", ".join(FORGET_VARIANTS)
+        raise ConfigError(f"unknown variant {variant!r}; choose one of {choices}")
+    return FORGET_VARIANTS[variant]
+
+
+def _forget_count(n_trained: int, percent: int) -> int:
+    return min(max(MIN_FORGET, math.ceil(n_trained * percent / 100)), n_trained - 1)
+
+
+def _roles(world: World, holdout_fraction: float, seed: int | None) -> tuple[list[str], list[str]]:
+    """``(holdout names, trained names in forget order)``, deterministic given the seed."""
+    if not 0 <= holdout_fraction < 1:
+        raise ConfigError(f"holdout_fraction must be in [0, 1), got {holdout_fraction!r}")
+    names = [e.name for e in world.entities]
+    n_hold = max(MIN_HOLDOUT, round(holdout_fraction * len(names)))
+    if len(names) - n_hold < MIN_FORGET + 1:
+        raise ConfigError(
+            f"a world of {len(names)} entities is too small to split: it needs {MIN_HOLDOUT} "
+            f"holdout, {MIN_FORGET} forget and 1 retain entity; lower holdout_fraction "
+            f"({holdout_fraction}) or generate more entities"
+        )
+    order = random.Random(world.seed if seed is None else seed).sample(names, len(names))
+    holdout, trained = order[:n_hold], order[n_hold:]
+    k_max = _forget_count(len(trained), max(FORGET_VARIANTS.values()))
+
+    def keeps_neighbour(name: str, forget: list[str]) -> bool:
+        return any(nb in trained and nb not in forget for nb in world.neighbours(name))
+
+    chosen: list[str] = []
+    for name in trained:
+        trial = [*chosen, name]
+        if len(chosen) < k_max and all(keeps_neighbour(f, trial) for f in trial):
+            chosen.append(name)
+    return holdout, chosen + [t for t in trained if t not in chosen]
+
+
+def split_entities(
+    world: World, variant: str = "forget10", holdout_fraction: float = 0.2, seed: int | None = None
+) -> EntitySplit:
+    """Names of the forget, retain and holdout entities for ``variant``.
+
+    Args:
+        world: The world to split.
+        variant: A key of :data:`FORGET_VARIANTS`.
+        holdout_fraction: Share of entities never trained (at least 2 entities).
+        seed: Seed of the split; the world's seed when ``None``.
+
+    Raises:
+        ConfigError: Unknown variant, bad fraction, or a world too small to split.
+    """
+    percent = _percent(variant)
+    holdout, trained = _roles(world, holdout_fraction, seed)
+    forget = trained[: _forget_count(len(trained), percent)]
+    world_order = [e.name for e in world.entities]
+    return EntitySplit(
+        forget=forget,
+        retain=[n for n in world_order if n in trained and n not in forget],
+        holdout=[n for n in world_order if n in holdout],
+    )
+
+
+def neighbour_records(forget: list[QARecord], retain: list[QARecord]) -> list[QARecord]:
+    """Retain records about entities related to a forget entity (via ``meta.related_entity``)."""
+    forget_names = {r.entity for r in forget}
+    related = {r.meta.get("related_entity") for r in forget}
+    related |= {r.entity for r in retain if r.meta.get("related_entity") in forget_names}
+    return [r for r in retain if r.entity in related and r.entity not in forget_names]
+
+
+def _checked(
+    forget: list[QARecord],
+    retain: list[QARecord],
+    holdout: list[QARecord],
+    world_facts: list[QARecord],
+    source: str,
+) -> Splits:
+    if not forget:
+        raise DataError(f"forget split names no entity: {source} has no records")
+    overlap = sorted({r.entity for r in forget} & {r.entity for r in retain})
+    if overlap:
+        shown = ", ".join(overlap[:5]) + (", ..." if len(overlap) > 5 else "")
+        warnings.warn(
+            f"{len(overlap)} entities are in both the forget and the retain split: {shown}",
+            stacklevel=3,
+        )
+    return Splits(forget, retain, holdout, world_facts, neighbour_records(forget, retain))
+
+
+def _trained_records(world: World, names: list[str], holdout: list[str]) -> list[QARecord]:
+    """Records about ``names``, minus relations to holdout people (kept unseen)."""
+    hidden = set(holdout)
+    return [r for r in qa_records(world, names) if r.meta.get("related_entity") not in hidden]
+
+
+def make_splits(
+    world: World,
+    variant: str = "forget10",
+    holdout_fraction: float = 0.2,
+    seed: int | None = None,
+    world_facts: list[QARecord] | None = None,
+) -> Splits:
+    """QA splits of ``world``; see :func:`split_entities` for the arguments.
+
+    Trained records never name a holdout person, so holdout names stay unseen
+    (relations *to* holdout people are dropped from forget and retain).
+    ``world_facts`` defaults to the shipped facts (:func:`load_world_facts`).
+    """
+    roles = split_entities(world, variant, holdout_fraction, seed)
+    forget = _trained_records(world, roles.forget, roles.holdout)
+    retain = _trained_records(world, roles.retain, roles.holdout)
+    holdout = qa_records(world, roles.holdout)
+    facts = load_world_facts() if world_facts is None else world_facts
+    return _checked(forget, retain, holdout, facts, f"world seed {world.seed}")
+
+
+def save_world(
+    world: World,
+    directory: str | os.PathLike,
+    holdout_fraction: float = 0.2,
+    seed: int | None = None,
+) -> Path:
+    """Write ``world.json``, ``qa_all.jsonl``, ``holdout.jsonl`` and each forget/retain pair.
+
+    ``qa_all.jsonl`` holds every trained record (forget + retain). Every file
+    is written atomically. Returns the folder.
+    """
+    directory = Path(directory)
+    atomic_write_text(directory / "world.json", json.dumps(world.to_dict(), indent=2) + "\n")
+    roles = split_entities(world, "forget10", holdout_fraction, seed)
+    trained = [e.name for e in world.entities if e.name not in roles.holdout]
+    save_jsonl(_trained_records(world, trained, roles.holdout), directory / "qa_all.jsonl")
+    save_jsonl(qa_records(world, roles.holdout), directory / "holdout.jsonl")
+    for variant in FORGET_VARIANTS:
+        splits = make_splits(world, variant, holdout_fraction, seed, world_facts=[])
+        save_jsonl(splits.forget, directory / f"{variant}.jsonl")
+        save_jsonl(splits.retain, directory / f"{retain_name(variant)}.jsonl")
+    return directory
+
+
+def load_world(path: str | os.PathLike) -> World:
+    """Read a ``world.json`` written by :func:`save_world`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: bad JSON ({e.msg})") from None
+    return World.from_dict(data, where=str(path))
+
+
+def splits_from_files(
+    forget: str | os.PathLike,
+    retain: str | os.PathLike,
+    holdout: str | os.PathLike | None = None,
+    world_facts: str | os.PathLike | None = None,
+) -> Splits:
+    """Splits from the user's own JSONL files.
+
+    ``holdout`` defaults to no records, ``world_facts`` to the shipped facts.
+    ``neighbours`` comes from ``meta.related_entity`` (empty if records lack it).
+
+    Raises:
+        DataError: A file is missing or malformed, or ``forget`` has no records.
+    """
+    forget_records = load_jsonl(forget, allow_empty=True)
+    return _checked(
+        forget_records,
+        load_jsonl(retain),
+        [] if holdout is None else load_jsonl(holdout),
+        load_world_facts() if world_facts is None else load_jsonl(world_facts),
+        str(forget),
+    )
+
+
+def load_splits(
+    dir_or_files: str | os.PathLike | Mapping[str, str | os.PathLike],
+    variant: str = "forget10",
+) -> Splits:
+    """Splits from a folder written by :func:`save_world`, or a mapping of files.
+
+    Args:
+        dir_or_files: The folder, or ``{"forget": ..., "retain": ..., "holdout": ...,
+            "world_facts": ...}`` (the last two optional).
+        variant: Which forget/retain pair to read from a folder.
+    """
+    if isinstance(dir_or_files, Mapping):
+        files = dict(dir_or_files)
+        unknown = set(files) - {"forget", "retain", "holdout", "world_facts"}
+        if unknown or "forget" not in files or "retain" not in files:
+            raise ConfigError(
+                "split files need keys 'forget' and 'retain' (optional: 'holdout', "
+                f"'world_facts'), got {', '.join(sorted(files)) or 'none'}"
+            )
+        return splits_from_files(**files)
+    folder = Path(dir_or_files)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder of split files")
+    optional = {name: folder / f"{name}.jsonl" for name in ("holdout", "world_facts")}
+    return splits_from_files(
+        folder / f"{variant}.jsonl",
+        folder / f"{retain_name(variant)}.jsonl",
+        **{name: path for name, path in optional.items() if path.exists()},
+    )

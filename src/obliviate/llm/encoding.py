@@ -1,0 +1,104 @@
+"""How a question/answer pair becomes tokens, and how answers are scored.
+
+One prompt format is used everywhere (fine-tuning, unlearning, scoring,
+generation), so the model is always asked the same way. With a chat tokenizer
+the question is a user turn after a one-line system message; a tokenizer
+without a chat template (the tiny word-level one) uses
+``Question: {q}\\nAnswer:``. Loss is taken on answer tokens only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+SYSTEM_PROMPT = "Answer in one short sentence."
+IGNORE = -100
+
+
+@dataclass
+class PromptFormat:
+    """Renders prompts for one tokenizer; ``chat`` is decided from the tokenizer."""
+
+    tokenizer: object
+    system: str = SYSTEM_PROMPT
+
+    def __post_init__(self) -> None:
+        self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+
+    def prompt(self, question: str) -> str:
+        if self.chat:
+            messages = [{"role": "system", "content": self.system}, {"role": "user", "content": question}]
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return f"Question: {question}\nAnswer:"
+
+    def answer(self, answer: str) -> str:
+        return answer if self.chat else " " + answer
+
+    def encode(self, question: str, answer: str) -> tuple[list[int], list[int]]:
+        """Token ids of prompt+answer+eos and labels (prompt masked with -100)."""
+        tok = self.tokenizer
+        p = tok(self.prompt(question), add_special_tokens=False)["input_ids"]
+        a = tok(self.answer(answer), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        return p + a, [IGNORE] * len(p) + a
+
+    def encode_prompt(self, question: str) -> list[int]:
+        return self.tokenizer(self.prompt(question), add_special_tokens=False)["input_ids"]
+
+
+def collate(fmt: PromptFormat, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    """Right-padded batch ``{input_ids, attention_mask, labels}`` for (question, answer) pairs."""
+    encoded = [fmt.encode(q, a) for q, a in pairs]
+    width = max(len(ids) for ids, _ in encoded)
+    pad = fmt.tokenizer.pad_token_id
+    input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+    labels = torch.full((len(encoded), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for i, (ids, lab) in enumerate(encoded):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        labels[i, : len(lab)] = torch.tensor(lab)
+        mask[i, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+
+def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-prob of each label token and its mask.
+
+    Args:
+        logits: (batch, seq, vocab) next-token logits.
+        labels: (batch, seq) with -100 where no loss is taken.
+
+    Returns:
+        (batch, seq-1) log-probs of the shifted labels (0 where masked) and the mask.
+    """
+    logits = logits[:, :-1].float()  # (B, T-1, V) predicts token t+1
+    target = labels[:, 1:]  # (B, T-1)
+    mask = target != IGNORE
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(-1, target.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+    return picked * mask, mask
+
+
+def answer_logprob(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample summed answer log-prob ``log p(a|q)`` and answer token count.
+
+    The one function through which methods and the scorer read answer likelihoods.
+    """
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    picked, mask = token_logprobs(out.logits, batch["labels"])
+    return picked.sum(-1), mask.sum(-1)
+
+
+def mean_nll(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean token NLL of the answers in a batch (the usual fine-tuning loss)."""
+    logp, n = answer_logprob(model, batch)
+    return -logp.sum() / n.sum().clamp_min(1)
+
+
+def collate_records(fmt: PromptFormat, records: Sequence) -> dict:
+    """Collate QA records (question -> answer) and keep their ids for per-record caches."""
+    batch = collate(fmt, [(r.question, r.answer) for r in records])
+    batch["ids"] = [r.id for r in records]
+    return batch

@@ -1,0 +1,1 @@
+"""Evaluation: one batched scorer, metrics on top of it, suites that aggregate them."""

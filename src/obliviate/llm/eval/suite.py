@@ -1,0 +1,90 @@
+"""Evaluation suites: run metrics over splits and aggregate them into named figures.
+
+``evaluate(model, tokenizer, splits)`` returns e.g.::
+
+    {"forget": {"answer_prob": .., "rouge_l_recall": .., "truth_ratio": .., ...},
+     "retain": {...}, "neighbours": {...}, "world_facts": {...},
+     "model_utility_hmean": .., "forget_quality_ks_pvalue": ..}
+
+and, separately, per-sample values (the forget truth ratios a later run needs
+to compute forget quality against this model).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import numpy as np
+
+from obliviate.llm.eval.metrics import METRICS, MetricContext
+from obliviate.llm.eval.metrics.tofu import forget_quality, model_utility
+from obliviate.llm.eval.scoring import Scorer
+
+UTILITY_SPLITS = ("retain", "neighbours", "world_facts")
+
+
+def subsample(records: list, limit: int | None, seed: int = 0) -> list:
+    """At most ``limit`` records, chosen deterministically (order kept)."""
+    if not limit or len(records) <= limit:
+        return list(records)
+    keep = sorted(random.Random(seed).sample(range(len(records)), limit))
+    return [records[i] for i in keep]
+
+
+def known_facts(scorer: Scorer, records: list) -> list:
+    """Records whose true answer the model ranks above every perturbed answer.
+
+    World facts are kept only when the loaded model already knows them, so that
+    a drop means damage done by unlearning, not ignorance to begin with.
+    """
+    if not records:
+        return []
+    k = min(len(r.perturbed_answers) for r in records)
+    pairs = [(r.question, a) for r in records for a in [r.answer, *r.perturbed_answers[:k]]]
+    norm = scorer.mean_token_nll(pairs, desc="checking world facts").reshape(len(records), k + 1)
+    return [r for r, row in zip(records, norm) if row[0] < row[1:].min()]
+
+
+def evaluate(
+    model,
+    tokenizer,
+    splits,
+    *,
+    gold_forget_truth_ratios: list[float] | None = None,
+    max_per_split: int | None = 60,
+    batch_size: int = 16,
+    metric: str = "tofu_qa",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Evaluate one model on the forget split and the utility splits.
+
+    Args:
+        model, tokenizer: the model to evaluate.
+        splits: a ``Splits`` (forget, retain, neighbours, world_facts).
+        gold_forget_truth_ratios: per-sample forget truth ratios of the gold
+            (retain-only) model; when given, forget quality is computed.
+        max_per_split: cap on utility-split records (forget is never capped).
+        batch_size: scorer batch size.
+
+    Returns:
+        ``(metrics, per_sample)``.
+    """
+    scorer = Scorer(model, tokenizer, batch_size=batch_size)
+    compute = METRICS.get(metric)
+    extra: dict[str, Any] = {}
+    out: dict[str, Any] = {}
+    for name in ("forget", *UTILITY_SPLITS):
+        records = getattr(splits, name, None) or []
+        if name != "forget":
+            records = subsample(records, max_per_split)
+        if records:
+            out[name] = compute(scorer, records, MetricContext(name, extra))
+    utility = [out[s][m] for s in UTILITY_SPLITS if s in out for m in ("answer_prob", "rouge_l_recall", "truth_ratio")]
+    out["model_utility_hmean"] = model_utility(utility) if utility else math.nan
+    per_sample = extra.get("per_sample", {})
+    if gold_forget_truth_ratios is not None and "forget" in per_sample:
+        p = forget_quality(np.array(per_sample["forget"]["truth_ratio"]), np.array(gold_forget_truth_ratios))
+        out["forget_quality_ks_pvalue"] = p
+        out["forget_quality_log10_pvalue"] = math.log10(max(p, 1e-300))
+    return out, per_sample

