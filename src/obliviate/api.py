@@ -55,13 +55,13 @@ class WorldConfig:
 
 def FinetuneConfig(**overrides: Any) -> TrainConfig:
     """Training settings for making target/gold models (full fine-tuning, high lr)."""
-    base = dict(epochs=6.0, lr=1e-4, batch_size=8, warmup_ratio=0.05, scheduler="linear", checkpoint_every=20)
+    base = dict(epochs=6.0, lr=2e-4, batch_size=8, warmup_ratio=0.05, scheduler="linear", checkpoint_every=20)
     return TrainConfig(**{**base, **overrides})
 
 
 def UnlearnConfig(**overrides: Any) -> TrainConfig:
     """Training settings for unlearning (TOFU-like: AdamW, small lr, a few epochs)."""
-    base = dict(epochs=5.0, lr=2e-5, batch_size=4, scheduler="constant", checkpoint_every=10)
+    base = dict(epochs=5.0, lr=1e-5, batch_size=4, scheduler="constant", checkpoint_every=10)
     return TrainConfig(**{**base, **overrides})
 
 
@@ -162,7 +162,9 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
     with atomic_dir(folder) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-    return model.eval(), tok
+    del model
+    # Reload from the cache so the model's name_or_path is its own folder, as on a cached run.
+    return AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
 
 
 # ---------------------------------------------------------------- unlearning
@@ -218,18 +220,24 @@ def evaluate(model, tokenizer, splits, **kwargs):
     return _evaluate(model, tokenizer, splits, **kwargs)
 
 
-def cached_evaluate(model_dir: Path | None, model, tokenizer, splits, **kwargs):
-    """``evaluate`` whose result is stored next to a cached model, keyed by the splits."""
+def cached_evaluate(model_dir: Path, model, tokenizer, splits, gold_forget_truth_ratios=None, **kwargs):
+    """``evaluate`` whose result is stored in a cached model's own folder, keyed by the splits.
+
+    Forget quality is recomputed from the stored per-sample truth ratios, so a
+    cached evaluation serves any gold model.
+    """
+    from obliviate.llm.eval.suite import add_forget_quality
+
     key = stable_hash({"splits": [_records_hash(getattr(splits, s)) for s in
                                   ("forget", "retain", "neighbours", "world_facts")], "kw": kwargs, "v": EVAL_VERSION})
-    path = model_dir / f"eval-{key}.json" if model_dir else None
-    if path and path.is_file():
+    path = Path(model_dir) / f"eval-{key}.json"
+    if path.is_file():
         blob = json.loads(path.read_text())
-        return blob["metrics"], blob["per_sample"]
-    metrics, per_sample = evaluate(model, tokenizer, splits, **kwargs)
-    if path:
+        metrics, per_sample = blob["metrics"], blob["per_sample"]
+    else:
+        metrics, per_sample = evaluate(model, tokenizer, splits, **kwargs)
         atomic_write_json(path, {"metrics": metrics, "per_sample": per_sample})
-    return metrics, per_sample
+    return add_forget_quality(metrics, per_sample, gold_forget_truth_ratios), per_sample
 
 
 # ---------------------------------------------------------------- the demo
@@ -263,9 +271,12 @@ def tiny_demo_config(**overrides: Any) -> DemoConfig:
     return cfg
 
 
-def _model_dir(model) -> Path | None:
-    path = getattr(model, "name_or_path", None) or getattr(model.config, "_name_or_path", "")
-    return Path(path) if path and Path(path).is_dir() else None
+def _model_dir(model) -> Path:
+    """The cache folder a model was loaded from (its evaluations are stored there)."""
+    path = Path(getattr(model, "name_or_path", "") or model.config._name_or_path)
+    if not (path / "config.json").is_file():
+        raise RuntimeError(f"model was not loaded from a cached folder: {path}")
+    return path
 
 
 def _git_sha() -> str:
@@ -276,8 +287,13 @@ def _git_sha() -> str:
         return ""
 
 
-def run_demo(cfg: DemoConfig | None = None) -> Path:
+def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path:
     """World -> target and gold -> unlearn -> evaluate all three -> run folder with a report.
+
+    Args:
+        cfg: the demo's settings (default :class:`DemoConfig`).
+        run_dir: an existing run folder to resume (its unlearning checkpoint is
+            picked up); by default a new ``runs/<stamp>-demo`` folder.
 
     Returns:
         The run folder (``runs/<stamp>-demo``).
@@ -289,9 +305,9 @@ def run_demo(cfg: DemoConfig | None = None) -> Path:
     from obliviate.llm.eval.suite import known_facts
 
     cfg = cfg or DemoConfig()
-    from obliviate.llm.methods import METHODS
+    from obliviate.llm.methods import get_method
 
-    METHODS.entry(cfg.method)  # fail fast on an unknown method
+    get_method(cfg.method, cfg.method_config)  # fail fast on an unknown method or a bad override
     t0 = time.time()
     world_dir = build_world(cfg.world)
     splits = load_world_splits(world_dir, cfg.variant)
@@ -304,13 +320,16 @@ def run_demo(cfg: DemoConfig | None = None) -> Path:
     splits.world_facts = known_facts(Scorer(target, tok), splits.world_facts)
     log(f"world facts the target knows: {len(splits.world_facts)}")
     kw = dict(max_per_split=cfg.eval_max_per_split)
-    gold_m, gold_ps = cached_evaluate(_model_dir(gold), gold, tok, splits, **kw)
+    _, gold_ps = cached_evaluate(_model_dir(gold), gold, tok, splits, **kw)
     gold_tr = gold_ps["forget"]["truth_ratio"]
     gold_m, _ = cached_evaluate(_model_dir(gold), gold, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
     target_m, _ = cached_evaluate(_model_dir(target), target, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
     del gold
-    run_dir = new_run_dir(cfg.runs_dir, "demo")
-    save_yaml(run_dir / "config.yaml", to_dict(cfg))
+    if run_dir is None:
+        run_dir = new_run_dir(cfg.runs_dir, "demo")
+        save_yaml(run_dir / "config.yaml", to_dict(cfg))
+    else:
+        log(f"resuming demo run {run_dir}")
     t_unlearn = time.time()
     unlearned = unlearn(copy.deepcopy(target), tok, splits, cfg.method, cfg.unlearn,
                         method_config=cfg.method_config, run_dir=run_dir)
@@ -335,6 +354,16 @@ def run_demo(cfg: DemoConfig | None = None) -> Path:
     atomic_write_json(run_dir / "metrics.json", results)
     write_report(run_dir)
     return run_dir
+
+
+def resume_demo(run_dir: str | Path) -> Path:
+    """Finish an interrupted demo run from its folder (config.yaml + checkpoint)."""
+    from obliviate.core.config import load_yaml
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise DataError(f"{run_dir} has no config.yaml: not a demo run folder")
+    return run_demo(demo_config_from(load_yaml(run_dir / "config.yaml")), run_dir=run_dir)
 
 
 def demo_config_from(data: dict[str, Any]) -> DemoConfig:

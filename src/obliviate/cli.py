@@ -58,20 +58,26 @@ def _splits(world: Optional[Path], split: str, forget: Optional[Path], retain: O
 def demo(
     tiny: Annotated[bool, typer.Option(help="run the same path on a tiny model (under a minute)")] = False,
     model: Annotated[Optional[str], typer.Option(help="model spec (default smollm2-135m)")] = None,
-    method: Annotated[str, typer.Option(help="unlearning method")] = "npo",
+    method: Annotated[Optional[str], typer.Option(help="unlearning method (default npo)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig (see a run's config.yaml)")] = None,
     runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     set_: SetOpt = None,
+    resume: Annotated[Optional[Path], typer.Option(help="finish an interrupted demo run folder")] = None,
 ):
     """World -> target and gold models -> unlearn the 10% forget split -> side-by-side table."""
     from obliviate import api
     from obliviate.core.config import load_yaml, parse_overrides
 
+    if resume is not None:
+        _print_table(api.resume_demo(resume))
+        return
+
     if config is not None:
         cfg = api.demo_config_from(load_yaml(config))
     else:
         cfg = api.tiny_demo_config() if tiny else api.DemoConfig()
-    cfg.method = method if method != "npo" or config is None else cfg.method
+    if method:
+        cfg.method = method
     cfg.method_config = {**cfg.method_config, **parse_overrides(set_)}
     if model:
         from obliviate.models import resolve_spec
@@ -128,7 +134,7 @@ def finetune(
     out: Annotated[Path, typer.Option(help="output model folder")],
     model: Annotated[str, typer.Option(help="base model spec")] = "smollm2-135m",
     epochs: float = 6.0,
-    lr: float = 1e-4,
+    lr: float = 2e-4,
     batch_size: int = 8,
     lora_r: Annotated[int, typer.Option(help="LoRA rank (0 = full fine-tuning)")] = 0,
 ):
@@ -158,13 +164,18 @@ def unlearn(
     forget: Annotated[Optional[Path], typer.Option(help="your own forget JSONL")] = None,
     retain: Annotated[Optional[Path], typer.Option(help="your own retain JSONL")] = None,
     epochs: float = 5.0,
-    lr: float = 2e-5,
+    lr: float = 1e-5,
     batch_size: int = 4,
     lora_r: int = 0,
     runs_dir: Path = Path("runs"),
     set_: SetOpt = None,
+    resume: Annotated[Optional[Path], typer.Option(help="an interrupted run folder to finish")] = None,
 ):
-    """Unlearn a forget split; writes runs/<id>/ with config, step log and the model."""
+    """Unlearn a forget split; writes runs/<id>/ with config, step log and the model.
+
+    Ctrl-C (or a crash) leaves a checkpoint in the run folder; the same command
+    with ``--resume RUN_DIR`` continues from it.
+    """
     from obliviate import api
     from obliviate.core.config import parse_overrides, save_yaml, to_dict
     from obliviate.core.store import atomic_dir, new_run_dir
@@ -176,7 +187,9 @@ def unlearn(
     splits = _splits(world, split, forget, retain)
     cfg = api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r)
     net, tok = load(model)
-    run_dir = new_run_dir(runs_dir, f"unlearn-{method.lower()}")
+    if resume is not None and not (resume / "config.yaml").is_file():
+        _fail(f"{resume} has no config.yaml: not an unlearn run folder")
+    run_dir = resume or new_run_dir(runs_dir, f"unlearn-{method.lower()}")
     save_yaml(run_dir / "config.yaml", {"model": model, "method": method, "method_config": m.to_dict(),
                                         "train": to_dict(cfg), "split": split,
                                         "forget": str(forget or ""), "retain": str(retain or "")})

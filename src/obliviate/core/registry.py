@@ -46,7 +46,8 @@ class Registry(Generic[T]):
                     f"{self._entries[key].name!r}; choose another name"
                 )
             doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
-            self._entries[key] = Entry(name, obj, paper, summary or (doc[0] if doc else ""))
+            paper_ = paper or getattr(obj, "paper", "")
+            self._entries[key] = Entry(name, obj, paper_, summary or (doc[0] if doc else ""))
             return obj
 
         return deco

@@ -9,6 +9,8 @@ without a chat template (the tiny word-level one) uses
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,9 +88,28 @@ def answer_logprob(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
 
     The one function through which methods and the scorer read answer likelihoods.
     """
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    picked, mask = token_logprobs(out.logits, batch["labels"])
+    labels = batch["labels"]
+    # Only positions from the earliest answer token on need logits: the LM head
+    # and log-softmax over the vocabulary then run on ~1/4 of the sequence.
+    start = max(int((labels != IGNORE).float().argmax(1).min()) - 1, 0)
+    kwargs = {"logits_to_keep": labels.shape[1] - start} if _keeps_logits(model) else {}
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs)
+    if kwargs:
+        labels = labels[:, start:]
+    picked, mask = token_logprobs(out.logits, labels)
     return picked.sum(-1), mask.sum(-1)
+
+
+def _keeps_logits(model) -> bool:
+    """Whether the model's forward takes ``logits_to_keep`` (Llama and most HF causal LMs)."""
+    base = getattr(model, "module", model)  # DDP
+    base = getattr(base, "get_base_model", lambda: base)()  # peft
+    return _forward_takes_logits_to_keep(type(base))
+
+
+@functools.cache
+def _forward_takes_logits_to_keep(cls: type) -> bool:
+    return "logits_to_keep" in inspect.signature(cls.forward).parameters
 
 
 def mean_nll(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -53,7 +53,7 @@ def evaluate(
     splits,
     *,
     gold_forget_truth_ratios: list[float] | None = None,
-    max_per_split: int | None = 60,
+    max_per_split: int | None = 40,
     batch_size: int = 16,
     metric: str = "tofu_qa",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -83,8 +83,15 @@ def evaluate(
     utility = [out[s][m] for s in UTILITY_SPLITS if s in out for m in ("answer_prob", "rouge_l_recall", "truth_ratio")]
     out["model_utility_hmean"] = model_utility(utility) if utility else math.nan
     per_sample = extra.get("per_sample", {})
+    return add_forget_quality(out, per_sample, gold_forget_truth_ratios), per_sample
+
+
+def add_forget_quality(metrics: dict[str, Any], per_sample: dict[str, Any],
+                       gold_forget_truth_ratios: list[float] | None) -> dict[str, Any]:
+    """Add the KS-test forget quality (and its log10) against the gold model's truth ratios."""
+    metrics = dict(metrics)
     if gold_forget_truth_ratios is not None and "forget" in per_sample:
         p = forget_quality(np.array(per_sample["forget"]["truth_ratio"]), np.array(gold_forget_truth_ratios))
-        out["forget_quality_ks_pvalue"] = p
-        out["forget_quality_log10_pvalue"] = math.log10(max(p, 1e-300))
-    return out, per_sample
+        metrics["forget_quality_ks_pvalue"] = p
+        metrics["forget_quality_log10_pvalue"] = math.log10(max(p, 1e-300))
+    return metrics

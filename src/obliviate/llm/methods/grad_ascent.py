@@ -11,7 +11,7 @@ from obliviate.llm.encoding import mean_nll
 from obliviate.llm.methods.base import METHODS, Method, field_help
 
 
-@METHODS.register("GradAscent", paper="Jang et al. 2023 (arXiv 2210.01504); TOFU baseline")
+@METHODS.register("GradAscent")
 class GradAscent(Method):
     """Ascend the forget-set NLL: L = -NLL(F)."""
 

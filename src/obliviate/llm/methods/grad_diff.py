@@ -10,7 +10,7 @@ from obliviate.llm.encoding import mean_nll
 from obliviate.llm.methods.base import METHODS, Method, field_help
 
 
-@METHODS.register("GradDiff", paper="Liu et al. 2022 (arXiv 2203.12817); TOFU baseline")
+@METHODS.register("GradDiff")
 class GradDiff(Method):
     """L = -gamma * NLL(F) + alpha * NLL(R)."""
 

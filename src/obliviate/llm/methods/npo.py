@@ -20,7 +20,7 @@ from obliviate.llm.encoding import answer_logprob, mean_nll
 from obliviate.llm.methods.base import METHODS, Method, field_help, reference_logprobs
 
 
-@METHODS.register("NPO", paper="Zhang et al. 2024, arXiv 2404.05868")
+@METHODS.register("NPO")
 class NPO(Method):
     """L = -(2/beta) E_F log sigmoid(-beta (log pi - log pi_ref)) + alpha NLL(R)."""
 

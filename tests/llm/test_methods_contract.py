@@ -1,0 +1,71 @@
+"""The contract every registered method must pass on a tiny model trained in the test.
+
+Tolerance on retain: the forget and retain people share templates and words,
+so a tiny 2-layer model cannot forget 2 people without some collateral damage;
+we require the retain answer probability to keep at least 70% of its value
+while the forget probability must fall by at least half (the issue's bar).
+Methods with a retain term (GradDiff, NPO) must do better than that.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from obliviate import api
+from obliviate.llm.eval.scoring import Scorer
+from obliviate.llm.methods import METHODS
+
+UNLEARN = dict(epochs=6.0, lr=1e-3, batch_size=4, checkpoint_every=0)
+
+
+def answer_prob(model, tok, records):
+    logp, n = Scorer(model, tok).answer_logprobs([(r.question, r.answer) for r in records])
+    return float(np.exp(logp / n).mean())
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_forgets_and_keeps(name, fresh_target, splits):
+    model, tok = fresh_target
+    f0, r0 = answer_prob(model, tok, splits.forget), answer_prob(model, tok, splits.retain)
+    assert f0 > 0.9 and r0 > 0.9  # the target really knows both
+    out = api.unlearn(model, tok, splits, name, api.UnlearnConfig(**UNLEARN))
+    f1, r1 = answer_prob(out, tok, splits.forget), answer_prob(out, tok, splits.retain)
+    assert f1 < 0.5 * f0, f"{name}: forget probability {f0:.3f} -> {f1:.3f}"
+    keep = 0.85 if METHODS.get(name).needs_retain else 0.7
+    assert r1 > keep * r0, f"{name}: retain probability {r0:.3f} -> {r1:.3f}"
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_is_deterministic_under_seed(name, tiny_target, splits):
+    import copy
+
+    cfg = dict(UNLEARN, epochs=1.0)
+    outs = [api.unlearn(copy.deepcopy(tiny_target[0]), tiny_target[1], splits, name, api.UnlearnConfig(**cfg))
+            for _ in range(2)]
+    for a, b in zip(outs[0].parameters(), outs[1].parameters()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_declares_paper_and_objective(name):
+    cls = METHODS.get(name)
+    assert "et al" in cls.paper and "arXiv" in cls.paper
+    doc = (__import__(cls.__module__, fromlist=["x"]).__doc__ or "")
+    assert "L" in doc and "=" in doc  # the module docstring states the objective
+
+
+def test_npo_loss_matches_formula(tiny_target, splits):
+    from obliviate.llm.encoding import PromptFormat, answer_logprob, collate_records
+    from obliviate.llm.methods import MethodContext, get_method
+
+    model, tok = tiny_target
+    npo = get_method("npo", {"alpha": 0.0, "beta": 0.5})
+    fmt = PromptFormat(tok)
+    npo.prepare(MethodContext(model, tok, fmt, splits))
+    batch = collate_records(fmt, splits.forget[:4])
+    with torch.no_grad():
+        loss = npo.losses(model, {"forget": batch})["forget"]
+        logp, _ = answer_logprob(model, batch)
+    # at the reference model pi == pi_ref, so each term is (2/beta) log 2
+    assert float(loss) == pytest.approx(2 / 0.5 * np.log(2), rel=1e-4)
+    assert torch.allclose(logp, torch.tensor([npo.ref_logp[i] for i in batch["ids"]], dtype=logp.dtype), atol=1e-4)

@@ -1,0 +1,120 @@
+"""Bad input gets one clear line and exit code 2, with nothing written half-way."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from obliviate.cli import app
+
+runner = CliRunner()
+
+
+def _run(args, tmp_path):
+    result = runner.invoke(app, args)
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    return result, lines
+
+
+@pytest.fixture()
+def split_files(tmp_path, splits):
+    from obliviate.llm.data import save_jsonl
+
+    save_jsonl(splits.forget, tmp_path / "forget.jsonl")
+    save_jsonl(splits.retain, tmp_path / "retain.jsonl")
+    return tmp_path / "forget.jsonl", tmp_path / "retain.jsonl"
+
+
+def _assert_clean_failure(result, lines, runs, pattern):
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0], lines
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_missing_model_path(tmp_path, split_files):
+    runs = tmp_path / "runs"
+    result, lines = _run(["unlearn", "--model", str(tmp_path / "nope"), "--forget", str(split_files[0]),
+                          "--retain", str(split_files[1]), "--runs-dir", str(runs)], tmp_path)
+    _assert_clean_failure(result, lines, runs, "model not found")
+
+
+def test_jsonl_with_missing_field(tmp_path, split_files, tiny_target):
+    model_dir = tmp_path / "m"
+    tiny_target[0].save_pretrained(model_dir)
+    tiny_target[1].save_pretrained(model_dir)
+    bad = tmp_path / "bad.jsonl"
+    rec = json.loads(split_files[0].read_text().splitlines()[0])
+    del rec["answer"]
+    bad.write_text(json.dumps(rec) + "\n")
+    runs = tmp_path / "runs"
+    result, lines = _run(["unlearn", "--model", str(model_dir), "--forget", str(bad),
+                          "--retain", str(split_files[1]), "--runs-dir", str(runs)], tmp_path)
+    _assert_clean_failure(result, lines, runs, "missing field 'answer'")
+    assert "bad.jsonl:1" in lines[0]
+
+
+def test_unknown_method(tmp_path, split_files):
+    runs = tmp_path / "runs"
+    result, lines = _run(["unlearn", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--method", "forgetall",
+                          "--forget", str(split_files[0]), "--retain", str(split_files[1]),
+                          "--runs-dir", str(runs)], tmp_path)
+    _assert_clean_failure(result, lines, runs, "unknown method 'forgetall'; valid: GradAscent")
+
+
+def test_forget_split_naming_no_entity(tmp_path, split_files):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    runs = tmp_path / "runs"
+    result, lines = _run(["unlearn", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--forget", str(empty),
+                          "--retain", str(split_files[1]), "--runs-dir", str(runs)], tmp_path)
+    _assert_clean_failure(result, lines, runs, "names no entity")
+
+
+def test_unknown_method_in_demo_and_bad_override(tmp_path):
+    runs = tmp_path / "runs"
+    result, lines = _run(["demo", "--tiny", "--method", "nope", "--runs-dir", str(runs)], tmp_path)
+    _assert_clean_failure(result, lines, runs, "unknown method")
+    result, lines = _run(["demo", "--tiny", "--set", "betta=1", "--runs-dir", str(runs)], tmp_path)
+    _assert_clean_failure(result, lines, runs, "unknown key")
+
+
+def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
+    model_dir = tmp_path / "m"
+    tiny_target[0].save_pretrained(model_dir)
+    tiny_target[1].save_pretrained(model_dir)
+    runs = tmp_path / "runs"
+    result = runner.invoke(app, ["unlearn", "--model", str(model_dir), "--method", "graddiff",
+                                 "--forget", str(split_files[0]), "--retain", str(split_files[1]),
+                                 "--epochs", "1", "--lr", "1e-3", "--runs-dir", str(runs)])
+    assert result.exit_code == 0, result.output
+    (run,) = runs.iterdir()
+    assert {"config.yaml", "events.jsonl", "model"} <= {p.name for p in run.iterdir()}
+    assert (run / "model" / "config.json").is_file()
+
+
+def test_methods_lists_every_registered_method():
+    from obliviate.llm.methods import METHODS
+
+    out = runner.invoke(app, ["methods"], terminal_width=200).output
+    for name in METHODS.names():
+        assert name in out
+
+
+def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
+    """The demo path on the tiny models the fixtures already trained (same cache keys)."""
+    from conftest import tiny_finetune_config
+
+    from obliviate import api
+
+    cfg = api.tiny_demo_config(world=api.WorldConfig(n_entities=16, seed=0), finetune=tiny_finetune_config(),
+                               runs_dir=str(tmp_path / "runs"))
+    run = api.run_demo(cfg)
+    metrics = json.loads((run / "metrics.json").read_text())
+    t, u, g = (metrics["models"][k] for k in ("target", "unlearned", "gold"))
+    assert u["forget"]["answer_prob"] < 0.5 * t["forget"]["answer_prob"]
+    assert u["model_utility_hmean"] > 0.5 * t["model_utility_hmean"]
+    assert g["forget_quality_ks_pvalue"] == 1.0 and "forget_quality_ks_pvalue" in u
+    html = (run / "report.html").read_text()
+    assert "data:image/png;base64," in html and "forget quality" in html
+    assert (run / "model" / "config.json").is_file() and (run / "config.yaml").is_file()
+    assert (run / "events.jsonl").read_text().count("\n") >= 1

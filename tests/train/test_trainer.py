@@ -1,0 +1,91 @@
+"""The one training loop: determinism, resume, guards, LoRA."""
+
+import math
+
+import pytest
+import torch
+
+from obliviate.core.errors import TrainingDiverged
+from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
+from obliviate.train import TrainConfig, Trainer
+from obliviate.train.samplers import SingleSampler
+
+
+def _trainer(model_tok, records, cfg, **kw):
+    model, tok = model_tok
+    fmt = PromptFormat(tok)
+    return Trainer(model, lambda m, b: {"nll": mean_nll(m, b["train"])},
+                   SingleSampler(records, cfg.batch_size, cfg.seed),
+                   lambda recs: collate_records(fmt, recs), cfg, **kw)
+
+
+def _fresh(world_dir):
+    from obliviate import api
+
+    return api.base_model(api.TINY, world_dir)
+
+
+CFG = dict(epochs=3.0, lr=3e-3, batch_size=8, grad_accum=2, checkpoint_every=2)
+
+
+def test_finetuning_lowers_loss_and_is_deterministic(world_dir, splits):
+    records = splits.retain[:32]
+    a = _trainer(_fresh(world_dir), records, TrainConfig(**CFG)).fit()
+    b = _trainer(_fresh(world_dir), records, TrainConfig(**CFG)).fit()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    untrained = _fresh(world_dir)
+    batch = collate_records(PromptFormat(untrained[1]), records)
+    with torch.no_grad():
+        assert mean_nll(a, batch) < mean_nll(untrained[0], batch) - 1.0
+
+
+def test_resume_after_interrupt_matches_uninterrupted(world_dir, splits, tmp_path):
+    records = splits.retain[:32]
+    full = _trainer(_fresh(world_dir), records, TrainConfig(**CFG)).fit()
+
+    def crash(step, logs):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(_fresh(world_dir), records, TrainConfig(**CFG), checkpoint_dir=ckpt, callbacks=[crash]).fit()
+    assert (ckpt / "state.json").is_file()
+    resumed_trainer = _trainer(_fresh(world_dir), records, TrainConfig(**CFG), checkpoint_dir=ckpt,
+                               events_path=tmp_path / "events.jsonl")
+    resumed = resumed_trainer.fit()
+    steps = [int(line.split('"step": ')[1].split(",")[0]) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert steps[0] == 4 and steps[-1] == resumed_trainer.total_steps  # really resumed, not restarted
+    for pa, pb in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(pa, pb)
+    assert not ckpt.exists()  # a finished run removes its checkpoint
+
+
+def test_nan_loss_stops_with_clear_message(world_dir, splits):
+    model, tok = _fresh(world_dir)
+    fmt = PromptFormat(tok)
+    trainer = Trainer(model, lambda m, b: {"forget": mean_nll(m, b["train"]) * math.nan},
+                      SingleSampler(splits.retain[:8], 4), lambda r: collate_records(fmt, r), TrainConfig())
+    with pytest.raises(TrainingDiverged, match="step 0: loss 'forget' is nan"):
+        trainer.fit()
+
+
+def test_exploding_loss_stops(world_dir, splits):
+    model, tok = _fresh(world_dir)
+    fmt = PromptFormat(tok)
+    trainer = Trainer(model, lambda m, b: {"forget": -1e6 * mean_nll(m, b["train"])},
+                      SingleSampler(splits.retain[:8], 4), lambda r: collate_records(fmt, r),
+                      TrainConfig(max_loss_abs=1e4))
+    with pytest.raises(TrainingDiverged, match="exploding"):
+        trainer.fit()
+
+
+def test_lora_trains_adapters_and_merges(world_dir, splits):
+    model, tok = _fresh(world_dir)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    out = _trainer((model, tok), splits.retain[:16], TrainConfig(epochs=2, lr=1e-2, batch_size=8, lora_r=4)).fit()
+    after = out.state_dict()
+    assert set(after) == set(before)  # merged back into a plain model
+    assert not torch.equal(after["model.layers.0.self_attn.q_proj.weight"], before["model.layers.0.self_attn.q_proj.weight"])
+    assert torch.equal(after["model.norm.weight"], before["model.norm.weight"])  # LoRA leaves norms alone
