@@ -171,7 +171,8 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
 
 
 def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfig | None = None, *,
-            method_config: dict[str, Any] | None = None, run_dir: str | Path | None = None):
+            method_config: dict[str, Any] | None = None, run_dir: str | Path | None = None,
+            callbacks: list | None = None):
     """Unlearn ``splits.forget`` from ``model`` (in place) with a registered method.
 
     Args:
@@ -181,6 +182,7 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         cfg: training settings (default :func:`UnlearnConfig`).
         method_config: overrides of the method's paper defaults.
         run_dir: where the step log and checkpoints go (resumable).
+        callbacks: ``cb(step, logs)`` after each optimizer step; returning True stops early.
 
     Returns:
         The unlearned model.
@@ -208,6 +210,7 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         parameters=m.trainable_parameters(model),
         checkpoint_dir=run_dir / "checkpoint" if run_dir else None,
         events_path=run_dir / "events.jsonl" if run_dir else None,
+        callbacks=callbacks,
         description=f"unlearning ({type(m).__name__})",
     )
     return trainer.fit()

@@ -1,10 +1,11 @@
 """The contract every registered method must pass on a tiny model trained in the test.
 
-Tolerance on retain: the forget and retain people share templates and words,
-so a tiny 2-layer model cannot forget 2 people without some collateral damage;
-we require the retain answer probability to keep at least 70% of its value
-while the forget probability must fall by at least half (the issue's bar).
-Methods with a retain term (GradDiff, NPO) must do better than that.
+Each method unlearns until the forget-set answer probability has fallen by at
+least half (checked after every step; at most 12 epochs), and then the
+retain-set probability must keep 80% of its value. Comparing methods at the same
+amount of forgetting is what makes the retain tolerance fair: gradient ascent
+run to the end of a fixed budget collapses everything, as the literature says,
+but it must not have collapsed retain by the time the forget set is half gone.
 """
 
 import numpy as np
@@ -15,7 +16,7 @@ from obliviate import api
 from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.methods import METHODS
 
-UNLEARN = dict(epochs=6.0, lr=1e-3, batch_size=4, checkpoint_every=0)
+UNLEARN = dict(epochs=12.0, lr=1e-3, batch_size=4, checkpoint_every=0)
 
 
 def answer_prob(model, tok, records):
@@ -28,18 +29,21 @@ def test_method_forgets_and_keeps(name, fresh_target, splits):
     model, tok = fresh_target
     f0, r0 = answer_prob(model, tok, splits.forget), answer_prob(model, tok, splits.retain)
     assert f0 > 0.9 and r0 > 0.9  # the target really knows both
-    out = api.unlearn(model, tok, splits, name, api.UnlearnConfig(**UNLEARN))
+
+    def halved(step, logs):
+        return answer_prob(model, tok, splits.forget) < 0.5 * f0
+
+    out = api.unlearn(model, tok, splits, name, api.UnlearnConfig(**UNLEARN), callbacks=[halved])
     f1, r1 = answer_prob(out, tok, splits.forget), answer_prob(out, tok, splits.retain)
     assert f1 < 0.5 * f0, f"{name}: forget probability {f0:.3f} -> {f1:.3f}"
-    keep = 0.85 if METHODS.get(name).needs_retain else 0.7
-    assert r1 > keep * r0, f"{name}: retain probability {r0:.3f} -> {r1:.3f}"
+    assert r1 > 0.8 * r0, f"{name}: retain probability {r0:.3f} -> {r1:.3f}"
 
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_is_deterministic_under_seed(name, tiny_target, splits):
     import copy
 
-    cfg = dict(UNLEARN, epochs=1.0)
+    cfg = dict(UNLEARN, epochs=2.0)
     outs = [api.unlearn(copy.deepcopy(tiny_target[0]), tiny_target[1], splits, name, api.UnlearnConfig(**cfg))
             for _ in range(2)]
     for a, b in zip(outs[0].parameters(), outs[1].parameters()):

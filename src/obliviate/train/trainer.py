@@ -8,7 +8,9 @@
 * gradient accumulation, clipping, a linear schedule, optional LoRA (peft);
 * a checkpoint every ``checkpoint_every`` steps and on Ctrl-C, resumed
   automatically by the next ``fit`` with the same ``checkpoint_dir``;
-* a guard that stops on NaN/inf or exploding losses with a clear message.
+* a guard that stops on NaN/inf or exploding losses with a clear message;
+* callbacks ``cb(step, logs)`` after each step; one returning True stops
+  training early (e.g. "every forget answer is gone").
 
 Built on ``accelerate`` so the same loop runs on a CPU, one GPU or under
 ``accelerate launch``.
@@ -105,7 +107,7 @@ class Trainer:
         combiner: Combiner | None = None,
         checkpoint_dir: str | Path | None = None,
         events_path: str | Path | None = None,
-        callbacks: list[Callable[[int, dict[str, float]], None]] | None = None,
+        callbacks: list[Callable[[int, dict[str, float]], bool | None]] | None = None,
         description: str = "training",
     ) -> None:
         from accelerate import Accelerator
@@ -192,9 +194,11 @@ class Trainer:
                     step += 1
                     if self.events_path and self.accelerator.is_main_process:
                         append_jsonl(self.events_path, {"step": step, **logs, "time_s": round(time.time() - t0, 2)})
-                    for cb in self.callbacks:
-                        cb(step, logs)
+                    stop = [cb(step, logs) for cb in self.callbacks]
                     advance(1, **{k: f"{v:.3g}" for k, v in logs.items() if k != "lr"})
+                    if any(stop):
+                        log(f"{self.description}: stopped early at step {step} by a callback")
+                        break
                     if self.checkpoint_dir and c.checkpoint_every and step % c.checkpoint_every == 0 and step < self.total_steps:
                         self._save(model, opt, sched, step)
         except KeyboardInterrupt:
