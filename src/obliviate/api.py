@@ -61,7 +61,7 @@ def FinetuneConfig(**overrides: Any) -> TrainConfig:
 
 def UnlearnConfig(**overrides: Any) -> TrainConfig:
     """Training settings for unlearning (TOFU-like: AdamW, small lr, a few epochs)."""
-    base = dict(epochs=5.0, lr=1e-5, batch_size=4, scheduler="constant", checkpoint_every=10)
+    base = dict(epochs=5.0, lr=2e-5, batch_size=4, scheduler="constant", checkpoint_every=10)
     return TrainConfig(**{**base, **overrides})
 
 

@@ -164,7 +164,7 @@ def unlearn(
     forget: Annotated[Optional[Path], typer.Option(help="your own forget JSONL")] = None,
     retain: Annotated[Optional[Path], typer.Option(help="your own retain JSONL")] = None,
     epochs: float = 5.0,
-    lr: float = 1e-5,
+    lr: float = 2e-5,
     batch_size: int = 4,
     lora_r: int = 0,
     runs_dir: Path = Path("runs"),
