@@ -118,3 +118,41 @@ def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
     assert "data:image/png;base64," in html and "forget quality" in html
     assert (run / "model" / "config.json").is_file() and (run / "config.yaml").is_file()
     assert (run / "events.jsonl").read_text().count("\n") >= 1
+
+
+def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, tiny_target, splits):
+    """Ctrl-C mid-run leaves a checkpoint; `unlearn --resume RUN` finishes it like an uninterrupted run."""
+    import copy
+
+    import torch
+
+    from obliviate import api
+    from obliviate.core.config import save_yaml
+
+    model_dir = tmp_path / "m"
+    tiny_target[0].save_pretrained(model_dir)
+    tiny_target[1].save_pretrained(model_dir)
+    cfg = dict(epochs=2.0, lr=1e-3, batch_size=4, checkpoint_every=0)
+    full = api.unlearn(copy.deepcopy(tiny_target[0]), tiny_target[1], splits, "npo", api.UnlearnConfig(**cfg))
+
+    run = tmp_path / "run"
+    save_yaml(run / "config.yaml", {"note": "interrupted"})
+
+    def ctrl_c(step, logs):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.unlearn(copy.deepcopy(tiny_target[0]), tiny_target[1], splits, "npo", api.UnlearnConfig(**cfg),
+                    run_dir=run, callbacks=[ctrl_c])
+    assert (run / "checkpoint" / "state.json").is_file()
+    result = runner.invoke(app, ["unlearn", "--model", str(model_dir), "--method", "npo", "--forget",
+                                 str(split_files[0]), "--retain", str(split_files[1]), "--epochs", "2",
+                                 "--lr", "1e-3", "--resume", str(run)])
+    assert result.exit_code == 0, result.output
+    from transformers import AutoModelForCausalLM
+
+    resumed = AutoModelForCausalLM.from_pretrained(run / "model")
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert not (run / "checkpoint").exists()

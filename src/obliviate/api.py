@@ -149,6 +149,9 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from obliviate.core.progress import third_party_bars
+
+    third_party_bars()
     key = stable_hash({"spec": spec, "records": _records_hash(records), "train": to_dict(cfg), "v": 1})
     folder = cache_home() / "finetuned" / f"{role}-{key}"
     if (folder / "config.json").is_file():
@@ -319,8 +322,14 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
     target, tok = finetuned(cfg.model, splits.forget + splits.retain + extra, cfg.finetune, role="target",
                             world_dir=world_dir)
     gold, _ = finetuned(cfg.model, splits.retain + extra, cfg.finetune, role="gold", world_dir=world_dir)
-    # World facts: keep only those the model knew before unlearning.
-    splits.world_facts = known_facts(Scorer(target, tok), splits.world_facts)
+    # World facts: keep only those the model knew before unlearning (cached beside the target).
+    facts_cache = _model_dir(target) / f"known-facts-{_records_hash(splits.world_facts)}.json"
+    if facts_cache.is_file():
+        known = set(json.loads(facts_cache.read_text()))
+        splits.world_facts = [r for r in splits.world_facts if r.id in known]
+    else:
+        splits.world_facts = known_facts(Scorer(target, tok), splits.world_facts)
+        atomic_write_json(facts_cache, [r.id for r in splits.world_facts])
     log(f"world facts the target knows: {len(splits.world_facts)}")
     kw = dict(max_per_split=cfg.eval_max_per_split)
     _, gold_ps = cached_evaluate(_model_dir(gold), gold, tok, splits, **kw)

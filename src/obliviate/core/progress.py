@@ -80,3 +80,11 @@ def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
             bar.update(task, advance=n, info=info)
 
         yield advance
+
+
+def third_party_bars() -> None:
+    """Silence transformers' own progress bars when ours are off (they flood log files)."""
+    if quiet() or not sys.stderr.isatty():
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()

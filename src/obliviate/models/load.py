@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from obliviate.core.errors import ModelSpecError
-from obliviate.core.progress import log
+from obliviate.core.progress import log, third_party_bars
 from obliviate.core.store import atomic_dir, cache_home, stable_hash
 
 ALIASES: dict[str, tuple[str, str]] = {
@@ -129,6 +129,7 @@ def load(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     res = resolve_spec(spec)
+    third_party_bars()
     if res.kind == "gguf":
         folder = _converted_dir(res)
         if not (folder / "config.json").is_file():
