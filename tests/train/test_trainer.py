@@ -62,6 +62,22 @@ def test_resume_after_interrupt_matches_uninterrupted(world_dir, splits, tmp_pat
     assert not ckpt.exists()  # a finished run removes its checkpoint
 
 
+def test_resume_with_other_settings_is_refused(world_dir, splits, tmp_path):
+    from obliviate.core.errors import ConfigError
+
+    records = splits.retain[:32]
+
+    def crash(step, logs):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(_fresh(world_dir), records, TrainConfig(**CFG), checkpoint_dir=ckpt, callbacks=[crash]).fit()
+    with pytest.raises(ConfigError, match="other training settings"):
+        _trainer(_fresh(world_dir), records, TrainConfig(**{**CFG, "lr": 1e-2}), checkpoint_dir=ckpt).fit()
+
+
 def test_nan_loss_stops_with_clear_message(world_dir, splits):
     model, tok = _fresh(world_dir)
     fmt = PromptFormat(tok)

@@ -18,6 +18,7 @@ Built on ``accelerate`` so the same loop runs on a CPU, one GPU or under
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -182,6 +183,11 @@ class Trainer:
         start = 0
         if self.checkpoint_dir and checkpoint.exists(self.checkpoint_dir):
             state = checkpoint.load(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched)
+            if state.get("config", _settings(c)) != _settings(c):
+                raise ConfigError(
+                    f"the checkpoint in {self.checkpoint_dir} was made with other training settings; "
+                    "resume with the same settings or delete the checkpoint"
+                )
             start = state["step"]
             log(f"resuming {self.description} from step {start}/{self.total_steps} ({self.checkpoint_dir})")
         model.train()
@@ -219,7 +225,8 @@ class Trainer:
 
     def _save(self, model, opt, sched, step: int) -> None:
         if self.accelerator.is_main_process:
-            checkpoint.save(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched, {"step": step})
+            checkpoint.save(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched,
+                            {"step": step, "config": _settings(self.config)})
 
     def _step(self, model, opt, sched, step: int, group: list[dict]) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -243,6 +250,13 @@ class Trainer:
         sched.step()
         opt.zero_grad(set_to_none=True)
         return totals
+
+
+def _settings(cfg: TrainConfig) -> dict:
+    """The settings that shape the result (how often to checkpoint does not)."""
+    d = dataclasses.asdict(cfg)
+    d.pop("checkpoint_every")
+    return d
 
 
 def _to(value, device):
