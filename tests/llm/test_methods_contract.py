@@ -73,3 +73,41 @@ def test_npo_loss_matches_formula(tiny_target, splits):
     # at the reference model pi == pi_ref, so each term is (2/beta) log 2
     assert float(loss) == pytest.approx(2 / 0.5 * np.log(2), rel=1e-4)
     assert torch.allclose(logp, torch.tensor([npo.ref_logp[i] for i in batch["ids"]], dtype=logp.dtype), atol=1e-4)
+
+
+def _prepared(name, overrides, tiny_target, splits):
+    from obliviate.llm.encoding import PromptFormat
+    from obliviate.llm.methods import MethodContext, get_method
+
+    model, tok = tiny_target
+    method = get_method(name, overrides)
+    fmt = PromptFormat(tok)
+    method.prepare(MethodContext(model, tok, fmt, splits))
+    return method, fmt
+
+
+def test_idkpo_and_kl_are_neutral_at_the_reference(tiny_target, splits):
+    from obliviate.llm.encoding import collate_records
+
+    model = tiny_target[0]
+    idk, fmt = _prepared("idkpo", {"alpha": 0.0, "beta": 0.2}, tiny_target, splits)
+    kl, _ = _prepared("kl", {}, tiny_target, splits)
+    f, r = collate_records(fmt, splits.forget[:4]), collate_records(fmt, splits.retain[:4])
+    with torch.no_grad():
+        # pi == pi_ref: the DPO margin is 0, so the loss is (2/beta) log 2; KL(ref || pi) is 0
+        assert float(idk.losses(model, {"forget": f})["forget"]) == pytest.approx(2 / 0.2 * np.log(2), rel=1e-4)
+        assert float(kl.losses(model, {"forget": f, "retain": r})["retain"]) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_simnpo_loss_matches_formula(tiny_target, splits):
+    from obliviate.llm.encoding import answer_logprob, collate_records
+
+    model = tiny_target[0]
+    sim, fmt = _prepared("simnpo", {"alpha": 0.0, "gamma": 1.0, "beta": 2.0, "delta": 0.5}, tiny_target, splits)
+    f = collate_records(fmt, splits.forget[:4])
+    with torch.no_grad():
+        loss = float(sim.losses(model, {"forget": f})["forget"])
+        logp, n = answer_logprob(model, f)
+    x = -(2.0 / n.double()) * logp.double() - 0.5
+    expected = float((-(2 / 2.0) * torch.log(torch.sigmoid(x))).mean())
+    assert loss == pytest.approx(expected, rel=1e-4)

@@ -100,6 +100,21 @@ def answer_logprob(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
     return picked.sum(-1), mask.sum(-1)
 
 
+def answer_token_logprobs(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Log-softmax over the vocabulary at every answer position: (n_answer_tokens, vocab).
+
+    For distribution-matching terms (KL to a reference model).
+    """
+    labels = batch["labels"]
+    start = max(int((labels != IGNORE).float().argmax(1).min()) - 1, 0)
+    kwargs = {"logits_to_keep": labels.shape[1] - start} if _keeps_logits(model) else {}
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs).logits
+    if kwargs:
+        labels = labels[:, start:]
+    mask = labels[:, 1:] != IGNORE  # (B, T'-1): positions that predict an answer token
+    return torch.log_softmax(logits[:, :-1][mask].float(), dim=-1)
+
+
 def _keeps_logits(model) -> bool:
     """Whether the model's forward takes ``logits_to_keep`` (Llama and most HF causal LMs)."""
     base = getattr(model, "module", model)  # DDP

@@ -77,17 +77,37 @@ def get_method(name: str, overrides: dict[str, Any] | None = None) -> Method:
     return METHODS.get(name).from_dict(overrides)
 
 
-def reference_logprobs(ctx: MethodContext, records) -> dict[str, float]:
+def reference_logprobs(ctx: MethodContext, records, answers: list[str] | None = None) -> dict[str, float]:
     """``log pi_ref(a|q)`` (summed over answer tokens) of each record under the frozen model.
 
     Computed once before training with the batched scorer, so methods that
     compare against the reference (NPO, DPO-style) need no second model in memory.
+
+    Args:
+        ctx: the context (its model is the reference).
+        records: QA records; keys of the result are their ids.
+        answers: answers to score instead of ``record.answer`` (e.g. refusals).
     """
     from obliviate.llm.eval.scoring import Scorer
 
+    answers = answers if answers is not None else [r.answer for r in records]
     scorer = Scorer(ctx.model, ctx.tokenizer, batch_size=ctx.batch_size)
-    logp, _ = scorer.answer_logprobs([(r.question, r.answer) for r in records], desc="reference log-probs")
+    logp, _ = scorer.answer_logprobs([(r.question, a) for r, a in zip(records, answers)], desc="reference log-probs")
     return {r.id: float(v) for r, v in zip(records, logp)}
+
+
+def lookup(table: dict[str, float], ids: list[str], like: torch.Tensor) -> torch.Tensor:
+    """Per-record values from a precomputed table, as a tensor beside ``like``."""
+    return torch.tensor([table[i] for i in ids], dtype=like.dtype, device=like.device)
+
+
+def frozen_copy(model):
+    """A frozen, eval-mode copy of ``model`` (the reference for KL-style terms)."""
+    import copy
+
+    ref = copy.deepcopy(model).eval()
+    ref.requires_grad_(False)
+    return ref
 
 
 def field_help(default: Any, help: str) -> Any:

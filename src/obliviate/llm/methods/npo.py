@@ -13,11 +13,10 @@ plus ``alpha * NLL(R)`` on retain (the paper's NPO+RT). beta = 0.1, alpha = 1
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 
 from obliviate.llm.encoding import answer_logprob, mean_nll
-from obliviate.llm.methods.base import METHODS, Method, field_help, reference_logprobs
+from obliviate.llm.methods.base import METHODS, Method, field_help, lookup, reference_logprobs
 
 
 @METHODS.register("NPO")
@@ -46,7 +45,7 @@ class NPO(Method):
     def losses(self, model, batch):
         f = batch["forget"]
         logp, _ = answer_logprob(model, f)  # (B,)
-        ref = torch.tensor([self.ref_logp[i] for i in f["ids"]], dtype=logp.dtype, device=logp.device)
+        ref = lookup(self.ref_logp, f["ids"], logp)
         beta = self.config.beta
         forget = -(2.0 / beta) * F.logsigmoid(-beta * (logp - ref)).mean()
         out = {"forget": self.config.gamma * forget}
