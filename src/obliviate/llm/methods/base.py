@@ -110,6 +110,15 @@ def frozen_copy(model):
     return ref
 
 
+def require_positive(owner: str, **values: float) -> None:
+    """Raise a ConfigError naming the field when a value that must be > 0 is not."""
+    from obliviate.core.errors import ConfigError
+
+    for name, value in values.items():
+        if not value > 0:
+            raise ConfigError(f"{owner}.{name} must be > 0, got {value}")
+
+
 def field_help(default: Any, help: str) -> Any:
     """``dataclasses.field`` with a help string (shown by ``obliviate methods``)."""
     return field(default=default, metadata={"help": help})

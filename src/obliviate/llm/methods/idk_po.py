@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from obliviate.llm.encoding import PromptFormat, answer_logprob, collate, mean_nll
-from obliviate.llm.methods.base import METHODS, Method, field_help, lookup, reference_logprobs
+from obliviate.llm.methods.base import METHODS, Method, field_help, lookup, reference_logprobs, require_positive
 
 IDK_ANSWERS = [
     "I don't know.",
@@ -46,10 +46,7 @@ class IdkPO(Method):
         alpha: float = field_help(1.0, "weight of the retain NLL")
 
         def __post_init__(self):
-            if self.beta <= 0:
-                from obliviate.core.errors import ConfigError
-
-                raise ConfigError(f"IdkPO.beta must be > 0, got {self.beta}")
+            require_positive("IdkPO", beta=self.beta)
 
     paper = "Rafailov et al. 2023 (DPO), arXiv 2305.18290; IdkDPO in Maini et al. 2024, arXiv 2401.06121"
     needs_retain = True

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from obliviate.llm.encoding import answer_logprob, mean_nll
-from obliviate.llm.methods.base import METHODS, Method, field_help, lookup, reference_logprobs
+from obliviate.llm.methods.base import METHODS, Method, field_help, lookup, reference_logprobs, require_positive
 
 
 @METHODS.register("NPO")
@@ -30,10 +30,7 @@ class NPO(Method):
         alpha: float = field_help(1.0, "weight of the retain NLL (0 = plain NPO)")
 
         def __post_init__(self):
-            if self.beta <= 0:
-                from obliviate.core.errors import ConfigError
-
-                raise ConfigError(f"NPO.beta must be > 0, got {self.beta}")
+            require_positive("NPO", beta=self.beta)
 
     paper = "Zhang et al. 2024, arXiv 2404.05868"
     needs_retain = True

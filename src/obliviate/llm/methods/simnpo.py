@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from obliviate.llm.encoding import answer_logprob, mean_nll
-from obliviate.llm.methods.base import METHODS, Method, field_help
+from obliviate.llm.methods.base import METHODS, Method, field_help, require_positive
 
 
 @METHODS.register("SimNPO")
@@ -29,10 +29,7 @@ class SimNPO(Method):
         alpha: float = field_help(1.0, "weight of the retain NLL")
 
         def __post_init__(self):
-            if self.beta <= 0:
-                from obliviate.core.errors import ConfigError
-
-                raise ConfigError(f"SimNPO.beta must be > 0, got {self.beta}")
+            require_positive("SimNPO", beta=self.beta)
 
     paper = "Fan et al. 2024, arXiv 2410.07163"
     needs_retain = True
