@@ -83,20 +83,25 @@ def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     return picked * mask, mask
 
 
+def answer_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels from the earliest answer position on: (B, T', vocab), (B, T').
+
+    Only those positions need logits, so with ``logits_to_keep`` the LM head and
+    the log-softmax over the vocabulary run on ~1/4 of the sequence.
+    """
+    labels = batch["labels"]
+    start = max(int((labels != IGNORE).float().argmax(1).min()) - 1, 0)
+    kwargs = {"logits_to_keep": labels.shape[1] - start} if _keeps_logits(model) else {}
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs).logits
+    return logits, labels[:, start:] if kwargs else labels
+
+
 def answer_logprob(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample summed answer log-prob ``log p(a|q)`` and answer token count.
 
     The one function through which methods and the scorer read answer likelihoods.
     """
-    labels = batch["labels"]
-    # Only positions from the earliest answer token on need logits: the LM head
-    # and log-softmax over the vocabulary then run on ~1/4 of the sequence.
-    start = max(int((labels != IGNORE).float().argmax(1).min()) - 1, 0)
-    kwargs = {"logits_to_keep": labels.shape[1] - start} if _keeps_logits(model) else {}
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs)
-    if kwargs:
-        labels = labels[:, start:]
-    picked, mask = token_logprobs(out.logits, labels)
+    picked, mask = token_logprobs(*answer_logits(model, batch))
     return picked.sum(-1), mask.sum(-1)
 
 
@@ -105,12 +110,7 @@ def answer_token_logprobs(model, batch: dict[str, torch.Tensor]) -> torch.Tensor
 
     For distribution-matching terms (KL to a reference model).
     """
-    labels = batch["labels"]
-    start = max(int((labels != IGNORE).float().argmax(1).min()) - 1, 0)
-    kwargs = {"logits_to_keep": labels.shape[1] - start} if _keeps_logits(model) else {}
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs).logits
-    if kwargs:
-        labels = labels[:, start:]
+    logits, labels = answer_logits(model, batch)
     mask = labels[:, 1:] != IGNORE  # (B, T'-1): positions that predict an answer token
     return torch.log_softmax(logits[:, :-1][mask].float(), dim=-1)
 

@@ -67,6 +67,15 @@ class Method:
     def losses(self, model, batch: dict) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def with_retain_nll(self, model, batch: dict, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Add ``alpha * NLL(R)`` as ``out["retain"]`` when alpha > 0 and a retain batch exists."""
+        alpha = getattr(self.config, "alpha", 0.0)
+        if alpha and "retain" in batch:
+            from obliviate.llm.encoding import mean_nll
+
+            out["retain"] = alpha * mean_nll(model, batch["retain"])
+        return out
+
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v}" for k, v in self.to_dict().items())
         return f"{type(self).__name__}({fields})"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from obliviate.llm.encoding import PromptFormat, answer_logprob, collate, mean_nll
+from obliviate.llm.encoding import PromptFormat, answer_logprob, collate
 from obliviate.llm.methods.base import METHODS, Method, field_help, lookup, reference_logprobs, require_positive
 
 IDK_ANSWERS = [
@@ -68,7 +68,5 @@ class IdkPO(Method):
         win, _ = answer_logprob(model, idk)
         margin = (win - lookup(self.ref_idk, ids, win)) - (lose - lookup(self.ref_true, ids, lose))
         c = self.config
-        out = {"forget": -c.gamma * (2.0 / c.beta) * F.logsigmoid(c.beta * margin).mean()}
-        if c.alpha and "retain" in batch:
-            out["retain"] = c.alpha * mean_nll(model, batch["retain"])
-        return out
+        forget = -(2.0 / c.beta) * F.logsigmoid(c.beta * margin).mean()
+        return self.with_retain_nll(model, batch, {"forget": c.gamma * forget})

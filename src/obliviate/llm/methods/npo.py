@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from obliviate.llm.encoding import answer_logprob, mean_nll
+from obliviate.llm.encoding import answer_logprob
 from obliviate.llm.methods.base import METHODS, Method, field_help, lookup, reference_logprobs, require_positive
 
 
@@ -45,7 +45,4 @@ class NPO(Method):
         ref = lookup(self.ref_logp, f["ids"], logp)
         beta = self.config.beta
         forget = -(2.0 / beta) * F.logsigmoid(-beta * (logp - ref)).mean()
-        out = {"forget": self.config.gamma * forget}
-        if self.config.alpha and "retain" in batch:
-            out["retain"] = self.config.alpha * mean_nll(model, batch["retain"])
-        return out
+        return self.with_retain_nll(model, batch, {"forget": self.config.gamma * forget})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from obliviate.llm.encoding import answer_logprob, mean_nll
+from obliviate.llm.encoding import answer_logprob
 from obliviate.llm.methods.base import METHODS, Method, field_help, require_positive
 
 
@@ -38,7 +38,4 @@ class SimNPO(Method):
         logp, n = answer_logprob(model, batch["forget"])  # (B,), (B,)
         c = self.config
         forget = -(2.0 / c.beta) * F.logsigmoid(-(c.beta / n.clamp_min(1)) * logp - c.delta).mean()
-        out = {"forget": c.gamma * forget}
-        if c.alpha and "retain" in batch:
-            out["retain"] = c.alpha * mean_nll(model, batch["retain"])
-        return out
+        return self.with_retain_nll(model, batch, {"forget": c.gamma * forget})
