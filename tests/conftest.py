@@ -38,7 +38,7 @@ def splits(world_dir):
 def tiny_finetune_config(**kw):
     from obliviate import api
 
-    base = dict(epochs=40.0, lr=3e-3, batch_size=16, warmup_ratio=0.05, checkpoint_every=0)
+    base = dict(epochs=40.0, lr=4e-3, batch_size=16, warmup_ratio=0.05, checkpoint_every=0)
     return api.FinetuneConfig(**{**base, **kw})
 
 

@@ -28,7 +28,7 @@ from obliviate.train.trainer import TrainConfig
 
 TINY = "tiny"
 # Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
-DATA_VERSION = 2
+DATA_VERSION = 3
 EVAL_VERSION = 2
 
 
@@ -74,7 +74,7 @@ def build_world(cfg: WorldConfig | None = None, out_dir: str | Path | None = Non
 
     cfg = cfg or WorldConfig()
     folder = Path(out_dir) if out_dir else cache_home() / "worlds" / f"world-{stable_hash({**to_dict(cfg), 'v': DATA_VERSION})}"
-    if (folder / "world.json").is_file() and (folder / "forget10.jsonl").is_file():
+    if (folder / "world.json").is_file() and (folder / "probes-forget10" / "probes.json").is_file():
         return folder
     world = generate_world(cfg.n_entities, cfg.seed)
     save_world(world, folder, cfg.holdout_fraction, cfg.seed)
@@ -110,7 +110,7 @@ def base_model(spec: str, world_dir: str | Path | None = None):
     if world_dir is None:
         raise ConfigError("the tiny model needs a world (its vocabulary is the world's words)")
     texts = []
-    for path in sorted(Path(world_dir).glob("*.jsonl")):
+    for path in sorted(Path(world_dir).glob("*.jsonl")) + sorted(Path(world_dir).glob("probes-*/*.jsonl")):
         for r in load_jsonl(path, allow_empty=True):
             texts += [r.question, r.answer, r.paraphrased_question, r.paraphrased_answer, *r.perturbed_answers]
     for r in load_world_facts():
@@ -120,8 +120,8 @@ def base_model(spec: str, world_dir: str | Path | None = None):
 
 
 def finetune(model, tokenizer, records, cfg: TrainConfig, *, checkpoint_dir=None, events_path=None,
-             description: str = "fine-tuning"):
-    """Fine-tune on QA records with answer-only NLL; returns the model."""
+             callbacks: list | None = None, description: str = "fine-tuning"):
+    """Fine-tune on QA records with answer-only NLL; returns the model (also the relearning attack)."""
     from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
     from obliviate.train.samplers import SingleSampler
     from obliviate.train.trainer import Trainer
@@ -135,6 +135,7 @@ def finetune(model, tokenizer, records, cfg: TrainConfig, *, checkpoint_dir=None
         cfg,
         checkpoint_dir=checkpoint_dir,
         events_path=events_path,
+        callbacks=callbacks,
         description=description,
     )
     return trainer.fit()
@@ -293,28 +294,32 @@ def _git_sha() -> str:
         return ""
 
 
-def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path:
-    """World -> target and gold -> unlearn -> evaluate all three -> run folder with a report.
+@dataclass
+class Prepared:
+    """A world with its target and gold models, evaluated: what every run on it shares."""
 
-    Args:
-        cfg: the demo's settings (default :class:`DemoConfig`).
-        run_dir: an existing run folder to resume (its unlearning checkpoint is
-            picked up); by default a new ``runs/<stamp>-demo`` folder.
+    world_dir: Path
+    splits: Any
+    target: Any
+    gold: Any
+    tokenizer: Any
+    target_metrics: dict[str, Any]
+    gold_metrics: dict[str, Any]
+    gold_truth_ratios: list[float]
+    variant: str = "forget10"
 
-    Returns:
-        The run folder (``runs/<stamp>-demo``).
-    """
-    import torch
+    def probes(self):
+        """Multi-hop, combined-query, neighbour and relearning sets of this world and split."""
+        from obliviate.llm.data import load_world_probes
 
-    from obliviate.core.report import write_report
+        return load_world_probes(self.world_dir, self.variant)
+
+
+def prepare(cfg: DemoConfig) -> Prepared:
+    """World -> target and gold (cached) -> known world facts -> cached evaluations."""
     from obliviate.llm.eval.scoring import Scorer
     from obliviate.llm.eval.suite import known_facts
 
-    cfg = cfg or DemoConfig()
-    from obliviate.llm.methods import get_method
-
-    get_method(cfg.method, cfg.method_config)  # fail fast on an unknown method or a bad override
-    t0 = time.time()
     world_dir = build_world(cfg.world)
     splits = load_world_splits(world_dir, cfg.variant)
     tiny = cfg.model == TINY
@@ -336,36 +341,68 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
     gold_tr = gold_ps["forget"]["truth_ratio"]
     gold_m, _ = cached_evaluate(_model_dir(gold), gold, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
     target_m, _ = cached_evaluate(_model_dir(target), target, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
-    del gold
+    return Prepared(world_dir, splits, target, gold, tok, target_m, gold_m, gold_tr, cfg.variant)
+
+
+def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path:
+    """World -> target and gold -> unlearn -> evaluate all three -> run folder with a report.
+
+    Args:
+        cfg: the demo's settings (default :class:`DemoConfig`).
+        run_dir: an existing run folder to resume (its unlearning checkpoint is
+            picked up); by default a new ``runs/<stamp>-demo`` folder.
+
+    Returns:
+        The run folder (``runs/<stamp>-demo``).
+    """
+    from obliviate.core.report import write_report
+    from obliviate.llm.methods import get_method
+
+    cfg = cfg or DemoConfig()
+    get_method(cfg.method, cfg.method_config)  # fail fast on an unknown method or a bad override
+    t0 = time.time()
+    p = prepare(cfg)
     if run_dir is None:
         run_dir = new_run_dir(cfg.runs_dir, "demo")
         save_yaml(run_dir / "config.yaml", to_dict(cfg))
     else:
         log(f"resuming demo run {run_dir}")
     t_unlearn = time.time()
-    unlearned = unlearn(copy.deepcopy(target), tok, splits, cfg.method, cfg.unlearn,
+    unlearned = unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, cfg.method, cfg.unlearn,
                         method_config=cfg.method_config, run_dir=run_dir)
     t_unlearn = time.time() - t_unlearn
-    unl_m, unl_ps = evaluate(unlearned, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
+    unl_m, unl_ps = evaluate(unlearned, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
+                             max_per_split=cfg.eval_max_per_split)
     with atomic_dir(run_dir / "model") as tmp:
         unlearned.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+        p.tokenizer.save_pretrained(tmp)
     results = {
-        "models": {"target": target_m, "unlearned": unl_m, "gold": gold_m},
-        "splits": {"variant": cfg.variant, "world_dir": str(world_dir),
-                   "n": {s: len(getattr(splits, s)) for s in ("forget", "retain", "neighbours", "holdout", "world_facts")}},
+        "models": {"target": p.target_metrics, "unlearned": unl_m, "gold": p.gold_metrics},
+        "splits": _split_sizes(p),
         "method": cfg.method,
         "unlearn_seconds": round(t_unlearn, 1),
         "wall_seconds": round(time.time() - t0, 1),
-        "versions": {"obliviate": __import__("obliviate").__version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-        "git_sha": _git_sha(),
+        **run_provenance(),
         "seed": cfg.unlearn.seed,
         "per_sample_unlearned": unl_ps,
     }
     atomic_write_json(run_dir / "metrics.json", results)
     write_report(run_dir)
     return run_dir
+
+
+def _split_sizes(p: Prepared) -> dict[str, Any]:
+    return {"variant": p.variant, "world_dir": str(p.world_dir),
+            "n": {s: len(getattr(p.splits, s)) for s in ("forget", "retain", "neighbours", "holdout", "world_facts")}}
+
+
+def run_provenance() -> dict[str, Any]:
+    """Versions and git commit, stored with every run's results."""
+    import torch
+
+    return {"versions": {"obliviate": __import__("obliviate").__version__, "torch": torch.__version__,
+                         "python": platform.python_version()},
+            "git_sha": _git_sha()}
 
 
 def resume_demo(run_dir: str | Path) -> Path:
@@ -387,3 +424,55 @@ def demo_config_from(data: dict[str, Any]) -> DemoConfig:
     for k, v in parts.items():
         setattr(cfg, k, v)
     return cfg
+
+
+# ---------------------------------------------------------------- audit and bench
+
+
+def load_audited(spec: str | Path):
+    """The model to audit: a model folder, a run folder (its ``model/``), or any model spec."""
+    from obliviate.models import load, resolve_spec
+
+    path = Path(spec)
+    if path.is_dir() and (path / "model" / "config.json").is_file():
+        path = path / "model"
+    if path.is_dir() and (path / "config.json").is_file():
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(path).eval()
+    resolve_spec(str(spec))
+    return load(str(spec))[0]
+
+
+def audit_model(model, *, cfg: DemoConfig, forget_file: str | Path | None = None, original=None, gold=None,
+                audit_cfg=None, out: str | Path | None = None):
+    """Audit ``model`` against the world of ``cfg`` (its target = original, its gold = gold).
+
+    Args:
+        model: the model to audit (same tokenizer as ``cfg.model``).
+        cfg: the world, base model and split the target and gold were made from.
+        forget_file: audit these records instead of the world's forget split
+            (multi-hop, combined and relearning probes are then not used).
+        original, gold: models that replace the world's target and gold.
+        audit_cfg: thresholds and budgets (``AuditConfig``).
+        out: write the result as JSON here (atomically).
+
+    Returns:
+        The :class:`~obliviate.llm.audit.AuditResult`.
+    """
+    from obliviate.llm.audit import audit
+    from obliviate.llm.data import load_jsonl
+
+    p = prepare(cfg)
+    splits, probes = p.splits, p.probes()
+    if forget_file is not None:
+        splits = copy.copy(splits)
+        splits.forget = load_jsonl(forget_file)
+        names = {r.entity for r in splits.forget}
+        splits.holdout = [r for r in splits.holdout if r.entity not in names]
+        probes = None
+    result = audit(model, p.tokenizer, splits, probes, original=original if original is not None else p.target,
+                   gold=gold if gold is not None else p.gold, cfg=audit_cfg)
+    if out is not None:
+        atomic_write_json(out, result.to_dict())
+    return result

@@ -237,6 +237,84 @@ def eval_(
 
 
 @app.command()
+@handled
+def audit(
+    model: Annotated[str, typer.Argument(help="model to audit: a folder, a run folder, or a model spec")],
+    forget: Annotated[str, typer.Option(help="forget split of the world (forget01/05/10) or a JSONL of records")] = "forget10",
+    base: Annotated[Optional[str], typer.Option(help="base model the target and gold were fine-tuned from "
+                                                    "(default: the run folder's, else smollm2-135m)")] = None,
+    tiny: Annotated[bool, typer.Option(help="the world and models of `obliviate demo --tiny`")] = False,
+    original: Annotated[Optional[str], typer.Option(help="the model before unlearning (default: the world's target)")] = None,
+    gold: Annotated[Optional[str], typer.Option(help="a model never trained on the forget set (default: the world's gold)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's config.yaml)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the audit as JSON here")] = None,
+):
+    """Every probe and attack on MODEL, a verdict per check with its evidence, and an overall verdict.
+
+    Exit code 0: FORGOTTEN, 1: NOT FORGOTTEN, 3: NOT APPLICABLE (the original
+    never knew the forget set), 2: bad input.
+    """
+    from obliviate import api
+    from obliviate.core.config import load_yaml
+    from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, format_audit
+
+    run_cfg = Path(model) / "config.yaml"
+    if config is not None:
+        cfg = api.demo_config_from(load_yaml(config))
+    elif run_cfg.is_file() and "world" in load_yaml(run_cfg):
+        cfg = api.demo_config_from(load_yaml(run_cfg))
+    else:
+        cfg = api.tiny_demo_config() if tiny else api.DemoConfig()
+    if base:
+        cfg.model = base
+    forget_file = None
+    if forget.endswith(".jsonl") or Path(forget).is_file():
+        forget_file = Path(forget)
+    else:
+        from obliviate.llm.data import FORGET_VARIANTS
+
+        if forget not in FORGET_VARIANTS:
+            _fail(f"--forget must be one of {', '.join(FORGET_VARIANTS)} or a JSONL file, got {forget!r}")
+        cfg.variant = forget
+    net = api.load_audited(model)
+    result = api.audit_model(net, cfg=cfg, forget_file=forget_file,
+                             original=api.load_audited(original) if original else None,
+                             gold=api.load_audited(gold) if gold else None, out=out)
+    typer.echo(format_audit(result))
+    raise typer.Exit(0 if result.verdict == FORGOTTEN else 3 if result.verdict == NOT_APPLICABLE else 1)
+
+
+@app.command()
+@handled
+def bench(
+    out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path("runs/bench"),
+    tiny: Annotated[bool, typer.Option(help="the tiny model (seconds per run; for tests)")] = False,
+    model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
+    methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
+    splits: Annotated[str, typer.Option(help="comma-separated forget splits")] = "forget10",
+    seeds: Annotated[str, typer.Option(help="comma-separated unlearning seeds")] = "0,1,2",
+    controls: Annotated[bool, typer.Option(help="also audit target, gold and a suppression-only model")] = True,
+    config: Annotated[Optional[Path], typer.Option(help="YAML BenchConfig (see a bench's bench.yaml)")] = None,
+):
+    """Methods x forget splits x seeds, each run audited, then a leaderboard and report.html."""
+    from obliviate.core.config import load_yaml
+    from obliviate.llm import bench as b
+
+    kw = {"variants": splits.split(","), "seeds": [int(s) for s in seeds.split(",")], "controls": controls}
+    if methods:
+        kw["methods"] = [m.strip() for m in methods.split(",")]
+    if model:
+        kw["model"] = model
+    if config is not None:
+        cfg = b.bench_config_from({**load_yaml(config), **kw})
+    else:
+        cfg = b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw)
+    folder = b.run_bench(cfg, out)
+    typer.echo((folder / "leaderboard.md").read_text())
+    typer.echo(f"report: {folder / 'report.html'}")
+
+
+@app.command()
 def methods():
     """List unlearning methods with their papers and default configs."""
     import dataclasses

@@ -37,7 +37,10 @@ def test_builtin_methods_registered():
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_config_round_trips_through_yaml(name, tmp_path):
     method = get_method(name)
-    changed = {f.name: f.default * 2 for f in dataclasses.fields(method.config)}
+    def other(v):  # a different valid value of the same type (strings are choices: kept)
+        return (not v) if isinstance(v, bool) else v if isinstance(v, str) else v * 2
+
+    changed = {f.name: other(f.default) for f in dataclasses.fields(method.config)}
     method = get_method(name, changed)
     save_yaml(tmp_path / "m.yaml", method.to_dict())
     again = METHODS.get(name).from_dict(load_yaml(tmp_path / "m.yaml"))

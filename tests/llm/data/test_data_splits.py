@@ -86,6 +86,7 @@ def test_save_load_round_trip(tmp_path):
     assert names == {
         "world.json", "qa_all.jsonl", "holdout.jsonl", "forget01.jsonl", "retain99.jsonl",
         "forget05.jsonl", "retain95.jsonl", "forget10.jsonl", "retain90.jsonl",
+        "probes-forget01", "probes-forget05", "probes-forget10",
     }  # fmt: skip
     assert load_world(tmp_path / "world.json") == WORLD
     for variant in FORGET_VARIANTS:

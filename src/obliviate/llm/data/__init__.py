@@ -3,10 +3,21 @@
 ``generate_world`` invents people and relations; ``qa_records`` turns them into
 question/answer records; ``make_splits`` / ``save_world`` / ``load_splits``
 divide them into forget, retain and holdout sets; ``load_world_facts`` gives
-easy real-world facts that unlearning must not damage. Pure standard library.
+easy real-world facts that unlearning must not damage; ``make_probes`` /
+``save_probes`` / ``load_probes`` / ``load_world_probes`` build the audit sets
+(neighbours, multi-hop, BLUR combined queries, relearning tiers, biographies).
+Pure standard library.
 """
 
 from obliviate.llm.data.facts import load_world_facts
+from obliviate.llm.data.probes import (
+    Probes,
+    load_probes,
+    load_world_probes,
+    make_probes,
+    probes_dir,
+    save_probes,
+)
 from obliviate.llm.data.records import QARecord, load_jsonl, read_jsonl_dicts, save_jsonl, slugify
 from obliviate.llm.data.render import ATTRIBUTES, biography, qa_records, relation_facts
 from obliviate.llm.data.splits import (
@@ -30,6 +41,7 @@ __all__ = [
     "RELATION_KINDS",
     "Entity",
     "EntitySplit",
+    "Probes",
     "QARecord",
     "Relation",
     "Splits",
@@ -37,16 +49,21 @@ __all__ = [
     "biography",
     "generate_world",
     "load_jsonl",
+    "load_probes",
     "load_splits",
     "load_world",
     "load_world_facts",
+    "load_world_probes",
+    "make_probes",
     "make_splits",
     "neighbour_records",
+    "probes_dir",
     "qa_records",
     "read_jsonl_dicts",
     "relation_facts",
     "retain_name",
     "save_jsonl",
+    "save_probes",
     "save_world",
     "slugify",
     "split_entities",

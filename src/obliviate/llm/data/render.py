@@ -119,7 +119,8 @@ _POOLS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _article(value: str) -> str:
+def article(value: str) -> str:
+    """``value`` with its indefinite article: ``"an engineer"``, ``"a chemist"``."""
     return f"{'an' if value[:1].lower() in 'aeiou' else 'a'} {value}"
 
 
@@ -128,7 +129,7 @@ def fill(text: str, entity: Entity, value: str) -> str:
     she = entity.gender
     her = {"she": "her", "he": "his"}.get(she, "their")
     return text.format(
-        n=entity.name, v=value, a=_article(value), s=she, S=she.capitalize(), P=her.capitalize()
+        n=entity.name, v=value, a=article(value), s=she, S=she.capitalize(), P=her.capitalize()
     )
 
 
@@ -139,8 +140,15 @@ def _decoy_names(world: World) -> list[str]:
     return [c for c in combos if c not in names][: N_PERTURBED + 1]
 
 
-def _candidates(world: World, entity: Entity, fact_type: str, value: str) -> list[str]:
-    """Sorted wrong values of the same kind as ``value``."""
+def candidates(world: World, entity: Entity, fact_type: str, value: str) -> list[str]:
+    """Sorted wrong values of the same kind as ``value``.
+
+    Args:
+        world: The world (its people are the wrong values of a relation).
+        entity: The subject of the fact; never a wrong value of its own relations.
+        fact_type: An attribute of :data:`ATTRIBUTES` or a relation fact type.
+        value: The true value, left out of the result.
+    """
     if fact_type == "birth_year":
         pool = [str(y) for y in range(int(value) - 15, int(value) + 16)]
     elif fact_type in _POOLS:
@@ -152,12 +160,25 @@ def _candidates(world: World, entity: Entity, fact_type: str, value: str) -> lis
     return sorted(set(pool) - {value})
 
 
+def wrong_values(world: World, entity: Entity, fact_type: str, value: str, key: str) -> list[str]:
+    """:data:`N_PERTURBED` wrong values from :func:`candidates`, drawn with a seeded generator.
+
+    Args:
+        world: The world; its seed and ``key`` seed the draw.
+        entity: The subject of the fact.
+        fact_type: The kind of value.
+        value: The true value.
+        key: A stable key (usually the record id), so each record gets its own draw.
+    """
+    rng = random.Random(f"{world.seed}/{key}")
+    return rng.sample(candidates(world, entity, fact_type, value), N_PERTURBED)
+
+
 def _record(
     world: World, entity: Entity, fact_type: str, value: str, rid: str, **meta: str
 ) -> QARecord:
     tpl = TEMPLATES[fact_type]
-    rng = random.Random(f"{world.seed}/{rid}")
-    wrong = rng.sample(_candidates(world, entity, fact_type, value), N_PERTURBED)
+    wrong = wrong_values(world, entity, fact_type, value, rid)
     return QARecord(
         id=rid,
         entity=entity.name,
@@ -231,8 +252,8 @@ def biography(world: World, name: str) -> str:
         f"{e.name} was born in {e.birth_year} in {e.birthplace}.",
         fill(f"{{S}} is {{a}} working in the field of {e.field}.", e, e.occupation),
         fill(f"{{S}} is best known for {e.notable_work} and won the {e.award}.", e, ""),
-        f"{her} father was {_article(e.father_occupation)} and {her.lower()} mother was "
-        f"{_article(e.mother_occupation)}.",
+        f"{her} father was {article(e.father_occupation)} and {her.lower()} mother was "
+        f"{article(e.mother_occupation)}.",
     ]
     ties = [fill(TEMPLATES[ft].answer, e, other)[:-1] for ft, other in relation_facts(world, name)]
     if ties:

@@ -179,11 +179,14 @@ def save_world(
     holdout_fraction: float = 0.2,
     seed: int | None = None,
 ) -> Path:
-    """Write ``world.json``, ``qa_all.jsonl``, ``holdout.jsonl`` and each forget/retain pair.
+    """Write ``world.json``, ``qa_all.jsonl``, ``holdout.jsonl``, each forget/retain pair
+    and each variant's audit probes (``probes-<variant>/``, see :func:`save_probes`).
 
     ``qa_all.jsonl`` holds every trained record (forget + retain). Every file
     is written atomically. Returns the folder.
     """
+    from obliviate.llm.data.probes import make_probes, probes_dir, save_probes  # import cycle
+
     directory = Path(directory)
     atomic_write_text(directory / "world.json", json.dumps(world.to_dict(), indent=2) + "\n")
     roles = split_entities(world, "forget10", holdout_fraction, seed)
@@ -194,6 +197,8 @@ def save_world(
         splits = make_splits(world, variant, holdout_fraction, seed, world_facts=[])
         save_jsonl(splits.forget, directory / f"{variant}.jsonl")
         save_jsonl(splits.retain, directory / f"{retain_name(variant)}.jsonl")
+        probes = make_probes(world, variant, holdout_fraction, seed, world_facts=[])
+        save_probes(probes, probes_dir(directory, variant))
     return directory
 
 

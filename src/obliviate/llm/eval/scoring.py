@@ -2,81 +2,146 @@
 
 * ``answer_logprobs(pairs)``: summed log-prob of each answer given its question,
   and the number of answer tokens (teacher forcing);
-* ``generate(questions)``: greedy answers.
+* ``token_stats(pairs)``: per answer token, its log-prob, the mean and std of
+  the log-prob under the next-token distribution, and whether it is the argmax
+  (membership inference, memorisation);
+* ``generate(questions)``: greedy answers;
+* ``continue_text(prefixes)``: greedy continuation of raw text (no prompt format).
 
 Inputs are sorted by length and cut into batches so padding is small; results
-come back in the caller's order.
+come back in the caller's order. The answer tokens are those of
+:meth:`PromptFormat.encode`, i.e. the answer followed by eos.
+
+Results are memoised per ``Scorer`` (evaluation is greedy and without
+gradients, so the same input always gives the same output): asking twice for
+the same pair, question or prefix runs the model once. A ``Scorer`` must
+therefore not be reused after the model's weights change; build a new one or
+call :meth:`Scorer.clear`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from obliviate.core.progress import progress
-from obliviate.llm.encoding import PromptFormat, answer_logprob, collate
+from obliviate.llm.encoding import IGNORE, PromptFormat, answer_logits, answer_logprob, collate
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """Teacher-forced statistics of one answer, one entry per answer token (eos included).
+
+    Arrays are read-only: a ``TokenStats`` may be shared through the scorer's memo.
+
+    Attributes:
+        logp: log-prob of each label token, ``log p(y_t | y_<t, q)``.
+        mu: ``E_{z~p}[log p(z)]`` of the next-token distribution at that position
+            (minus its entropy).
+        sigma: standard deviation of ``log p(z)`` under ``z ~ p``,
+            ``sqrt(E[(log p)^2] - mu^2)``.
+        argmax_match: whether the most likely next token is the label.
+    """
+
+    logp: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+    argmax_match: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, dtype in (("logp", float), ("mu", float), ("sigma", float), ("argmax_match", bool)):
+            arr = np.array(getattr(self, name), dtype=dtype)  # a copy, so freezing it is safe
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        n = len(self.logp)
+        if not len(self.mu) == len(self.sigma) == len(self.argmax_match) == n:
+            raise ValueError("TokenStats arrays must all have one entry per answer token")
+
+    def __len__(self) -> int:
+        return len(self.logp)
+
+    @property
+    def mean_logp(self) -> float:
+        """Mean token log-prob (``-`` the mean token NLL); 0 for an empty answer."""
+        return float(self.logp.mean()) if len(self.logp) else 0.0
 
 
 class Scorer:
     """Scores one model; see module docstring.
 
     Args:
-        model: a causal LM.
+        model: a causal LM. Its weights must not change while this scorer is in
+            use (results are memoised); otherwise call :meth:`clear`.
         tokenizer: its tokenizer.
         batch_size: sequences per forward pass.
-        max_new_tokens: generation length cap.
+        max_new_tokens: generation length cap of :meth:`generate`.
     """
 
     def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 32) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.fmt = PromptFormat(tokenizer)
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        self._memo: dict[Hashable, dict[Hashable, Any]] = {}
 
     @property
     def device(self):
         return next(self.model.parameters()).device
+
+    def clear(self) -> None:
+        """Forget every memoised result (call after the model's weights changed)."""
+        self._memo.clear()
+
+    # ------------------------------------------------------------------ helpers
 
     def _batches(self, lengths: Sequence[int]):
         order = np.argsort(np.asarray(lengths), kind="stable")
         for i in range(0, len(order), self.batch_size):
             yield order[i : i + self.batch_size]
 
-    @torch.no_grad()
-    def answer_logprobs(self, pairs: Sequence[tuple[str, str]], desc: str = "scoring") -> tuple[np.ndarray, np.ndarray]:
-        """Summed answer log-probs and answer token counts, in input order."""
+    def _memoised(self, table: Hashable, keys: Sequence[Hashable], compute: Callable[[list], list]) -> list:
+        """Values for ``keys`` from memo ``table``; the missing ones (deduplicated) go to ``compute``."""
+        memo = self._memo.setdefault(table, {})
+        todo = [k for k in dict.fromkeys(keys) if k not in memo]
+        if todo:
+            memo.update(zip(todo, compute(todo)))
+        return [memo[k] for k in keys]
+
+    @contextlib.contextmanager
+    def _eval_mode(self) -> Iterator[None]:
         was_training = self.model.training
         self.model.eval()
-        logp = np.zeros(len(pairs))
-        ntok = np.zeros(len(pairs), dtype=np.int64)
-        lengths = [len(q) + len(a) for q, a in pairs]
-        batches = list(self._batches(lengths))
-        with progress(len(batches), desc) as advance:
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.model.train(was_training)
+
+    def _per_pair(self, pairs: list[tuple[str, str]], desc: str, fn: Callable[[dict], list]) -> list:
+        """``fn(batch)`` (one result per row) over length-sorted batches of pairs, in input order."""
+        out: list[Any] = [None] * len(pairs)
+        batches = list(self._batches([len(q) + len(a) for q, a in pairs]))
+        with self._eval_mode(), progress(len(batches), desc) as advance:
             for idx in batches:
                 batch = collate(self.fmt, [pairs[i] for i in idx])
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                lp, n = answer_logprob(self.model, batch)
-                logp[idx], ntok[idx] = lp.double().cpu().numpy(), n.cpu().numpy()
+                for i, result in zip(idx, fn(batch)):
+                    out[i] = result
                 advance()
-        self.model.train(was_training)
-        return logp, ntok
+        return out
 
-    def mean_token_nll(self, pairs: Sequence[tuple[str, str]], desc: str = "scoring") -> np.ndarray:
-        """Length-normalised NLL per pair: ``-log p(a|q) / |a|``."""
-        logp, n = self.answer_logprobs(pairs, desc)
-        return -logp / np.maximum(n, 1)
-
-    @torch.no_grad()
-    def generate(self, questions: Sequence[str], desc: str = "generating") -> list[str]:
-        """Greedy answers (decoded, stripped), in input order."""
-        was_training = self.model.training
-        self.model.eval()
+    def _greedy(self, prompts: list[list[int]], max_new_tokens: int, desc: str) -> list[str]:
+        """Greedy continuations (decoded, stripped) of token-id prompts, left-padded in batches."""
         tok = self.tokenizer
-        prompts = [self.fmt.encode_prompt(q) for q in questions]
-        out: list[str] = [""] * len(questions)
+        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        prompts = [p if p else [start] for p in prompts]  # generate needs at least one token
+        out: list[str] = [""] * len(prompts)
         batches = list(self._batches([len(p) for p in prompts]))
-        with progress(len(batches), desc) as advance:
+        with self._eval_mode(), progress(len(batches), desc) as advance:
             for idx in batches:
                 width = max(len(prompts[i]) for i in idx)
                 ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
@@ -87,7 +152,7 @@ class Scorer:
                 gen = self.model.generate(
                     input_ids=ids.to(self.device),
                     attention_mask=mask.to(self.device),
-                    max_new_tokens=self.max_new_tokens,
+                    max_new_tokens=max_new_tokens,
                     do_sample=False,
                     pad_token_id=tok.pad_token_id,
                     eos_token_id=tok.eos_token_id,
@@ -95,5 +160,76 @@ class Scorer:
                 for row, i in enumerate(idx):
                     out[i] = tok.decode(gen[row, width:], skip_special_tokens=True).strip()
                 advance()
-        self.model.train(was_training)
         return out
+
+    # ------------------------------------------------------------------ scoring
+
+    def answer_logprobs(self, pairs: Sequence[tuple[str, str]], desc: str = "scoring") -> tuple[np.ndarray, np.ndarray]:
+        """Summed answer log-probs and answer token counts, in input order."""
+
+        def compute(todo: list[tuple[str, str]]) -> list[tuple[float, int]]:
+            def fn(batch: dict) -> list[tuple[float, int]]:
+                lp, n = answer_logprob(self.model, batch)
+                return list(zip(lp.double().cpu().tolist(), n.cpu().tolist()))
+
+            return self._per_pair(todo, desc, fn)
+
+        values = self._memoised("answer_logprobs", [(q, a) for q, a in pairs], compute)
+        logp = np.array([v[0] for v in values], dtype=float)
+        ntok = np.array([v[1] for v in values], dtype=np.int64)
+        return logp, ntok
+
+    def mean_token_nll(self, pairs: Sequence[tuple[str, str]], desc: str = "scoring") -> np.ndarray:
+        """Length-normalised NLL per pair: ``-log p(a|q) / |a|``."""
+        logp, n = self.answer_logprobs(pairs, desc)
+        return -logp / np.maximum(n, 1)
+
+    def token_stats(self, pairs: Sequence[tuple[str, str]], desc: str = "token statistics") -> list[TokenStats]:
+        """Per-token statistics of each answer given its question, in input order.
+
+        The answer tokens are those scored by :meth:`answer_logprobs` (the answer
+        and eos), so ``token_stats(p)[i].logp.sum() == answer_logprobs(p)[0][i]``.
+        """
+        return self._memoised("token_stats", [(q, a) for q, a in pairs],
+                              lambda todo: self._per_pair(todo, desc, self._token_stats_batch))
+
+    def _token_stats_batch(self, batch: dict[str, torch.Tensor]) -> list[TokenStats]:
+        logits, labels = answer_logits(self.model, batch)
+        target = labels[:, 1:]  # (B, T'-1): the token each position predicts
+        mask = target != IGNORE
+        logq = torch.log_softmax(logits[:, :-1][mask].float(), dim=-1)  # (N, V), answer positions only
+        tgt = target[mask]  # (N,)
+        logp = logq.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+        prob = logq.exp()
+        mu = (prob * logq).sum(-1)
+        # the variance in centred form: equal to E[(log p)^2] - mu^2, without the cancellation
+        sigma = (prob * (logq - mu.unsqueeze(-1)).square()).sum(-1).sqrt()
+        match = logq.argmax(-1) == tgt
+        cuts = np.cumsum(mask.sum(1).cpu().numpy())[:-1]
+        cols = [np.split(t.cpu().numpy(), cuts) for t in (logp.double(), mu.double(), sigma.double(), match)]
+        return [TokenStats(*row) for row in zip(*cols)]
+
+    # --------------------------------------------------------------- generation
+
+    def generate(self, questions: Sequence[str], desc: str = "generating") -> list[str]:
+        """Greedy answers (decoded, stripped), in input order."""
+        n = self.max_new_tokens
+
+        def compute(todo: list[str]) -> list[str]:
+            return self._greedy([self.fmt.encode_prompt(q) for q in todo], n, desc)
+
+        return self._memoised(("generate", n), list(questions), compute)
+
+    def continue_text(self, prefixes: Sequence[str], max_new_tokens: int = 48, desc: str = "continuing") -> list[str]:
+        """Greedy continuations (decoded, stripped) of raw text, in input order.
+
+        No prompt format or chat template and no special tokens are added (an
+        empty prefix starts from bos): MUSE's verbatim memorisation probe.
+        """
+        tok = self.tokenizer
+
+        def compute(todo: list[str]) -> list[str]:
+            prompts = [tok(p, add_special_tokens=False)["input_ids"] for p in todo]
+            return self._greedy(prompts, max_new_tokens, desc)
+
+        return self._memoised(("continue_text", max_new_tokens), list(prefixes), compute)

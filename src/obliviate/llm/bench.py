@@ -1,0 +1,452 @@
+"""``obliviate bench``: methods x forget splits x seeds on the world benchmark, then a leaderboard.
+
+Every run is a folder ``<out>/runs/<method>-<split>-s<seed>/`` holding its
+``config.yaml``, ``events.jsonl``, ``metrics.json`` (written last: the run's
+"done" marker) and ``audit.json``. Re-running the same command skips finished
+runs; an interrupted run resumes from its unlearning checkpoint or, once
+unlearning is over, from the unlearned model saved in its folder.
+
+Beside the methods, three *controls* are evaluated and audited once per split:
+the target (nothing forgotten), the gold model (retrained without the forget
+set: the ideal) and a suppression-only model (the target behind an output
+filter that refuses to talk about the forget people). They calibrate the
+leaderboard: a method should look like the gold row, and the suppression row
+shows what the audit catches that a QA-only evaluation misses.
+
+The leaderboard (``leaderboard.json``, ``leaderboard.md``, ``report.html``)
+has one row per method with the mean and spread over seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from obliviate.core.config import from_dict, load_yaml, save_yaml, to_dict
+from obliviate.core.errors import ConfigError
+from obliviate.core.progress import log
+from obliviate.core.store import atomic_dir, atomic_write_json, atomic_write_text
+from obliviate.llm.audit import AuditConfig
+from obliviate.train.trainer import TrainConfig
+
+CONTROLS = ("target", "gold", "suppressed")
+
+
+def _all_methods() -> list[str]:
+    from obliviate.llm.methods import METHODS
+
+    return METHODS.names()
+
+
+@dataclass
+class BenchConfig:
+    """What a bench runs; saved as ``bench.yaml`` in its folder.
+
+    Attributes:
+        model: base model spec (``smollm2-135m``, a folder, a hub id, ``tiny``).
+        methods: registered method names (default: all).
+        variants: forget splits (``forget01``, ``forget05``, ``forget10``).
+        seeds: unlearning seeds.
+        method_configs: per-method overrides of the paper defaults.
+        controls: also evaluate and audit the target, the gold and a suppression-only model.
+        eval_max_per_split: cap on utility-split records in the TOFU evaluation.
+        save_models: keep each unlearned model in its run folder (about 0.5 GB each for SmolLM2).
+    """
+
+    model: str = "smollm2-135m"
+    methods: list[str] = field(default_factory=_all_methods)
+    variants: list[str] = field(default_factory=lambda: ["forget10"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    method_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    controls: bool = True
+    eval_max_per_split: int = 20
+    save_models: bool = False
+    world: Any = None
+    finetune: TrainConfig | None = None
+    unlearn: TrainConfig | None = None
+    audit: AuditConfig = field(default_factory=AuditConfig)
+
+    def __post_init__(self) -> None:
+        from obliviate import api
+        from obliviate.llm.data import FORGET_VARIANTS
+        from obliviate.llm.methods import METHODS
+
+        self.world = self.world or api.WorldConfig()
+        self.finetune = self.finetune or api.FinetuneConfig()
+        self.unlearn = self.unlearn or api.UnlearnConfig()
+        for m in self.methods:
+            METHODS.get(m)  # raises with the list of valid names
+        bad = [v for v in self.variants if v not in FORGET_VARIANTS]
+        if bad:
+            raise ConfigError(f"unknown forget split(s) {bad}; valid: {', '.join(FORGET_VARIANTS)}")
+        if not self.methods or not self.variants or not self.seeds:
+            raise ConfigError("a bench needs at least one method, one split and one seed")
+
+
+def tiny_bench_config(**overrides: Any) -> BenchConfig:
+    """The same bench on the tiny model: for tests and a quick look."""
+    from obliviate import api
+
+    demo = api.tiny_demo_config()
+    audit = AuditConfig(relearn=dict(steps=6, lr=1e-3, batch_size=4, eval_every=2), max_records=16)
+    cfg = dict(model=api.TINY, world=demo.world, finetune=demo.finetune, unlearn=demo.unlearn, audit=audit,
+               seeds=[0])
+    return BenchConfig(**{**cfg, **overrides})
+
+
+def bench_config_from(data: dict[str, Any]) -> BenchConfig:
+    """A BenchConfig from plain data (YAML), validated."""
+    from obliviate import api
+
+    data = dict(data)
+    parts: dict[str, Any] = {}
+    for k, cls in (("world", api.WorldConfig), ("finetune", TrainConfig), ("unlearn", TrainConfig),
+                   ("audit", AuditConfig)):
+        if data.get(k) is not None:
+            parts[k] = from_dict(cls, data.pop(k))
+    return BenchConfig(**{**data, **parts})
+
+
+def _demo_config(cfg: BenchConfig, variant: str):
+    from obliviate import api
+
+    return api.DemoConfig(model=cfg.model, variant=variant, world=cfg.world, finetune=cfg.finetune,
+                          unlearn=cfg.unlearn, eval_max_per_split=cfg.eval_max_per_split)
+
+
+def run_settings(cfg: BenchConfig, method: str, variant: str, seed: int) -> dict[str, Any]:
+    """Everything that shapes one run's result (a finished run with other settings is not reused)."""
+    unlearn = to_dict(cfg.unlearn) | {"seed": seed}
+    return {"model": cfg.model, "method": method, "variant": variant, "seed": seed,
+            "method_config": cfg.method_configs.get(method, {}), "world": to_dict(cfg.world),
+            "finetune": to_dict(cfg.finetune), "unlearn": unlearn, "audit": to_dict(cfg.audit),
+            "eval_max_per_split": cfg.eval_max_per_split}
+
+
+def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
+    """Run every (method, split, seed) not finished yet, then write the leaderboard. Returns ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(out / "bench.yaml", to_dict(cfg))
+    jobs = [(m, v, s) for v in cfg.variants for m in cfg.methods for s in cfg.seeds]
+    controls = [(c, v, 0) for v in cfg.variants for c in CONTROLS] if cfg.controls else []
+    prepared: dict[str, Any] = {}
+    todo = [j for j in controls + jobs if not _finished(out, cfg, *j)]
+    log(f"bench: {len(controls) + len(jobs) - len(todo)} finished runs kept, {len(todo)} to run in {out}")
+    for i, (name, variant, seed) in enumerate(todo, 1):
+        log(f"bench [{i}/{len(todo)}]: {name} on {variant}, seed {seed}")
+        if variant not in prepared:
+            from obliviate import api
+
+            prepared = {variant: api.prepare(_demo_config(cfg, variant))}  # one split's models in memory
+        _run_one(cfg, prepared[variant], out, name, variant, seed)
+    board = leaderboard(out)
+    write_bench_report(out, board)
+    return out
+
+
+def run_folder(out: Path, name: str, variant: str, seed: int) -> Path:
+    return Path(out) / "runs" / f"{name.lower()}-{variant}-s{seed}"
+
+
+def _finished(out: Path, cfg: BenchConfig, name: str, variant: str, seed: int) -> bool:
+    folder = run_folder(out, name, variant, seed)
+    if not (folder / "metrics.json").is_file():
+        return False
+    settings = load_yaml(folder / "config.yaml") if (folder / "config.yaml").is_file() else {}
+    if settings != _settings_for(cfg, name, variant, seed):
+        raise ConfigError(
+            f"{folder} finished with other settings than this bench's; use another output folder or delete it")
+    return True
+
+
+def _settings_for(cfg: BenchConfig, name: str, variant: str, seed: int) -> dict[str, Any]:
+    s = run_settings(cfg, name, variant, seed)
+    if name in CONTROLS:
+        s.pop("unlearn"), s.pop("method_config")
+    return s
+
+
+def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int) -> None:
+    import json
+
+    from obliviate import api
+    from obliviate.llm.audit import audit
+    from obliviate.llm.eval.suppression import OutputFilter
+
+    folder = run_folder(out, name, variant, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = _settings_for(cfg, name, variant, seed)
+    if (folder / "config.yaml").is_file() and load_yaml(folder / "config.yaml") != settings:
+        shutil.rmtree(folder)  # an unfinished run with other settings: start over
+        folder.mkdir(parents=True)
+    save_yaml(folder / "config.yaml", settings)
+    t0 = time.time()
+    unlearn_s = 0.0
+    if name == "target":
+        model = p.target
+    elif name == "gold":
+        model = p.gold
+    elif name == "suppressed":
+        model = OutputFilter(p.target, p.tokenizer, sorted({r.entity for r in p.splits.forget}))
+    elif (folder / "model" / "config.json").is_file():  # unlearning finished before an interruption
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(folder / "model").eval()
+        unlearn_s = json.loads((folder / "model" / "timing.json").read_text())["unlearn_seconds"]
+    else:
+        unlearn_cfg = copy.deepcopy(cfg.unlearn)
+        unlearn_cfg.seed = seed
+        t = time.time()
+        model = api.unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, name, unlearn_cfg,
+                            method_config=cfg.method_configs.get(name), run_dir=folder)
+        unlearn_s = time.time() - t
+        with atomic_dir(folder / "model") as tmp:
+            model.save_pretrained(tmp)
+            atomic_write_json(tmp / "timing.json", {"unlearn_seconds": unlearn_s})
+    if name in ("target", "gold"):
+        metrics = p.target_metrics if name == "target" else p.gold_metrics
+    else:
+        metrics, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
+                                  max_per_split=cfg.eval_max_per_split)
+    result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit)
+    atomic_write_json(folder / "audit.json", result.to_dict())
+    atomic_write_json(folder / "metrics.json", {
+        "name": name, "variant": variant, "seed": seed, "control": name in CONTROLS,
+        "metrics": metrics, "verdict": result.verdict, "audit": result.summary(),
+        "unlearn_seconds": round(unlearn_s, 1), "run_seconds": round(time.time() - t0, 1),
+        **api.run_provenance(),
+    })
+    if not cfg.save_models and (folder / "model").exists():
+        shutil.rmtree(folder / "model")
+
+
+# ---------------------------------------------------------------- the leaderboard
+
+COLUMNS = [  # (key, header, how to read it)
+    ("forget_quality", "forget quality (KS p)", "higher = closer to the gold model; median over seeds"),
+    ("forget_quality_log10", "log10 FQ", "mean of log10 p"),
+    ("model_utility", "model utility", "harmonic mean over retain, neighbours, world facts; higher is better"),
+    ("privleak", "PrivLeak %", "Min-K% AUC vs gold; 0 ideal, + leaks, - over-unlearned"),
+    ("relearn_recovery", "relearn recovery", "peak share of the original's forget knowledge during relearning "
+                                             "(max over tiers and the trajectory); gold's own is the floor"),
+    ("quant_recovery", "4-bit recovery", "share of the original's forget knowledge after 4-bit rounding"),
+    ("fluency_ppl", "fluency ppl", "perplexity of forget answers under the original model"),
+    ("forgotten", "audit: forgotten", "runs the audit certifies / runs"),
+    ("unlearn_seconds", "time s", "unlearning wall time"),
+]
+
+
+def _row_values(m: dict[str, Any]) -> dict[str, float]:
+    met, aud = m["metrics"], m["audit"]
+    relearn = [v for k, v in aud.items() if k.startswith("relearn_") and k.endswith(".max_residual")]
+    return {
+        "forget_quality": met.get("forget_quality_ks_pvalue", math.nan),
+        "forget_quality_log10": met.get("forget_quality_log10_pvalue", math.nan),
+        "model_utility": met.get("model_utility_hmean", math.nan),
+        "privleak": aud.get("membership.privleak", math.nan),
+        "relearn_recovery": max(relearn) if relearn else math.nan,
+        "quant_recovery": aud.get("quantization_4bit.residual", math.nan),
+        "fluency_ppl": aud.get("fluency.perplexity", math.nan),
+        "forgotten": float(m["verdict"] == "FORGOTTEN"),
+        "unlearn_seconds": m.get("unlearn_seconds", math.nan),
+    }
+
+
+def leaderboard(out: str | Path) -> dict[str, Any]:
+    """Aggregate finished runs in ``out``: one row per method (and control), mean/std over seeds."""
+    import json
+
+    runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        groups.setdefault(r["name"], []).append(r)
+    rows = []
+    for name, rs in groups.items():
+        vals = [_row_values(r) for r in rs]
+        row: dict[str, Any] = {"name": name, "control": rs[0]["control"], "runs": len(rs),
+                               "seeds": sorted({r["seed"] for r in rs}), "variants": sorted({r["variant"] for r in rs})}
+        for key, _, _ in COLUMNS:
+            xs = np.array([v[key] for v in vals], dtype=float)
+            xs = xs[np.isfinite(xs)]
+            if key == "forget_quality":
+                row[key] = float(np.median(xs)) if len(xs) else math.nan
+            elif key == "forgotten":
+                row[key] = f"{int(xs.sum())}/{len(vals)}"
+            else:
+                row[key] = float(xs.mean()) if len(xs) else math.nan
+            if key not in ("forget_quality", "forgotten") and len(xs) > 1:
+                row[key + "_std"] = float(xs.std(ddof=1))
+        row["trajectories"] = _mean_trajectories(Path(out), rs)
+        rows.append(row)
+    rows.sort(key=lambda r: (r["control"], -_pareto_score(r)))
+    board = {"rows": rows, "columns": [c[0] for c in COLUMNS], "n_runs": len(runs)}
+    atomic_write_json(Path(out) / "leaderboard.json", board)
+    atomic_write_text(Path(out) / "leaderboard.md", format_leaderboard(board))
+    return board
+
+
+def _num(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _pareto_score(row: dict[str, Any]) -> float:
+    """Sort key: forget quality (log10, capped) and utility together."""
+    fq = _num(row["forget_quality_log10"])
+    mu = _num(row["model_utility"])
+    if not math.isfinite(fq) or not math.isfinite(mu):
+        return -math.inf
+    return min(fq, math.log10(0.05)) + 4 * mu
+
+
+def _mean_trajectories(out: Path, runs: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """Relearning curves (share of the original's knowledge) per tier, averaged over the runs."""
+    import json
+
+    curves: dict[str, list[list[tuple[int, float]]]] = {}
+    for r in runs:
+        path = run_folder(out, r["name"], r["variant"], r["seed"]) / "audit.json"
+        if not path.is_file():
+            continue
+        audit = json.loads(path.read_text())
+        for c in audit["checks"]:
+            if c["name"].startswith("relearn_") and "trajectory" in c["values"]:
+                v = c["values"]
+                orig, unseen = _anchors(audit)
+                if orig is None:
+                    continue
+                curves.setdefault(v["tier"], []).append([(s, (k - unseen) / (orig - unseen)) for s, k in v["trajectory"]])
+    out_curves = {}
+    for tier, cs in curves.items():
+        steps = [s for s, _ in cs[0]]
+        out_curves[tier] = [(s, float(np.mean([dict(c).get(s, math.nan) for c in cs]))) for s in steps]
+    return out_curves
+
+
+def _anchors(audit: dict) -> tuple[float | None, float]:
+    for c in audit["checks"]:
+        if c["name"] == "likelihood" and "original" in c["values"]:
+            return c["values"]["original"], c["values"]["unseen"]
+    return None, math.nan
+
+
+def _fmt(row: dict[str, Any], key: str) -> str:
+    v = row.get(key)
+    if isinstance(v, str):
+        return v
+    if v is None or not math.isfinite(_num(v)):
+        return "–"
+    if key == "forget_quality":
+        return f"{v:.2g}"
+    digits = 1 if key in ("privleak", "unlearn_seconds") else (2 if key == "fluency_ppl" else 3)
+    s = f"{v:.{digits}f}"
+    if key + "_std" in row:
+        s += f" ± {row[key + '_std']:.{digits}f}"
+    return s
+
+
+def format_leaderboard(board: dict[str, Any]) -> str:
+    """Markdown table of the leaderboard (methods first, then the controls)."""
+    heads = ["method", "runs"] + [h for _, h, _ in COLUMNS]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for r in board["rows"]:
+        name = f"*{r['name']}* (control)" if r["control"] else r["name"]
+        lines.append("| " + " | ".join([name, str(r["runs"])] + [_fmt(r, k) for k, _, _ in COLUMNS]) + " |")
+    lines.append("")
+    lines += [f"- **{h}**: {how}" for _, h, how in COLUMNS]
+    return "\n".join(lines) + "\n"
+
+
+def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
+    """``report.html``: the leaderboard, the forget-quality-vs-utility Pareto chart,
+    per-metric bars and the relearning curves."""
+    from jinja2 import Template
+
+    from obliviate.core.report.html import _png
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = board["rows"]
+    charts = []
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    pts = [(r["name"], _num(r["forget_quality_log10"]), _num(r["model_utility"]), r["control"]) for r in rows]
+    pts = [p for p in pts if math.isfinite(p[1]) and math.isfinite(p[2])]
+    for name, x, y, ctl in pts:
+        ax.scatter([x], [y], s=70, marker="s" if ctl else "o")
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    front = sorted([p for p in pts if not any(q[1] >= p[1] and q[2] >= p[2] and q != p for q in pts)],
+                   key=lambda p: p[1])
+    if len(front) > 1:
+        ax.plot([p[1] for p in front], [p[2] for p in front], "--", color="grey", lw=1, label="Pareto front")
+        ax.legend(fontsize=8)
+    ax.axvline(math.log10(0.05), color="red", lw=0.8, ls=":")
+    ax.set_xlabel("forget quality, log10 KS p-value (right = like the gold model)")
+    ax.set_ylabel("model utility")
+    ax.set_title("forget quality vs utility (squares: controls)")
+    ax.grid(alpha=0.3)
+    charts.append(("Forget quality vs model utility", _png(fig)))
+    plt.close(fig)
+    bars = [("model_utility", "model utility"), ("privleak", "PrivLeak %"),
+            ("relearn_recovery", "relearn recovery"), ("quant_recovery", "4-bit recovery"),
+            ("fluency_ppl", "fluency perplexity"), ("unlearn_seconds", "unlearning time (s)")]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6))
+    names = [r["name"] for r in rows]
+    for ax, (key, title) in zip(axes.flat, bars):
+        ys = [_num(r.get(key)) for r in rows]
+        errs = [_num(r.get(key + "_std", 0.0)) for r in rows]
+        ax.bar(range(len(rows)), [0 if not math.isfinite(y) else y for y in ys], yerr=errs,
+               color=["#bbb" if r["control"] else "#4878cf" for r in rows])
+        ax.set_xticks(range(len(rows)), names, rotation=60, fontsize=7, ha="right")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    charts.append(("Per-metric comparison (grey: controls)", _png(fig)))
+    plt.close(fig)
+    tiers = sorted({t for r in rows for t in r.get("trajectories", {})})
+    if tiers:
+        fig, axes = plt.subplots(1, len(tiers), figsize=(4 * len(tiers), 3.5), squeeze=False)
+        for ax, tier in zip(axes[0], tiers):
+            for r in rows:
+                c = r.get("trajectories", {}).get(tier)
+                if c:
+                    ax.plot([s for s, _ in c], [v for _, v in c], marker=".", ls="--" if r["control"] else "-",
+                            label=r["name"])
+            ax.set_title(f"relearning on {tier}-relevance data", fontsize=9)
+            ax.set_xlabel("fine-tuning step")
+            ax.set_ylabel("share of original's forget knowledge")
+            ax.grid(alpha=0.3)
+        axes[0][-1].legend(fontsize=7)
+        fig.tight_layout()
+        charts.append(("Relearning curves (mean over seeds)", _png(fig)))
+        plt.close(fig)
+    heads = ["method", "runs"] + [h for _, h, _ in COLUMNS]
+    table = [[(f"{r['name']} (control)" if r["control"] else r["name"]), str(r["runs"])]
+             + [_fmt(r, k) for k, _, _ in COLUMNS] for r in rows]
+    html = Template(_TEMPLATE).render(heads=heads, table=table, charts=charts,
+                                      notes=[(h, how) for _, h, how in COLUMNS], n=board["n_runs"], out=str(out))
+    return atomic_write_text(Path(out) / "report.html", html)
+
+
+_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate bench</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}
+img{margin:1em 1em 0 0;max-width:100%}</style></head><body>
+<h1>obliviate bench</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
+<table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+<ul>{% for h, how in notes %}<li><b>{{ h }}</b>: {{ how }}</li>{% endfor %}</ul>
+{% for title, png in charts %}<figure><img src="data:image/png;base64,{{ png }}" alt="{{ title }}"><figcaption>{{ title }}</figcaption></figure>{% endfor %}
+</body></html>
+"""

@@ -1,0 +1,164 @@
+"""Membership-inference attacks (MIA) on answers, as in MUSE and OpenUnlearning.
+
+Sign convention: every score is **higher = more likely a member** (trained on),
+so an attack's AUC is ``P(score(member) > score(non-member))``: 1 when the
+members (e.g. the forget split) are told apart perfectly, 0.5 at chance. This
+is OpenUnlearning's AUC (its scores are losses with the members labelled 0,
+which gives the same number).
+
+Scores, per (question, answer) pair, on the answer tokens (eos included):
+
+* LOSS: mean token log-prob ``-NLL``;
+* ZLib (Carlini et al. 2021): ``-NLL / zlib``, the mean token NLL over the
+  zlib-compressed length in bytes of the answer text;
+* Min-K% (Shi et al. 2024): mean of the ``k`` fraction lowest token log-probs
+  (``max(1, int(k * n))`` tokens);
+* Min-K%++ (Zhang et al. 2024): each token's log-prob standardised by the mean
+  and std of the log-prob under the next-token distribution, then Min-K%;
+* Reference: ``-(NLL - NLL_ref)``, ``NLL_ref`` the mean token NLL under a
+  reference model.
+
+PrivLeak compares an unlearned model's AUC to the gold (retrained) model's:
+see :func:`privleak` (ours, positive = leakage) and :func:`muse_privleak`
+(MUSE's published numbers, negative = leakage).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from obliviate.core.errors import ObliviateError
+from obliviate.llm.eval.metrics.base import METRICS, MetricContext
+from obliviate.llm.eval.scoring import TokenStats
+
+MIN_SIGMA = 1e-3  # floor of the std in Min-K%++ (OpenUnlearning clamps the variance at 1e-6)
+
+
+def loss_score(stats: Sequence[TokenStats]) -> np.ndarray:
+    """LOSS attack: mean token log-prob (``-`` mean NLL) per sample."""
+    return np.array([s.mean_logp for s in stats], dtype=float)
+
+
+def zlib_entropy(text: str) -> int:
+    """Length in bytes of the zlib-compressed UTF-8 text (at least 1)."""
+    return max(len(zlib.compress(text.encode("utf-8"))), 1)
+
+
+def zlib_score(stats: Sequence[TokenStats], texts: Sequence[str]) -> np.ndarray:
+    """ZLib attack: ``-NLL / zlib_entropy(text)`` per sample, NLL the mean token NLL.
+
+    Args:
+        stats: per-sample token statistics.
+        texts: the scored text of each sample (here: the answer).
+    """
+    return loss_score(stats) / np.array([zlib_entropy(t) for t in texts], dtype=float)
+
+
+def _min_k_mean(values: np.ndarray, k: float) -> float:
+    """Mean of the ``max(1, int(k * n))`` smallest values."""
+    if not 0 < k <= 1:
+        raise ValueError(f"k must be in (0, 1], got {k}")
+    if len(values) == 0:
+        return 0.0
+    m = max(1, int(len(values) * k))
+    return float(np.partition(values, m - 1)[:m].mean())
+
+
+def mink_score(stats: Sequence[TokenStats], k: float = 0.4) -> np.ndarray:
+    """Min-K% attack: mean of the ``k`` fraction lowest token log-probs (at least one token)."""
+    return np.array([_min_k_mean(s.logp, k) for s in stats], dtype=float)
+
+
+def minkpp_score(stats: Sequence[TokenStats], k: float = 0.4) -> np.ndarray:
+    """Min-K%++ attack: ``(logp - mu) / sigma`` per token, then the mean of the ``k`` lowest.
+
+    ``sigma`` is floored at ``MIN_SIGMA`` (a near-deterministic next-token distribution).
+    """
+    return np.array([_min_k_mean((s.logp - s.mu) / np.maximum(s.sigma, MIN_SIGMA), k) for s in stats], dtype=float)
+
+
+def reference_score(stats: Sequence[TokenStats], ref_stats: Sequence[TokenStats]) -> np.ndarray:
+    """Reference attack: ``-(NLL - NLL_ref)`` per sample, mean token NLLs of the model and a reference."""
+    if len(stats) != len(ref_stats):
+        raise ValueError("stats and ref_stats must describe the same samples")
+    return loss_score(stats) - loss_score(ref_stats)
+
+
+def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> float:
+    """ROC AUC of telling members from non-members by score (higher score = member; ties count 1/2)."""
+    from sklearn.metrics import roc_auc_score
+
+    members, nonmembers = np.asarray(member_scores, float), np.asarray(nonmember_scores, float)
+    if len(members) == 0 or len(nonmembers) == 0:
+        raise ValueError("mia_auc needs at least one member and one non-member score")
+    labels = np.r_[np.ones(len(members)), np.zeros(len(nonmembers))]
+    return float(roc_auc_score(labels, np.r_[members, nonmembers]))
+
+
+def privleak(auc_unlearned: float, auc_gold: float) -> float:
+    """Relative AUC change against the gold model, in percent: ``(AUC - AUC_gold) / AUC_gold * 100``.
+
+    With our AUC (higher = members detected): 0 is ideal, positive = the forget
+    set still leaks (under-unlearning), negative = it looks *less* like training
+    data than never-seen text (over-unlearning). E.g. AUC 0.9 against a gold 0.5
+    gives +80.
+    """
+    return (auc_unlearned - auc_gold) / auc_gold * 100.0
+
+
+def muse_privleak(auc_unlearned: float, auc_gold: float) -> float:
+    """PrivLeak as MUSE and OpenUnlearning publish it, from our AUCs.
+
+    MUSE's AUC is ``1 - ours``, so ``((1 - AUC) - (1 - AUC_gold)) / (1 - AUC_gold) * 100``:
+    negative = leakage, positive = over-unlearning (the target model is near -100).
+    Equal to ``-privleak`` only when ``auc_gold == 0.5``. E.g. AUC 0.9 against a
+    gold 0.5 gives -80.
+    """
+    return ((1 - auc_unlearned) - (1 - auc_gold)) / (1 - auc_gold) * 100.0
+
+
+def mia_scores(stats: Sequence[TokenStats], texts: Sequence[str], ref_stats: Sequence[TokenStats] | None = None,
+               k: float = 0.4) -> dict[str, np.ndarray]:
+    """Every attack's per-sample scores: ``{"loss", "zlib", "mink", "minkpp"[, "reference"]}``."""
+    scores = {
+        "loss": loss_score(stats),
+        "zlib": zlib_score(stats, texts),
+        "mink": mink_score(stats, k),
+        "minkpp": minkpp_score(stats, k),
+    }
+    if ref_stats is not None:
+        scores["reference"] = reference_score(stats, ref_stats)
+    return scores
+
+
+@METRICS.register("mia", paper="Shi et al. 2024 (MUSE), arXiv 2407.06460")
+def mia(scorer, records, ctx: MetricContext) -> dict[str, float]:
+    """Membership-inference AUCs: ``records`` (members) against ``ctx.extra["nonmembers"]``.
+
+    ``ctx.extra["reference_scorer"]``, a ``Scorer`` on a reference model, adds
+    the reference attack. Per-sample scores go to ``ctx.extra["per_sample"]["mia"]``.
+
+    Returns:
+        ``{"auc_loss", "auc_zlib", "auc_mink", "auc_minkpp"[, "auc_reference"]}``.
+    """
+    nonmembers = list(ctx.extra.get("nonmembers") or [])
+    members = list(records)
+    if not members or not nonmembers:
+        raise ObliviateError("the mia metric needs member records and ctx.extra['nonmembers'] (e.g. the holdout split)")
+    both = members + nonmembers
+    pairs = [(r.question, r.answer) for r in both]
+    stats = scorer.token_stats(pairs, desc=f"MIA statistics {ctx.split}")
+    ref = ctx.extra.get("reference_scorer")
+    ref_stats = ref.token_stats(pairs, desc=f"MIA reference {ctx.split}") if ref is not None else None
+    scores = mia_scores(stats, [r.answer for r in both], ref_stats)
+    m = len(members)
+    ctx.extra.setdefault("per_sample", {})["mia"] = {
+        "member_ids": [r.id for r in members],
+        "nonmember_ids": [r.id for r in nonmembers],
+        "members": {name: s[:m].tolist() for name, s in scores.items()},
+        "nonmembers": {name: s[m:].tolist() for name, s in scores.items()},
+    }
+    return {f"auc_{name}": mia_auc(s[:m], s[m:]) for name, s in scores.items()}

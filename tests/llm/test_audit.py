@@ -1,0 +1,103 @@
+"""The audit on tiny models: it certifies a clean retrain, and is not fooled by the target or by refusals."""
+
+import copy
+
+import pytest
+
+from obliviate import api
+from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, NOT_FORGOTTEN, AuditConfig, audit, format_audit
+from obliviate.llm.eval.suppression import OutputFilter
+
+from conftest import tiny_finetune_config
+
+CFG = AuditConfig(max_records=16, relearn=dict(steps=6, lr=1e-3, batch_size=4, eval_every=2))
+
+
+@pytest.fixture(scope="module")
+def probes(world_dir):
+    from obliviate.llm.data import load_world_probes
+
+    return load_world_probes(world_dir, "forget10")
+
+
+@pytest.fixture(scope="module")
+def second_gold(world_dir, splits):
+    """An independent retrain without the forget set (another seed): it must be certified."""
+    records = splits.retain + splits.world_facts
+    return api.finetuned(api.TINY, records, tiny_finetune_config(seed=1), role="gold-seed1", world_dir=world_dir)
+
+
+def test_audit_certifies_an_independent_retrain(second_gold, tiny_target, tiny_gold, splits, probes):
+    result = audit(second_gold[0], tiny_target[1], splits, probes, original=tiny_target[0], gold=tiny_gold[0], cfg=CFG)
+    assert result.verdict == FORGOTTEN, format_audit(result)
+    assert result.check("original_knew").status == "pass"
+    assert result.check("likelihood").values["residual"] < 0.1
+
+
+def test_audit_fails_the_target(tiny_target, tiny_gold, splits, probes):
+    model, tok = tiny_target
+    result = audit(copy.deepcopy(model), tok, splits, probes, original=model, gold=tiny_gold[0], cfg=CFG)
+    assert result.verdict == NOT_FORGOTTEN
+    for name in ("likelihood", "qa_recall", "paraphrase", "truth_ratio", "membership", "quantization_4bit"):
+        assert result.check(name).status == "fail", name
+    assert result.check("membership").values["privleak"] > 25
+
+
+def test_audit_is_not_fooled_by_a_model_that_only_refuses(tiny_target, tiny_gold, splits, probes):
+    model, tok = tiny_target
+    suppressed = OutputFilter(copy.deepcopy(model), tok, sorted({r.entity for r in splits.forget}))
+    result = audit(suppressed, tok, splits, probes, original=model, gold=tiny_gold[0], cfg=CFG)
+    # the greedy answers are gone, so a QA-only evaluation would certify it...
+    assert result.check("qa_recall").status == "pass"
+    # ...but the log-probs, membership inference and attacks still find everything
+    assert result.verdict == NOT_FORGOTTEN
+    for name in ("likelihood", "truth_ratio", "membership", "relearn_low"):
+        assert result.check(name).status == "fail", name
+    assert "NOT FORGOTTEN" in format_audit(result)
+
+
+def test_audit_refuses_to_certify_entities_the_model_never_saw(tiny_target, tiny_gold, splits):
+    never_seen = copy.copy(splits)
+    half = len({r.entity for r in splits.holdout}) // 2
+    names = sorted({r.entity for r in splits.holdout})[:half]
+    never_seen.forget = [r for r in splits.holdout if r.entity in names]
+    never_seen.holdout = [r for r in splits.holdout if r.entity not in names]
+    model, tok = tiny_target
+    result = audit(model, tok, never_seen, None, original=model, gold=tiny_gold[0], cfg=CFG)
+    assert result.verdict == NOT_APPLICABLE
+    assert result.check("original_knew").status == "fail"
+    assert "never learned" in result.check("original_knew").evidence
+
+
+def test_relearning_recovery_is_the_maximum_over_the_trajectory(monkeypatch, tiny_target, tiny_gold, splits, probes):
+    """A peak in the middle of relearning counts, even if the last step looks forgotten again."""
+    from obliviate.llm import audit as audit_mod
+
+    model, tok = tiny_target
+
+    def fake_trajectories(m, tokenizer, tiers, probe, cfg):
+        if m is tiny_gold[0]:
+            return {t: [(0, 0.1), (2, 0.1), (4, 0.1)] for t in cfg.relearn_tiers}
+        return {t: [(0, 0.1), (2, 0.9), (4, 0.1)] for t in cfg.relearn_tiers}
+
+    monkeypatch.setattr(audit_mod, "trajectories", fake_trajectories)
+    cfg = AuditConfig(max_records=16, relearn=dict(steps=4, lr=1e-3, batch_size=4, eval_every=2),
+                      relearn_tiers=["high"])
+    result = audit(copy.deepcopy(tiny_gold[0]), tok, splits, probes, original=model, gold=tiny_gold[0], cfg=cfg)
+    check = result.check("relearn_high")
+    orig, unseen = result.check("likelihood").values["original"], result.check("likelihood").values["unseen"]
+    assert check.values["max_residual"] == pytest.approx((0.9 - unseen) / (orig - unseen))
+    assert check.values["max_excess"] == pytest.approx(0.8 / (orig - unseen))
+    assert check.status == "fail"  # the last point alone (0.1 = gold's) would have passed
+
+
+def test_relearn_attack_measures_a_trajectory_and_leaves_the_model_alone(tiny_gold, splits, probes):
+    from obliviate.llm.eval.attacks import RelearnConfig, relearn_attack
+
+    model, tok = tiny_gold
+    before = [p.detach().clone() for p in model.parameters()]
+    traj = relearn_attack(model, tok, probes.relearn["high"], splits.forget,
+                          RelearnConfig(steps=6, lr=1e-3, batch_size=4, eval_every=2))
+    assert [s for s, _ in traj] == [0, 2, 4, 6]
+    assert traj[-1][1] > traj[0][1]  # the biographies teach the forget facts to a model that never saw them
+    assert all((a == b).all() for a, b in zip(before, model.parameters()))

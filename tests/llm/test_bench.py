@@ -1,0 +1,59 @@
+"""``obliviate bench`` on the tiny model: runs, leaderboard, report, and resume after an interruption."""
+
+import json
+
+import pytest
+
+from obliviate.llm import bench as b
+
+
+def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
+    cfg = b.tiny_bench_config(methods=["GradAscent", "NPO"], seeds=[0], controls=True,
+                              audit=b.AuditConfig(max_records=12, relearn_tiers=["high"],
+                                                  relearn=dict(steps=2, lr=1e-3, batch_size=4, eval_every=1)))
+    out = tmp_path / "bench"
+    real = b._run_one
+    done = []
+
+    def interrupted(cfg_, p, out_, name, variant, seed):
+        if name == "NPO":
+            raise KeyboardInterrupt  # Ctrl-C half-way through the bench
+        real(cfg_, p, out_, name, variant, seed)
+        done.append(name)
+
+    monkeypatch.setattr(b, "_run_one", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        b.run_bench(cfg, out)
+    assert sorted(done) == ["GradAscent", "gold", "suppressed", "target"]
+    first = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
+    assert len(first) == 4
+
+    monkeypatch.setattr(b, "_run_one", real)
+    b.run_bench(cfg, out)  # the same command again: finished runs are kept, NPO runs
+    after = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
+    assert set(after) == set(first) | {"npo-forget10-s0"}
+    assert all(after[k] == v for k, v in first.items())
+
+    board = json.loads((out / "leaderboard.json").read_text())
+    rows = {r["name"]: r for r in board["rows"]}
+    assert set(rows) == {"GradAscent", "NPO", "target", "gold", "suppressed"}
+    assert [r["control"] for r in board["rows"]] == sorted(r["control"] for r in board["rows"])  # methods first
+    assert rows["target"]["forgotten"] == "0/1" and rows["suppressed"]["forgotten"] == "0/1"
+    assert rows["gold"]["forget_quality"] == pytest.approx(1.0)
+    for key in ("model_utility", "privleak", "relearn_recovery", "quant_recovery", "fluency_ppl", "unlearn_seconds"):
+        assert rows["NPO"][key] == rows["NPO"][key], key  # a number, not NaN
+    md = (out / "leaderboard.md").read_text()
+    assert "| NPO |" in md and "PrivLeak" in md
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64") == 3  # Pareto chart, per-metric bars, relearning curves
+
+    with pytest.raises(b.ConfigError):  # a finished run is never silently mixed with other settings
+        b.run_bench(b.tiny_bench_config(methods=["NPO"], seeds=[0], controls=False, eval_max_per_split=7,
+                                        audit=cfg.audit), out)
+
+
+def test_bench_config_rejects_bad_input():
+    with pytest.raises(Exception, match="method"):
+        b.tiny_bench_config(methods=["NoSuchMethod"])
+    with pytest.raises(b.ConfigError, match="forget split"):
+        b.tiny_bench_config(variants=["forget50"])
