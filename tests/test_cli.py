@@ -118,6 +118,29 @@ def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
     assert "data:image/png;base64," in html and "forget quality" in html
     assert (run / "model" / "config.json").is_file() and (run / "config.yaml").is_file()
     assert (run / "events.jsonl").read_text().count("\n") >= 1
+    audit_the_demo_run(run, tmp_path)
+
+
+def audit_the_demo_run(run, tmp_path):
+    """`obliviate audit RUN`: world and models come from the run's config; exit code is the verdict."""
+    from obliviate import api
+    from obliviate.core.config import load_yaml
+    from obliviate.llm.data import save_jsonl
+
+    result = runner.invoke(app, ["audit", str(run), "--out", str(tmp_path / "audit.json")])
+    assert result.exit_code in (0, 1), result.output
+    verdict = json.loads((tmp_path / "audit.json").read_text())["verdict"]
+    assert result.exit_code == (0 if verdict == "FORGOTTEN" else 1)
+    assert f"verdict: {verdict}" in result.output and "[PASS] original_knew" in result.output
+    # people the model never saw: the audit says so instead of certifying
+    cfg = api.demo_config_from(load_yaml(run / "config.yaml"))
+    holdout = api.load_world_splits(api.build_world(cfg.world), cfg.variant).holdout
+    save_jsonl(holdout, tmp_path / "unseen.jsonl")
+    result = runner.invoke(app, ["audit", str(run), "--forget", str(tmp_path / "unseen.jsonl")])
+    assert result.exit_code == 3, result.output
+    assert "NOT APPLICABLE" in result.output and "never learned" in result.output
+    result = runner.invoke(app, ["audit", str(run), "--forget", "forget99"])
+    assert result.exit_code == 2 and "forget01" in result.output
 
 
 def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, tiny_target, splits):

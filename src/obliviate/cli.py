@@ -291,16 +291,26 @@ def bench(
     tiny: Annotated[bool, typer.Option(help="the tiny model (seconds per run; for tests)")] = False,
     model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
     methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
-    splits: Annotated[str, typer.Option(help="comma-separated forget splits")] = "forget10",
-    seeds: Annotated[str, typer.Option(help="comma-separated unlearning seeds")] = "0,1,2",
-    controls: Annotated[bool, typer.Option(help="also audit target, gold and a suppression-only model")] = True,
+    splits: Annotated[Optional[str], typer.Option(help="comma-separated forget splits (default forget10)")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="comma-separated unlearning seeds (default 0,1,2)")] = None,
+    controls: Annotated[Optional[bool], typer.Option(help="also audit target, gold and a suppression-only model "
+                                                          "(default yes)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML BenchConfig (see a bench's bench.yaml)")] = None,
 ):
     """Methods x forget splits x seeds, each run audited, then a leaderboard and report.html."""
     from obliviate.core.config import load_yaml
     from obliviate.llm import bench as b
 
-    kw = {"variants": splits.split(","), "seeds": [int(s) for s in seeds.split(",")], "controls": controls}
+    kw: dict = {}
+    if splits:
+        kw["variants"] = splits.split(",")
+    if seeds:
+        try:
+            kw["seeds"] = [int(s) for s in seeds.split(",")]
+        except ValueError:
+            _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    if controls is not None:
+        kw["controls"] = controls
     if methods:
         kw["methods"] = [m.strip() for m in methods.split(",")]
     if model:

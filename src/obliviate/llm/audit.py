@@ -439,5 +439,8 @@ def format_audit(result: AuditResult) -> str:
         if rows:
             lines.append(f"{kind}:")
             lines += [f"  [{marks[c.status]}] {c.name}: {c.evidence}" for c in rows]
+    damaged = [c.name for c in result.checks if c.kind == "utility" and c.status == "fail"]
     lines.append(f"verdict: {result.verdict}")
+    if result.verdict != NOT_APPLICABLE:
+        lines.append("collateral damage: " + (", ".join(damaged) if damaged else "none found"))
     return "\n".join(lines)
