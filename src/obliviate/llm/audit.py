@@ -170,6 +170,7 @@ def measure(model, tokenizer, sets: dict[str, list], *, base: Scorer | None = No
     gens = scorer.generate([r.question for r in forget], desc="generating forget")
     m["rouge_forget"] = float(np.mean([rouge_l_recall(g, r.answer) for g, r in zip(gens, forget)]))
     m["generations_forget"] = gens
+    m["knowmem"] = METRICS.get("knowledge")(scorer, forget, MetricContext("forget", {}))  # generations are memoised
     extra: dict[str, Any] = {}
     tofu = METRICS.get("tofu_qa")(scorer, forget, MetricContext("forget", extra))
     m["truth_ratio_forget"] = extra["per_sample"]["forget"]["truth_ratio"]

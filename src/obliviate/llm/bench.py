@@ -141,6 +141,8 @@ def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
     todo = [j for j in controls + jobs if not _finished(out, cfg, *j)]
     log(f"bench: {len(controls) + len(jobs) - len(todo)} finished runs kept, {len(todo)} to run in {out}")
     for i, (name, variant, seed) in enumerate(todo, 1):
+        if _finished(out, cfg, name, variant, seed):  # another bench process on the same folder did it
+            continue
         log(f"bench [{i}/{len(todo)}]: {name} on {variant}, seed {seed}")
         if variant not in prepared:
             from obliviate import api
