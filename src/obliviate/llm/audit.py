@@ -41,7 +41,7 @@ from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_json, stable_hash
 from obliviate.llm.eval.attacks import RelearnConfig, knowledge, quantization_attack, relearn_attack
 from obliviate.llm.eval.metrics import METRICS, MetricContext
-from obliviate.llm.eval.metrics.tofu import forget_quality, rouge_l_recall
+from obliviate.llm.eval.metrics.tofu import forget_quality
 from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.eval.suite import subsample
 
@@ -151,7 +151,7 @@ def _unique(records: list) -> list:
 
 
 def measure(model, tokenizer, sets: dict[str, list], *, base: Scorer | None = None,
-            reference: Scorer | None = None) -> dict[str, Any]:
+            reference: Scorer | None = None, scorer: Scorer | None = None) -> dict[str, Any]:
     """Every number the checks need, for one model.
 
     Args:
@@ -159,22 +159,22 @@ def measure(model, tokenizer, sets: dict[str, list], *, base: Scorer | None = No
         base: a scorer on the original model (for fluency and BLUR's ROUGE
             against the base model's own answers); ``None`` when measuring the original.
         reference: a scorer on the gold model (reference-model MIA).
+        scorer: a scorer on ``model`` that already served another evaluation
+            (its memo saves repeating those forward passes and generations).
     """
-    scorer = Scorer(model, tokenizer)
+    scorer = scorer or Scorer(model, tokenizer)
     m: dict[str, Any] = {}
     for name, recs in sets.items():
         if name != "bio_forget":
             m[f"k_{name}"] = float(knowledge(scorer, recs, desc=f"scoring {name}").mean())
     forget = sets["forget"]
     m["k_paraphrase"] = float(knowledge(scorer, forget, paraphrased=True, desc="scoring paraphrases").mean())
-    gens = scorer.generate([r.question for r in forget], desc="generating forget")
-    m["rouge_forget"] = float(np.mean([rouge_l_recall(g, r.answer) for g, r in zip(gens, forget)]))
-    m["generations_forget"] = gens
-    m["knowmem"] = METRICS.get("knowledge")(scorer, forget, MetricContext("forget", {}))  # generations are memoised
     extra: dict[str, Any] = {}
-    tofu = METRICS.get("tofu_qa")(scorer, forget, MetricContext("forget", extra))
+    tofu = METRICS.get("tofu_qa")(scorer, forget, MetricContext("forget", extra))  # greedy answers, truth ratios
+    m["rouge_forget"] = tofu["rouge_l_recall"]
     m["truth_ratio_forget"] = extra["per_sample"]["forget"]["truth_ratio"]
     m["tofu_forget"] = tofu
+    m["knowmem"] = METRICS.get("knowledge")(scorer, forget, MetricContext("forget", {}))  # generations are memoised
     if sets.get("holdout"):
         ctx = MetricContext("forget", {"nonmembers": sets["holdout"]})
         if reference is not None:
@@ -255,7 +255,8 @@ def _residual_check(name: str, x: float, original: float, unseen: float, cfg: "A
                  {"audited": x, "original": original, "unseen": unseen, "residual": res})
 
 
-def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: AuditConfig | None = None) -> AuditResult:
+def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: AuditConfig | None = None,
+          scorer: Scorer | None = None) -> AuditResult:
     """Audit ``model`` for forgetting ``splits.forget``; see the module docstring.
 
     Args:
@@ -266,6 +267,7 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
         original: the model before unlearning (it must know the forget set).
         gold: a model trained without the forget set (recommended).
         cfg: thresholds and budgets.
+        scorer: a scorer on ``model`` already used by an evaluation (reused, not repeated).
 
     Raises:
         DataError: no forget records.
@@ -284,7 +286,7 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
         log("audit: measuring the gold model")
         gold_m = _cached(gold, {"measure": key, "base": True}, lambda: measure(gold, tokenizer, sets, base=base))
     log("audit: measuring the audited model")
-    aud = measure(model, tokenizer, sets, base=base, reference=ref)
+    aud = measure(model, tokenizer, sets, base=base, reference=ref, scorer=scorer)
 
     checks: list[Check] = []
     unseen = gold_m["k_forget"] if gold_m else orig.get("k_holdout", math.nan)
@@ -428,7 +430,7 @@ def _public(m: dict[str, Any] | None) -> dict[str, Any]:
     """Measurements without bulky per-sample lists."""
     if m is None:
         return {}
-    return {k: v for k, v in m.items() if k not in ("generations_forget", "truth_ratio_forget")}
+    return {k: v for k, v in m.items() if k != "truth_ratio_forget"}
 
 
 def format_audit(result: AuditResult) -> str:

@@ -20,6 +20,7 @@ has one row per method with the mean and spread over seeds.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import shutil
 import time
@@ -177,10 +178,9 @@ def _settings_for(cfg: BenchConfig, name: str, variant: str, seed: int) -> dict[
 
 
 def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int) -> None:
-    import json
-
     from obliviate import api
     from obliviate.llm.audit import audit
+    from obliviate.llm.eval.scoring import Scorer
     from obliviate.llm.eval.suppression import OutputFilter
 
     folder = run_folder(out, name, variant, seed)
@@ -213,12 +213,14 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         with atomic_dir(folder / "model") as tmp:
             model.save_pretrained(tmp)
             atomic_write_json(tmp / "timing.json", {"unlearn_seconds": unlearn_s})
+    scorer = Scorer(model, p.tokenizer)  # one memo for the evaluation and the audit: forget is scored once
     if name in ("target", "gold"):
         metrics = p.target_metrics if name == "target" else p.gold_metrics
     else:
         metrics, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
-                                  max_per_split=cfg.eval_max_per_split)
-    result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit)
+                                  max_per_split=cfg.eval_max_per_split, scorer=scorer)
+    result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
+                   scorer=scorer)
     atomic_write_json(folder / "audit.json", result.to_dict())
     atomic_write_json(folder / "metrics.json", {
         "name": name, "variant": variant, "seed": seed, "control": name in CONTROLS,
@@ -264,8 +266,6 @@ def _row_values(m: dict[str, Any]) -> dict[str, float]:
 
 def leaderboard(out: str | Path) -> dict[str, Any]:
     """Aggregate finished runs in ``out``: one row per method (and control), mean/std over seeds."""
-    import json
-
     runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
     groups: dict[str, list[dict]] = {}
     for r in runs:
@@ -313,8 +313,6 @@ def _pareto_score(row: dict[str, Any]) -> float:
 
 def _mean_trajectories(out: Path, runs: list[dict]) -> dict[str, list[tuple[int, float]]]:
     """Relearning curves (share of the original's knowledge) per tier, averaged over the runs."""
-    import json
-
     curves: dict[str, list[list[tuple[int, float]]]] = {}
     for r in runs:
         path = run_folder(out, r["name"], r["variant"], r["seed"]) / "audit.json"

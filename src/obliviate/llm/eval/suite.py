@@ -56,6 +56,7 @@ def evaluate(
     max_per_split: int | None = 40,
     batch_size: int = 16,
     metric: str = "tofu_qa",
+    scorer: Scorer | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Evaluate one model on the forget split and the utility splits.
 
@@ -66,11 +67,12 @@ def evaluate(
             (retain-only) model; when given, forget quality is computed.
         max_per_split: cap on utility-split records (forget is never capped).
         batch_size: scorer batch size.
+        scorer: a Scorer on ``model`` to use (and whose memo later metrics can reuse).
 
     Returns:
         ``(metrics, per_sample)``.
     """
-    scorer = Scorer(model, tokenizer, batch_size=batch_size)
+    scorer = scorer or Scorer(model, tokenizer, batch_size=batch_size)
     compute = METRICS.get(metric)
     extra: dict[str, Any] = {}
     out: dict[str, Any] = {}
