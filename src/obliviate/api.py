@@ -174,6 +174,42 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
 # ---------------------------------------------------------------- unlearning
 
 
+def parse_run_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``METHOD[+COMBINER][@SAMPLING[:NEIGHBOURS]]`` -> (method, TrainConfig overrides).
+
+    ``npo+gu`` is NPO with the GU combiner, ``npo@melu`` NPO under MELU sampling,
+    ``graddiff+gu@cyclic:mixed`` both plus the neighbour sets. Every part is
+    checked against its registry.
+    """
+    from obliviate.llm.methods import METHODS
+    from obliviate.train.combiners import COMBINERS
+    from obliviate.train.samplers import SAMPLERS, parse_neighbours
+
+    rest, _, sampling = spec.partition("@")
+    method, _, combiner = rest.partition("+")
+    METHODS.get(method)
+    out: dict[str, str] = {}
+    if combiner:
+        COMBINERS.get(combiner)
+        out["combiner"] = combiner.lower()
+    if sampling:
+        sampling, _, neighbours = sampling.partition(":")
+        SAMPLERS.get(sampling)
+        out["sampling"] = sampling.lower()
+        if neighbours:
+            parse_neighbours(neighbours)
+            out["neighbours"] = neighbours.lower()
+    return method, out
+
+
+def spec_config(spec: str, cfg: TrainConfig) -> tuple[str, TrainConfig]:
+    """The method of a run spec and ``cfg`` with the spec's combiner and sampling applied."""
+    import dataclasses
+
+    method, overrides = parse_run_spec(spec)
+    return method, dataclasses.replace(cfg, **overrides) if overrides else cfg
+
+
 def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfig | None = None, *,
             method_config: dict[str, Any] | None = None, run_dir: str | Path | None = None,
             callbacks: list | None = None):
@@ -191,26 +227,41 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
     Returns:
         The unlearned model.
     """
-    from obliviate.llm.encoding import PromptFormat, collate_records
+    from obliviate.llm.data.neighbours import retain_sets
+    from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
     from obliviate.llm.methods import MethodContext, get_method
-    from obliviate.train.samplers import PairedSampler
+    from obliviate.train.combiners import is_retain, make_combiner
+    from obliviate.train.samplers import unlearning_sampler
     from obliviate.train.trainer import Trainer
 
     cfg = cfg or UnlearnConfig()
     m = get_method(method, method_config) if isinstance(method, str) else method
+    combiner = make_combiner(cfg.combiner, cfg.combiner_config)
     if not splits.forget:
         raise DataError("forget split names no entity: nothing to unlearn")
-    if m.needs_retain and not splits.retain:
-        raise DataError(f"{type(m).__name__} needs a retain split, and it is empty")
+    use_retain = m.needs_retain or combiner.needs_retain
+    if use_retain and not splits.retain:
+        who = type(m).__name__ if m.needs_retain else f"the {cfg.combiner} combiner"
+        raise DataError(f"{who} needs a retain split, and it is empty")
     fmt = PromptFormat(tokenizer)
     m.prepare(MethodContext(model, tokenizer, fmt, splits, batch_size=16))
     run_dir = Path(run_dir) if run_dir else None
+    objective = m.losses
+    if combiner.needs_retain:
+        def objective(net, batch):  # noqa: F811  (a retain signal for the combiner's basis)
+            losses = m.losses(net, batch)
+            if "retain" in batch and (combiner.needs_basis_loss or not any(is_retain(k) for k in losses)):
+                losses["basis"] = mean_nll(net, batch["retain"])
+            return losses
+    sampler = unlearning_sampler(cfg.sampling, splits.forget, retain_sets(splits) if use_retain else None,
+                                 cfg.batch_size, cfg.seed, cfg.neighbours)
     trainer = Trainer(
         model,
-        m.losses,
-        PairedSampler(splits.forget, splits.retain if m.needs_retain else None, cfg.batch_size, cfg.seed),
+        objective,
+        sampler,
         lambda recs: collate_records(fmt, recs),
         cfg,
+        combiner=combiner,
         parameters=m.trainable_parameters(model),
         checkpoint_dir=run_dir / "checkpoint" if run_dir else None,
         events_path=run_dir / "events.jsonl" if run_dir else None,

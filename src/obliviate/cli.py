@@ -20,6 +20,36 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="obliviate: unlearn chosen knowledge from a model, then prove it is gone.")
 
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="method config override key=value (repeatable)")]
+CombinerOpt = Annotated[Optional[str], typer.Option(help="how losses become one update: sum (default) or gu "
+                                                        "(forget gradient orthogonal to recent retain gradients)")]
+CombinerSetOpt = Annotated[Optional[list[str]], typer.Option("--combiner-set", help="combiner setting key=value, "
+                                                             "e.g. geometry=adam, k=8, scope=last:3 (repeatable)")]
+SamplingOpt = Annotated[Optional[str], typer.Option(help="batch sampling: random (1:1, default), sequential, "
+                                                        "cyclic, melu")]
+NeighboursOpt = Annotated[Optional[str], typer.Option(help="retain records paired with forget items: retain, "
+                                                          "direct, indirect, general, mixed, or a +-joined mix")]
+
+
+def _training_choices(cfg, combiner, combiner_set, sampling, neighbours):
+    """``cfg`` (a TrainConfig) with the CLI's combiner and sampling choices, validated."""
+    import dataclasses
+
+    from obliviate.core.config import parse_overrides
+
+    kw: dict = {}
+    if combiner:
+        kw["combiner"] = combiner.lower()
+    if combiner_set:
+        from obliviate.core.config import to_dict
+        from obliviate.train.combiners import make_combiner
+
+        settings = {**cfg.combiner_config, **parse_overrides(combiner_set)}
+        kw["combiner_config"] = to_dict(make_combiner(combiner or cfg.combiner, settings).config)
+    if sampling:
+        kw["sampling"] = sampling.lower()
+    if neighbours:
+        kw["neighbours"] = neighbours.lower()
+    return dataclasses.replace(cfg, **kw) if kw else cfg
 
 
 def _fail(msg: str) -> None:
@@ -62,6 +92,10 @@ def demo(
     config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig (see a run's config.yaml)")] = None,
     runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     set_: SetOpt = None,
+    combiner: CombinerOpt = None,
+    combiner_set: CombinerSetOpt = None,
+    sampling: SamplingOpt = None,
+    neighbours: NeighboursOpt = None,
     resume: Annotated[Optional[Path], typer.Option(help="finish an interrupted demo run folder")] = None,
 ):
     """World -> target and gold models -> unlearn the 10% forget split -> side-by-side table."""
@@ -79,6 +113,7 @@ def demo(
     if method:
         cfg.method = method
     cfg.method_config = {**cfg.method_config, **parse_overrides(set_)}
+    cfg.unlearn = _training_choices(cfg.unlearn, combiner, combiner_set, sampling, neighbours)
     if model:
         from obliviate.models import resolve_spec
 
@@ -169,6 +204,10 @@ def unlearn(
     lora_r: int = 0,
     runs_dir: Path = Path("runs"),
     set_: SetOpt = None,
+    combiner: CombinerOpt = None,
+    combiner_set: CombinerSetOpt = None,
+    sampling: SamplingOpt = None,
+    neighbours: NeighboursOpt = None,
     resume: Annotated[Optional[Path], typer.Option(help="an interrupted run folder to finish")] = None,
 ):
     """Unlearn a forget split; writes runs/<id>/ with config, step log and the model.
@@ -185,7 +224,8 @@ def unlearn(
     resolve_spec(model)  # everything is checked before anything is written
     m = get_method(method, parse_overrides(set_))
     splits = _splits(world, split, forget, retain)
-    cfg = api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r)
+    cfg = _training_choices(api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r),
+                            combiner, combiner_set, sampling, neighbours)
     net, tok = load(model)
     if resume is not None and not (resume / "config.yaml").is_file():
         _fail(f"{resume} has no config.yaml: not an unlearn run folder")
@@ -290,7 +330,8 @@ def bench(
     out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path("runs/bench"),
     tiny: Annotated[bool, typer.Option(help="the tiny model (seconds per run; for tests)")] = False,
     model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
-    methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
+    methods: Annotated[Optional[str], typer.Option(help="comma-separated run specs METHOD[+COMBINER][@SAMPLING"
+                                                        "[:NEIGHBOURS]], e.g. npo,npo+gu,npo@melu (default: all)")] = None,
     splits: Annotated[Optional[str], typer.Option(help="comma-separated forget splits (default forget10)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="comma-separated unlearning seeds (default 0,1,2)")] = None,
     controls: Annotated[Optional[bool], typer.Option(help="also audit target, gold and a suppression-only model "
@@ -341,6 +382,17 @@ def methods():
         defaults = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(e.obj.Config))
         table.add_row(e.name, e.summary, e.paper, defaults)
     Console().print(table)
+    from obliviate.train.combiners import COMBINERS
+    from obliviate.train.samplers import SAMPLERS
+
+    for title, registry in (("combiners (--combiner)", COMBINERS), ("samplers (--sampling)", SAMPLERS)):
+        t = Table(title=title)
+        for col in ("name", "what it does", "paper", "defaults"):
+            t.add_column(col)
+        for e in registry.entries():
+            fields = dataclasses.fields(e.obj.Config) if hasattr(e.obj, "Config") else []
+            t.add_row(e.name, e.summary, e.paper, ", ".join(f"{f.name}={f.default}" for f in fields))
+        Console().print(t)
 
 
 @app.command()

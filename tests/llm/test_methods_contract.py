@@ -1,6 +1,6 @@
 """The contract every registered method must pass on a tiny model trained in the test.
 
-Each method unlearns until the forget-set answer probability has fallen by at
+Each method unlearns until the forget-set answer likelihood p(a|q) has fallen by at
 least half (checked after every step; at most 12 epochs), and then the
 retain-set probability must keep 80% of its value. Comparing methods at the same
 amount of forgetting is what makes the retain tolerance fair: gradient ascent
@@ -20,8 +20,15 @@ UNLEARN = dict(epochs=12.0, lr=1e-3, batch_size=4, checkpoint_every=0)
 
 
 def answer_prob(model, tok, records):
+    """Mean length-normalised answer probability (per-token geometric mean)."""
     logp, n = Scorer(model, tok).answer_logprobs([(r.question, r.answer) for r in records])
     return float(np.exp(logp / n).mean())
+
+
+def answer_likelihood(model, tok, records):
+    """Mean probability of the whole answer, p(a|q)."""
+    logp, _ = Scorer(model, tok).answer_logprobs([(r.question, r.answer) for r in records])
+    return float(np.exp(logp).mean())
 
 
 @pytest.mark.parametrize("name", METHODS.names())
@@ -30,12 +37,14 @@ def test_method_forgets_and_keeps(name, fresh_target, splits):
     f0, r0 = answer_prob(model, tok, splits.forget), answer_prob(model, tok, splits.retain)
     assert f0 > 0.9 and r0 > 0.9  # the target really knows both
 
+    l0 = answer_likelihood(model, tok, splits.forget)
+
     def halved(step, logs):
-        return answer_prob(model, tok, splits.forget) < 0.5 * f0
+        return answer_likelihood(model, tok, splits.forget) < 0.5 * l0
 
     out = api.unlearn(model, tok, splits, name, api.UnlearnConfig(**UNLEARN), callbacks=[halved])
-    f1, r1 = answer_prob(out, tok, splits.forget), answer_prob(out, tok, splits.retain)
-    assert f1 < 0.5 * f0, f"{name}: forget probability {f0:.3f} -> {f1:.3f}"
+    l1, r1 = answer_likelihood(out, tok, splits.forget), answer_prob(out, tok, splits.retain)
+    assert l1 < 0.5 * l0, f"{name}: forget likelihood {l0:.3f} -> {l1:.3f}"
     assert r1 > 0.8 * r0, f"{name}: retain probability {r0:.3f} -> {r1:.3f}"
 
 

@@ -20,6 +20,7 @@ has one row per method with the mean and spread over seeds.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import shutil
@@ -52,7 +53,8 @@ class BenchConfig:
 
     Attributes:
         model: base model spec (``smollm2-135m``, a folder, a hub id, ``tiny``).
-        methods: registered method names (default: all).
+        methods: run specs ``METHOD[+COMBINER][@SAMPLING[:NEIGHBOURS]]`` (``npo``, ``npo+gu``,
+            ``npo@melu``; default: every registered method with the defaults).
         variants: forget splits (``forget01``, ``forget05``, ``forget10``).
         seeds: unlearning seeds.
         method_configs: per-method overrides of the paper defaults.
@@ -77,13 +79,12 @@ class BenchConfig:
     def __post_init__(self) -> None:
         from obliviate import api
         from obliviate.llm.data import FORGET_VARIANTS
-        from obliviate.llm.methods import METHODS
 
         self.world = self.world or api.WorldConfig()
         self.finetune = self.finetune or api.FinetuneConfig()
         self.unlearn = self.unlearn or api.UnlearnConfig()
         for m in self.methods:
-            METHODS.get(m)  # raises with the list of valid names
+            api.parse_run_spec(m)  # raises with the list of valid names
         bad = [v for v in self.variants if v not in FORGET_VARIANTS]
         if bad:
             raise ConfigError(f"unknown forget split(s) {bad}; valid: {', '.join(FORGET_VARIANTS)}")
@@ -122,11 +123,20 @@ def _demo_config(cfg: BenchConfig, variant: str):
                           unlearn=cfg.unlearn, eval_max_per_split=cfg.eval_max_per_split)
 
 
+def method_config(cfg: BenchConfig, spec: str) -> dict[str, Any]:
+    """Overrides for a run spec: its own entry (``npo+gu``), else its method's (``npo``)."""
+    from obliviate import api
+
+    return cfg.method_configs.get(spec, cfg.method_configs.get(api.parse_run_spec(spec)[0], {})) or {}
+
+
 def run_settings(cfg: BenchConfig, method: str, variant: str, seed: int) -> dict[str, Any]:
     """Everything that shapes one run's result (a finished run with other settings is not reused)."""
-    unlearn = to_dict(cfg.unlearn) | {"seed": seed}
+    from obliviate import api
+
+    unlearn = to_dict(cfg.unlearn if method in CONTROLS else api.spec_config(method, cfg.unlearn)[1]) | {"seed": seed}
     return {"model": cfg.model, "method": method, "variant": variant, "seed": seed,
-            "method_config": cfg.method_configs.get(method, {}), "world": to_dict(cfg.world),
+            "method_config": {} if method in CONTROLS else method_config(cfg, method), "world": to_dict(cfg.world),
             "finetune": to_dict(cfg.finetune), "unlearn": unlearn, "audit": to_dict(cfg.audit),
             "eval_max_per_split": cfg.eval_max_per_split}
 
@@ -164,10 +174,23 @@ def _finished(out: Path, cfg: BenchConfig, name: str, variant: str, seed: int) -
     if not (folder / "metrics.json").is_file():
         return False
     settings = load_yaml(folder / "config.yaml") if (folder / "config.yaml").is_file() else {}
-    if settings != _settings_for(cfg, name, variant, seed):
+    if _with_new_defaults(settings) != _settings_for(cfg, name, variant, seed):
         raise ConfigError(
             f"{folder} finished with other settings than this bench's; use another output folder or delete it")
     return True
+
+
+def _with_new_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    """A finished run's settings with training fields added since then at their defaults (they had no effect)."""
+    if isinstance(settings.get("unlearn"), dict):
+        defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                    for f in dataclasses.fields(TrainConfig)}
+        settings = {**settings, "unlearn": {**{k: v for k, v in defaults.items() if k in _ADDED},
+                                            **settings["unlearn"]}}
+    return settings
+
+
+_ADDED = ("combiner_config", "sampling", "neighbours")  # TrainConfig fields added after the first benches
 
 
 def _settings_for(cfg: BenchConfig, name: str, variant: str, seed: int) -> dict[str, Any]:
@@ -204,11 +227,12 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         model = AutoModelForCausalLM.from_pretrained(folder / "model").eval()
         unlearn_s = json.loads((folder / "model" / "timing.json").read_text())["unlearn_seconds"]
     else:
-        unlearn_cfg = copy.deepcopy(cfg.unlearn)
+        method, unlearn_cfg = api.spec_config(name, copy.deepcopy(cfg.unlearn))
         unlearn_cfg.seed = seed
         t = time.time()
-        model = api.unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, name, unlearn_cfg,
-                            method_config=cfg.method_configs.get(name), run_dir=folder)
+        model = api.unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, method, unlearn_cfg,
+                            method_config=method_config(cfg, name),
+                            run_dir=folder)
         unlearn_s = time.time() - t
         with atomic_dir(folder / "model") as tmp:
             model.save_pretrained(tmp)

@@ -4,6 +4,25 @@ A sampler yields, per micro-batch, a dict of named record lists
 (``{"forget": [...], "retain": [...]}``); the trainer collates and feeds them to
 the objective. Every sampler is deterministic in ``(seed, epoch)``, which is
 what makes resume-after-crash reproduce an uninterrupted run exactly.
+
+Unlearning samplers (MELU, Bushipaka et al. 2025, arXiv 2509.05316, compares them):
+
+* ``random``: forget batches in shuffled order, each forget item with one
+  random retain item (TOFU's 1:1 random; the default);
+* ``sequential``: 1:1 in order, ``retain[:|F|]`` zipped with the forget set
+  (wrapping when retain is shorter), no shuffling;
+* ``cyclic``: an epoch is ``max(|F|, |R|)`` pairs, both sides shuffled, the
+  shorter side wraps around;
+* ``melu``: entity by entity (the "modules"), the entity order shuffled each
+  epoch; a batch holds one forget entity's items only, each paired with a
+  retain item from *that entity's own* neighbour sets, taken in turn from each
+  set (direct, indirect, ... : diverse neighbours in every batch).
+
+Which retain records are drawn is the ``neighbours`` choice: ``retain`` (the
+whole retain split), ``direct`` (records of entities connected to the forget
+entity), ``indirect`` (same domain, not connected), ``general`` (general
+knowledge), or a ``+``-joined mix; ``mixed`` = ``direct+indirect+general``.
+Defaults: ``retain`` for the 1:1 and cyclic samplers, ``direct+indirect`` for MELU.
 """
 
 from __future__ import annotations
@@ -11,6 +30,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from obliviate.core.errors import DataError
@@ -48,24 +68,95 @@ class SingleSampler(Sampler):
             yield {self.key: [self.records[j] for j in order[i : i + self.batch_size]]}
 
 
-@SAMPLERS.register("paired", summary="each forget item with one random retain item (TOFU)")
-class PairedSampler(Sampler):
+NEIGHBOUR_SETS = ("retain", "direct", "indirect", "general")
+_ALIASES = {"mixed": ["direct", "indirect", "general"]}
+
+
+def parse_neighbours(spec: str) -> list[str]:
+    """``"direct+general"`` -> ``["direct", "general"]``; ``""`` -> ``[]`` (the sampler's default)."""
+    out: list[str] = []
+    for part in (p.strip().lower() for p in spec.split("+") if p.strip()):
+        names = _ALIASES.get(part, [part])
+        for n in names:
+            if n not in NEIGHBOUR_SETS:
+                raise DataError(f"unknown neighbour set {part!r}; valid: {', '.join((*NEIGHBOUR_SETS, 'mixed'))} "
+                                "(join several with +)")
+            if n not in out:
+                out.append(n)
+    return out
+
+
+@dataclass
+class RetainSets:
+    """Retain records by kind: the whole split, general knowledge and each forget entity's neighbours.
+
+    Attributes:
+        retain: the retain split.
+        general: general-knowledge records (world facts).
+        local: per forget entity, ``{"direct": [...], "indirect": [...]}``.
+    """
+
+    retain: list[Any] = field(default_factory=list)
+    general: list[Any] = field(default_factory=list)
+    local: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+    def for_entity(self, entity: str, sets: list[str]) -> list[list[Any]]:
+        """The chosen sets for one forget entity, each a list (possibly empty)."""
+        out = []
+        for s in sets:
+            if s == "retain":
+                out.append(self.retain)
+            elif s == "general":
+                out.append(self.general)
+            else:
+                out.append(self.local.get(entity, {}).get(s, []))
+        return out
+
+    def pool(self, sets: list[str], entities: Sequence[str]) -> list[Any]:
+        """The union of the chosen sets over ``entities`` (each record once, first-seen order)."""
+        seen: dict[int, Any] = {}
+        for e in entities:
+            for group in self.for_entity(e, sets):
+                for r in group:
+                    seen.setdefault(id(r), r)
+        return list(seen.values())
+
+
+def _entities(forget: Sequence[Any]) -> list[str]:
+    return list(dict.fromkeys(getattr(r, "entity", "") for r in forget))
+
+
+class _PairedBase(Sampler):
+    """Shared checks: a non-empty forget list, an optional flat retain pool."""
+
+    default_sets = ["retain"]
+
+    def __init__(self, forget: Sequence[Any], retain: RetainSets | Sequence[Any] | None, batch_size: int,
+                 seed: int = 0, neighbours: str = ""):
+        if not forget:
+            raise DataError("forget split is empty: nothing to unlearn")
+        if batch_size < 1:
+            raise DataError(f"batch_size must be >= 1, got {batch_size}")
+        self.forget, self.batch_size, self.seed = list(forget), batch_size, seed
+        self.sets = parse_neighbours(neighbours) or list(self.default_sets)
+        if retain is None:
+            self.retain_sets = None
+        elif isinstance(retain, RetainSets):
+            self.retain_sets = retain
+        else:
+            self.retain_sets = RetainSets(retain=list(retain))
+        self.retain = self.retain_sets.pool(self.sets, _entities(self.forget)) if self.retain_sets else []
+        if self.retain_sets is not None and not self.retain:
+            raise DataError(f"the neighbour set(s) {'+'.join(self.sets)} hold no retain record for these "
+                            "forget entities; choose other neighbours (e.g. retain)")
+
+
+@SAMPLERS.register("random", summary="1:1 random: each forget item with a random retain item (TOFU)")
+class PairedSampler(_PairedBase):
     """Forget batches in shuffled order, each paired with a random retain batch of equal size.
 
     This is TOFU's scheme (1:1 random). Without retain records only ``forget`` is yielded.
     """
-
-    def __init__(
-        self,
-        forget: Sequence[Any],
-        retain: Sequence[Any] | None,
-        batch_size: int,
-        seed: int = 0,
-    ):
-        if not forget:
-            raise DataError("forget split is empty: nothing to unlearn")
-        self.forget, self.retain = list(forget), list(retain or [])
-        self.batch_size, self.seed = batch_size, seed
 
     def __len__(self) -> int:
         return math.ceil(len(self.forget) / self.batch_size)
@@ -79,3 +170,97 @@ class PairedSampler(Sampler):
             if self.retain:
                 batch["retain"] = [rng.choice(self.retain) for _ in batch["forget"]]
             yield batch
+
+
+@SAMPLERS.register("sequential", summary="1:1 sequential: retain[:|F|] zipped with the forget set, in order")
+class SequentialSampler(_PairedBase):
+    def __len__(self) -> int:
+        return math.ceil(len(self.forget) / self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, list[Any]]]:
+        for i in range(0, len(self.forget), self.batch_size):
+            batch = {"forget": self.forget[i : i + self.batch_size]}
+            if self.retain:
+                batch["retain"] = [self.retain[j % len(self.retain)] for j in range(i, i + len(batch["forget"]))]
+            yield batch
+
+
+@SAMPLERS.register("cyclic", summary="cyclic: max(|F|, |R|) pairs per epoch, the shorter side wraps")
+class CyclicSampler(_PairedBase):
+    def _n(self) -> int:
+        return max(len(self.forget), len(self.retain))
+
+    def __len__(self) -> int:
+        return math.ceil(self._n() / self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, list[Any]]]:
+        rng = random.Random(self.seed * 100_003 + epoch)
+        fo, ro = list(range(len(self.forget))), list(range(len(self.retain)))
+        rng.shuffle(fo)
+        rng.shuffle(ro)
+        n = self._n()
+        for i in range(0, n, self.batch_size):
+            idx = range(i, min(i + self.batch_size, n))
+            batch = {"forget": [self.forget[fo[j % len(fo)]] for j in idx]}
+            if self.retain:
+                batch["retain"] = [self.retain[ro[j % len(ro)]] for j in idx]
+            yield batch
+
+
+@SAMPLERS.register("melu", paper="Bushipaka et al. 2025, arXiv 2509.05316",
+                   summary="MELU: entity by entity, each with retain items from its own neighbour sets")
+class MELUSampler(_PairedBase):
+    """One forget entity per batch, paired with its own neighbours.
+
+    The pairing rule (the paper's exact rule was not found): per epoch the
+    entity order and each entity's items are shuffled; each forget batch of
+    one entity takes as many retain items, drawn in turn from each of the
+    entity's chosen neighbour sets (each set shuffled, cycling when it runs
+    out). An entity whose chosen sets are all empty falls back to the whole
+    retain split.
+    """
+
+    default_sets = ["direct", "indirect"]
+
+    def __init__(self, forget, retain, batch_size, seed=0, neighbours=""):
+        super().__init__(forget, retain, batch_size, seed, neighbours)
+        self.groups: dict[str, list[Any]] = {}
+        for r in self.forget:
+            self.groups.setdefault(getattr(r, "entity", ""), []).append(r)
+
+    def __len__(self) -> int:
+        return sum(math.ceil(len(g) / self.batch_size) for g in self.groups.values())
+
+    def _stream(self, entity: str, rng: random.Random) -> Iterator[Any]:
+        sets = [list(s) for s in self.retain_sets.for_entity(entity, self.sets) if s]
+        if not sets:
+            sets = [list(self.retain_sets.retain)]
+        for s in sets:
+            rng.shuffle(s)
+        i = 0
+        while True:
+            for s in sets:
+                yield s[i % len(s)]
+            i += 1
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, list[Any]]]:
+        rng = random.Random(self.seed * 100_003 + epoch)
+        entities = list(self.groups)
+        rng.shuffle(entities)
+        for e in entities:
+            items = list(self.groups[e])
+            rng.shuffle(items)
+            stream = self._stream(e, rng) if self.retain_sets is not None else None
+            for i in range(0, len(items), self.batch_size):
+                batch = {"forget": items[i : i + self.batch_size]}
+                if stream is not None:
+                    batch["retain"] = [next(stream) for _ in batch["forget"]]
+                yield batch
+
+
+def unlearning_sampler(kind: str, forget: Sequence[Any], retain: RetainSets | Sequence[Any] | None,
+                       batch_size: int, seed: int = 0, neighbours: str = "") -> Sampler:
+    """The registered unlearning sampler ``kind`` (``random``, ``sequential``, ``cyclic``, ``melu``)."""
+    if kind == "single":
+        raise DataError("sampling 'single' is for fine-tuning; unlearning uses random, sequential, cyclic or melu")
+    return SAMPLERS.get(kind)(forget, retain, batch_size, seed, neighbours)

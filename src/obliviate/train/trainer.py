@@ -23,7 +23,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from obliviate.core.errors import ConfigError, TrainingDiverged
 from obliviate.core.progress import log, progress
 from obliviate.core.store import append_jsonl
 from obliviate.train import checkpoint
-from obliviate.train.combiners import COMBINERS, Combiner
-from obliviate.train.samplers import Sampler
+from obliviate.train.combiners import COMBINERS, Combiner, make_combiner
+from obliviate.train.samplers import SAMPLERS, Sampler, parse_neighbours
 
 
 @dataclass
@@ -51,7 +51,13 @@ class TrainConfig:
         scheduler: ``linear`` (decay to 0) or ``constant``.
         max_grad_norm: clip gradients to this 2-norm (0 = off).
         seed: seeds torch and python RNGs and the sampler.
-        combiner: ``sum`` or another registered combiner.
+        combiner: ``sum`` or another registered combiner (``gu``).
+        combiner_config: the combiner's settings (e.g. ``{"k": 8, "geometry": "adam"}`` for gu).
+        sampling: how unlearning batches are drawn: ``random`` (1:1 random, TOFU),
+            ``sequential`` (1:1 in order), ``cyclic`` or ``melu`` (see ``train/samplers.py``).
+        neighbours: retain records the sampler pairs with forget items: ``retain``
+            (the whole retain split), ``direct``, ``indirect``, ``general`` or a
+            ``+``-joined mix (``mixed`` = all three); empty = the sampler's default.
         checkpoint_every: save a resumable checkpoint every N optimizer steps (0 = only on Ctrl-C).
         max_loss_abs: stop when any loss's magnitude exceeds this (exploding).
         lora_r: LoRA rank (0 = full fine-tuning).
@@ -68,6 +74,9 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
     combiner: str = "sum"
+    combiner_config: dict[str, Any] = field(default_factory=dict)
+    sampling: str = "random"
+    neighbours: str = ""
     checkpoint_every: int = 50
     max_loss_abs: float = 1e4
     lora_r: int = 0
@@ -84,6 +93,10 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.scheduler must be linear or constant, got {self.scheduler!r}")
         if self.combiner not in COMBINERS:
             raise ConfigError(f"unknown combiner {self.combiner!r}; valid: {', '.join(COMBINERS.names())}")
+        make_combiner(self.combiner, self.combiner_config)  # validates the settings
+        if self.sampling not in SAMPLERS:
+            raise ConfigError(f"unknown sampling {self.sampling!r}; valid: {', '.join(SAMPLERS.names())}")
+        parse_neighbours(self.neighbours)
 
 
 def apply_lora(model, r: int, alpha: int):
@@ -119,7 +132,7 @@ class Trainer:
             model = apply_lora(model, config.lora_r, config.lora_alpha)
         self.model = model
         self.objective, self.sampler, self.collate = objective, sampler, collate
-        self.combiner = combiner or COMBINERS.get(config.combiner)()
+        self.combiner = combiner or make_combiner(config.combiner, config.combiner_config)
         self.params = [p for p in (parameters or model.parameters()) if p.requires_grad]
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.events_path = Path(events_path) if events_path else None
@@ -132,7 +145,8 @@ class Trainer:
         from transformers import get_scheduler
 
         c = self.config
-        opt = torch.optim.AdamW(self.params, lr=c.lr, weight_decay=c.weight_decay)
+        opt = torch.optim.AdamW(self.params, lr=c.lr, weight_decay=c.weight_decay,
+                                **self.combiner.optimizer_overrides())
         name = "linear" if c.scheduler == "linear" else "constant_with_warmup"
         sched = get_scheduler(name, opt, num_warmup_steps=int(c.warmup_ratio * self.total_steps),
                               num_training_steps=self.total_steps)
@@ -180,6 +194,7 @@ class Trainer:
         random.seed(c.seed)
         opt, sched = self._optimizer()
         model, opt, sched = self.accelerator.prepare(self.model, opt, sched)
+        self.combiner.setup(self.accelerator.unwrap_model(model), self.params, getattr(opt, "optimizer", opt))
         start = 0
         if self.checkpoint_dir and checkpoint.exists(self.checkpoint_dir):
             state = checkpoint.load(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched)
@@ -238,7 +253,7 @@ class Trainer:
             self.combiner.backward(losses, self.accelerator, 1.0 / len(group))
             for k, v in losses.items():
                 totals[k] = totals.get(k, 0.0) + float(v.detach()) / len(group)
-        self.combiner.after_accumulation(self.params)
+        totals.update(self.combiner.after_accumulation(self.params))
         if self.config.max_grad_norm > 0:
             norm = self.accelerator.clip_grad_norm_(self.params, self.config.max_grad_norm)
             norm = float(norm)

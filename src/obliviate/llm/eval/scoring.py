@@ -220,6 +220,22 @@ class Scorer:
 
         return self._memoised(("generate", n), list(questions), compute)
 
+    def continue_answers(self, pairs: Sequence[tuple[str, str]], max_new_tokens: int = 32,
+                         desc: str = "continuing answers") -> list[str]:
+        """Greedy continuations (decoded, stripped) of answer prefixes: ``(question, answer prefix)`` pairs.
+
+        The prompt is the question in the usual format followed by the prefix,
+        tokenised as in training (prompt and answer separately): MEMO's probe.
+        """
+        fmt, tok = self.fmt, self.tokenizer
+
+        def compute(todo: list[tuple[str, str]]) -> list[str]:
+            prompts = [fmt.encode_prompt(q) + tok(fmt.answer(a), add_special_tokens=False)["input_ids"]
+                       for q, a in todo]
+            return self._greedy(prompts, max_new_tokens, desc)
+
+        return self._memoised(("continue_answers", max_new_tokens), [(q, a) for q, a in pairs], compute)
+
     def continue_text(self, prefixes: Sequence[str], max_new_tokens: int = 48, desc: str = "continuing") -> list[str]:
         """Greedy continuations (decoded, stripped) of raw text, in input order.
 

@@ -4,6 +4,16 @@ Importing this package registers every built-in method.
 """
 
 from obliviate.llm.methods.base import METHODS, Method, MethodContext, get_method
-from obliviate.llm.methods import grad_ascent, grad_diff, idk_po, kl, npo, rmu, simnpo  # noqa: F401  (registers)
+from obliviate.llm.methods import (  # noqa: F401  (registers)
+    flat,
+    grad_ascent,
+    grad_diff,
+    idk_po,
+    kl,
+    meow,
+    npo,
+    rmu,
+    simnpo,
+)
 
 __all__ = ["METHODS", "Method", "MethodContext", "get_method"]
