@@ -24,7 +24,7 @@ from obliviate.core.config import from_dict, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_dir, atomic_write_json, cache_home, new_run_dir, stable_hash
-from obliviate.train.trainer import TrainConfig
+from obliviate.train.trainer import TrainConfig, cache_settings
 
 TINY = "tiny"
 # Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
@@ -153,7 +153,7 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
     from obliviate.core.progress import third_party_bars
 
     third_party_bars()
-    key = stable_hash({"spec": spec, "records": _records_hash(records), "train": to_dict(cfg), "v": 1})
+    key = stable_hash({"spec": spec, "records": _records_hash(records), "train": cache_settings(cfg), "v": 1})
     folder = cache_home() / "finetuned" / f"{role}-{key}"
     if (folder / "config.json").is_file():
         log(f"{role}: cached model {folder}")
@@ -207,6 +207,8 @@ def spec_config(spec: str, cfg: TrainConfig) -> tuple[str, TrainConfig]:
     import dataclasses
 
     method, overrides = parse_run_spec(spec)
+    if overrides.get("combiner", cfg.combiner) != cfg.combiner:
+        overrides["combiner_config"] = {}  # the base settings belong to the base combiner
     return method, dataclasses.replace(cfg, **overrides) if overrides else cfg
 
 
@@ -250,7 +252,9 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
     if combiner.needs_retain:
         def objective(net, batch):  # noqa: F811  (a retain signal for the combiner's basis)
             losses = m.losses(net, batch)
-            if "retain" in batch and (combiner.needs_basis_loss or not any(is_retain(k) for k in losses)):
+            retain_terms = [v for k, v in losses.items() if is_retain(k)]
+            silent = all(float(v.detach()) == 0.0 for v in retain_terms)  # none, or weight alpha = 0
+            if "retain" in batch and (combiner.needs_basis_loss or silent):
                 losses["basis"] = mean_nll(net, batch["retain"])
             return losses
     sampler = unlearning_sampler(cfg.sampling, splits.forget, retain_sets(splits) if use_retain else None,
@@ -466,11 +470,23 @@ def resume_demo(run_dir: str | Path) -> Path:
     return run_demo(demo_config_from(load_yaml(run_dir / "config.yaml")), run_dir=run_dir)
 
 
+def train_configs_from(data: dict[str, Any]) -> dict[str, TrainConfig]:
+    """Pop ``finetune`` and ``unlearn`` from ``data`` as TrainConfigs; missing keys keep
+    :func:`FinetuneConfig` / :func:`UnlearnConfig` defaults (not the bare TrainConfig ones)."""
+    out = {}
+    for key, make in (("finetune", FinetuneConfig), ("unlearn", UnlearnConfig)):
+        if data.get(key) is not None:
+            out[key] = from_dict(TrainConfig, {**to_dict(make()), **data.pop(key)})
+        else:
+            data.pop(key, None)
+    return out
+
+
 def demo_config_from(data: dict[str, Any]) -> DemoConfig:
     """A DemoConfig from plain data (YAML), validated."""
     data = dict(data)
-    nested = {"world": WorldConfig, "finetune": TrainConfig, "unlearn": TrainConfig}
-    parts = {k: from_dict(cls, data.pop(k)) for k, cls in nested.items() if k in data}
+    parts = {"world": from_dict(WorldConfig, data.pop("world"))} if "world" in data else {}
+    parts.update(train_configs_from(data))
     cfg = from_dict(DemoConfig, data)
     for k, v in parts.items():
         setattr(cfg, k, v)

@@ -120,3 +120,52 @@ def test_simnpo_loss_matches_formula(tiny_target, splits):
     x = -(2.0 / n.double()) * logp.double() - 0.5
     expected = float((-(2 / 2.0) * torch.log(torch.sigmoid(x))).mean())
     assert loss == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_leaves_frozen_parameters_untouched(name, tiny_target, splits):
+    """Frozen parameters (requires_grad False) and those outside ``trainable_parameters`` never move."""
+    import copy
+
+    model = copy.deepcopy(tiny_target[0])
+    model.model.layers[0].self_attn.requires_grad_(False)  # a user freezes a module
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    method = METHODS.get(name)()
+    listed = method.trainable_parameters(model)
+    allowed = {id(p) for p in (listed if listed is not None else model.parameters()) if p.requires_grad}
+    out = api.unlearn(model, tiny_target[1], splits, method, api.UnlearnConfig(**dict(UNLEARN, epochs=1.0)))
+    moved = {n for n, p in out.named_parameters() if not torch.equal(p, before[n])}
+    assert moved, f"{name}: nothing was trained"
+    for n, p in out.named_parameters():
+        if id(p) not in allowed:
+            assert n not in moved, f"{name}: frozen parameter {n} changed"
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_config_round_trips(name, tmp_path):
+    from obliviate.core.config import load_yaml, save_yaml
+    from obliviate.llm.methods import get_method
+
+    method = get_method(name)
+    data = method.to_dict()
+    assert get_method(name, data).to_dict() == data
+    save_yaml(tmp_path / "m.yaml", data)
+    assert get_method(name, load_yaml(tmp_path / "m.yaml")).config == method.config
+    with pytest.raises(Exception, match="unknown key"):
+        get_method(name, {"no_such_setting": 1})
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_with_gu_forgets_and_keeps(name, fresh_target, splits):
+    """Every method also passes the forgetting contract under the GU combiner."""
+    model, tok = fresh_target
+    l0, r0 = answer_likelihood(model, tok, splits.forget), answer_prob(model, tok, splits.retain)
+
+    def halved(step, logs):
+        return answer_likelihood(model, tok, splits.forget) < 0.5 * l0
+
+    cfg = api.UnlearnConfig(**UNLEARN, combiner="gu")
+    out = api.unlearn(model, tok, splits, name, cfg, callbacks=[halved])
+    l1, r1 = answer_likelihood(out, tok, splits.forget), answer_prob(out, tok, splits.retain)
+    assert l1 < 0.5 * l0, f"{name}+gu: forget likelihood {l0:.3f} -> {l1:.3f}"
+    assert r1 > 0.8 * r0, f"{name}+gu: retain probability {r0:.3f} -> {r1:.3f}"

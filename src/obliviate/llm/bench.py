@@ -36,7 +36,7 @@ from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from obliviate.llm.audit import AuditConfig
-from obliviate.train.trainer import TrainConfig
+from obliviate.train.trainer import LATER_FIELDS, TrainConfig
 
 CONTROLS = ("target", "gold", "suppressed")
 
@@ -109,10 +109,10 @@ def bench_config_from(data: dict[str, Any]) -> BenchConfig:
 
     data = dict(data)
     parts: dict[str, Any] = {}
-    for k, cls in (("world", api.WorldConfig), ("finetune", TrainConfig), ("unlearn", TrainConfig),
-                   ("audit", AuditConfig)):
+    for k, cls in (("world", api.WorldConfig), ("audit", AuditConfig)):
         if data.get(k) is not None:
             parts[k] = from_dict(cls, data.pop(k))
+    parts.update(api.train_configs_from(data))
     return BenchConfig(**{**data, **parts})
 
 
@@ -127,7 +127,10 @@ def method_config(cfg: BenchConfig, spec: str) -> dict[str, Any]:
     """Overrides for a run spec: its own entry (``npo+gu``), else its method's (``npo``)."""
     from obliviate import api
 
-    return cfg.method_configs.get(spec, cfg.method_configs.get(api.parse_run_spec(spec)[0], {})) or {}
+    from obliviate.core.registry import _key
+
+    by_key = {_key(k): v for k, v in cfg.method_configs.items()}
+    return by_key.get(_key(spec), by_key.get(_key(api.parse_run_spec(spec)[0]), {})) or {}
 
 
 def run_settings(cfg: BenchConfig, method: str, variant: str, seed: int) -> dict[str, Any]:
@@ -166,7 +169,7 @@ def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
 
 
 def run_folder(out: Path, name: str, variant: str, seed: int) -> Path:
-    return Path(out) / "runs" / f"{name.lower()}-{variant}-s{seed}"
+    return Path(out) / "runs" / f"{name.lower().replace(':', '-')}-{variant}-s{seed}"
 
 
 def _finished(out: Path, cfg: BenchConfig, name: str, variant: str, seed: int) -> bool:
@@ -185,12 +188,11 @@ def _with_new_defaults(settings: dict[str, Any]) -> dict[str, Any]:
     if isinstance(settings.get("unlearn"), dict):
         defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
                     for f in dataclasses.fields(TrainConfig)}
-        settings = {**settings, "unlearn": {**{k: v for k, v in defaults.items() if k in _ADDED},
+        settings = {**settings, "unlearn": {**{k: v for k, v in defaults.items() if k in LATER_FIELDS},
                                             **settings["unlearn"]}}
     return settings
 
 
-_ADDED = ("combiner_config", "sampling", "neighbours")  # TrainConfig fields added after the first benches
 
 
 def _settings_for(cfg: BenchConfig, name: str, variant: str, seed: int) -> dict[str, Any]:

@@ -15,11 +15,15 @@ import torch
 from obliviate.core.store import atomic_dir
 
 
-def save(path: Path, model, optimizer, scheduler, state: dict) -> None:
+def save(path: Path, model, optimizer, scheduler, state: dict, extra: dict[str, torch.Tensor] | None = None) -> None:
+    """Write a checkpoint; ``extra`` holds other tensors to keep (e.g. the GU combiner's basis)."""
     import safetensors.torch
 
     with atomic_dir(path) as tmp:
         safetensors.torch.save_model(model, str(tmp / "model.safetensors"))
+        if extra:
+            safetensors.torch.save_file({k: v.detach().contiguous().cpu() for k, v in extra.items()},
+                                        str(tmp / "combiner.safetensors"))
         torch.save(
             {
                 "optimizer": optimizer.state_dict(),
@@ -37,10 +41,12 @@ def exists(path: Path) -> bool:
     return (path / "state.json").is_file()
 
 
-def load(path: Path, model, optimizer, scheduler) -> dict:
+def load(path: Path, model, optimizer, scheduler, combiner=None) -> dict:
     import safetensors.torch
 
     safetensors.torch.load_model(model, str(path / "model.safetensors"))
+    if combiner is not None and (path / "combiner.safetensors").is_file():
+        combiner.load_state_dict(safetensors.torch.load_file(str(path / "combiner.safetensors")))
     blob = torch.load(path / "optim.pt", weights_only=True)
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])

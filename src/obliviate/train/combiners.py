@@ -21,7 +21,6 @@ every other term is a forget term.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -71,11 +70,23 @@ class Combiner:
         """Hook run once per optimizer step, after all micro-batches; returns values to log."""
         return {}
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors a checkpoint must keep so a resumed run continues exactly (default: none)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`state_dict` (called after :meth:`setup` when resuming)."""
+
 
 def make_combiner(name: str, config: dict[str, Any] | None = None) -> Combiner:
     """A combiner by registry name, its config validated (unknown keys name the valid ones)."""
     cls = COMBINERS.get(name)
-    return cls(from_dict(cls.Config, config or {}))
+    if config and not dataclasses.fields(cls.Config):
+        raise ConfigError(f"the {name} combiner takes no settings, got {', '.join(config)}")
+    try:
+        return cls(from_dict(cls.Config, config or {}))
+    except ConfigError as e:
+        raise ConfigError(f"{name} combiner: {e}") from None
 
 
 @COMBINERS.register("sum", summary="plain sum of the method's weighted losses")
@@ -113,10 +124,12 @@ class GUCombiner(Combiner):
       ``momentum=off`` the optimizer runs with beta1 = 0, so the executed forget
       step is exactly ``P g_perp`` and retain-invariant to first order;
       ``momentum=keep`` keeps beta1 = 0.9 (invariance only approximate);
-    * ``scope``: ``last:N`` projects the last N decoder blocks, the final norm
+    * ``scope``: ``last:N`` projects the last N decoder blocks that have
+      trainable parameters (RMU trains blocks 5-7 only: those), the final norm
       and the LM head (tied embeddings included), as the paper does with 3-5
       blocks; ``all``, or comma-separated parameter-name parts. Parameters
-      outside the scope get the plain sum of the gradients.
+      outside the scope get the plain sum of the gradients;
+    * a checkpoint keeps the basis, so a resumed run continues exactly.
     """
 
     @dataclass
@@ -154,9 +167,25 @@ class GUCombiner(Combiner):
     def setup(self, model, params, optimizer) -> None:
         self.scoped = scoped_parameters(model, params, self.config.scope)
         self.optimizer = optimizer
-        self.basis_vectors: collections.deque[torch.Tensor] = collections.deque(maxlen=self.config.k)
-        self.steps = 0
+        n = sum(p.numel() for p in self.scoped)
+        self.G = torch.zeros(self.config.k, n, device=self.scoped[0].device)  # ring buffer of unit vectors
+        self.filled, self.next_row, self.steps = 0, 0, 0
+        self.keep_last = False  # tests set it to inspect the last projection
         self._reset()
+
+    @property
+    def basis_vectors(self) -> list[torch.Tensor]:
+        """The basis, oldest first."""
+        k = self.config.k
+        rows = [(self.next_row - self.filled + i) % k for i in range(self.filled)]
+        return [self.G[r] for r in rows]
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"G": self.G, "counters": torch.tensor([self.filled, self.next_row, self.steps])}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.G.copy_(state["G"])
+        self.filled, self.next_row, self.steps = (int(x) for x in state["counters"])
 
     def optimizer_overrides(self) -> dict[str, Any]:
         if self.config.geometry == "adam" and self.config.momentum == "off":
@@ -224,9 +253,11 @@ class GUCombiner(Combiner):
             b = self._flat(basis_src)
             norm = b.norm()
             if norm > 0 and torch.isfinite(norm):
-                self.basis_vectors.append(b / norm)
+                self.G[self.next_row] = b / norm
+                self.next_row = (self.next_row + 1) % c.k
+                self.filled = min(self.filled + 1, c.k)
         P = self.preconditioner()
-        g_perp = project_out(g_f, list(self.basis_vectors), P, c.rcond)
+        g_perp = project_out(g_f, self.G[: self.filled], P, c.rcond)  # rows 0..filled-1 are set
         update = c.gamma * g_perp
         if any(g is not None for g in self.g_retain):
             update = update + self._flat(self.g_retain)
@@ -237,24 +268,25 @@ class GUCombiner(Combiner):
             offset += n
         f_norm = float(g_f.norm())
         logs = {"gu_kept": float(g_perp.norm()) / f_norm if f_norm > 0 else 1.0}
-        self.last_forget, self.last_projected = g_f, g_perp
+        if self.keep_last:
+            self.last = {"forget": g_f, "projected": g_perp, "P": P, "basis": self.basis_vectors}
         self._reset()
         return logs
 
 
-def project_out(g: torch.Tensor, basis: list[torch.Tensor], P: torch.Tensor | None = None,
-                rcond: float = 1e-6) -> torch.Tensor:
+def project_out(g: torch.Tensor, basis, P: torch.Tensor | None = None, rcond: float = 1e-6) -> torch.Tensor:
     """``g - G (G^T P G)^+ G^T P g`` (``P`` = identity when None): ``G^T P result = 0``.
 
     Args:
         g: flat gradient (n,).
-        basis: vectors (n,) spanning the directions to keep still.
+        basis: vectors (n,) spanning the directions to keep still, as a list or a (k, n) tensor.
         P: diagonal metric (n,), e.g. Adam's preconditioner; None for Euclidean.
         rcond: relative cut-off of the pseudo-inverse (near-parallel basis vectors).
     """
-    if not basis:
+    if len(basis) == 0:
         return g.clone()
-    G = torch.stack(basis).to(g.dtype)  # (k, n)
+    G = basis if torch.is_tensor(basis) else torch.stack(list(basis))  # (k, n)
+    G = G.to(g.dtype)
     PG = G if P is None else G * P  # rows P g_i
     gram = (G @ PG.T).double()  # (k, k) = G^T P G
     coef = torch.linalg.pinv(gram, rtol=rcond) @ (PG @ g).double()  # (k,)
@@ -271,7 +303,8 @@ def scoped_parameters(model, params: list[torch.nn.Parameter], scope: str) -> li
     elif scope.startswith("last:"):
         n = int(scope[5:])
         prefix, blocks = _block_list(base)
-        first = max(0, len(blocks) - n)
+        live = [i for i, b in enumerate(blocks) if any(id(p) in trainable for p in b.parameters())]
+        first = live[-n] if len(live) >= n else (live[0] if live else len(blocks) - 1)
         start = f"{prefix}.{first}." if prefix else f"{first}."
         idx = next(i for i, (name, _) in enumerate(named) if name.startswith(start))
         chosen = [p for _, p in named[idx:]]

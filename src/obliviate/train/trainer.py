@@ -197,7 +197,8 @@ class Trainer:
         self.combiner.setup(self.accelerator.unwrap_model(model), self.params, getattr(opt, "optimizer", opt))
         start = 0
         if self.checkpoint_dir and checkpoint.exists(self.checkpoint_dir):
-            state = checkpoint.load(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched)
+            state = checkpoint.load(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched,
+                                    self.combiner)
             if state.get("config", _settings(c)) != _settings(c):
                 raise ConfigError(
                     f"the checkpoint in {self.checkpoint_dir} was made with other training settings; "
@@ -241,7 +242,7 @@ class Trainer:
     def _save(self, model, opt, sched, step: int) -> None:
         if self.accelerator.is_main_process:
             checkpoint.save(self.checkpoint_dir, self.accelerator.unwrap_model(model), opt, sched,
-                            {"step": step, "config": _settings(self.config)})
+                            {"step": step, "config": _settings(self.config)}, self.combiner.state_dict())
 
     def _step(self, model, opt, sched, step: int, group: list[dict]) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -265,6 +266,23 @@ class Trainer:
         sched.step()
         opt.zero_grad(set_to_none=True)
         return totals
+
+
+LATER_FIELDS = ("combiner_config", "sampling", "neighbours")  # added after the first cached models
+
+
+def cache_settings(cfg: TrainConfig) -> dict:
+    """The settings as a cache key: fields added later are left out while at their defaults.
+
+    So models cached before a field existed (made, in effect, with its default)
+    keep their keys.
+    """
+    d = dataclasses.asdict(cfg)
+    defaults = TrainConfig()
+    for name in LATER_FIELDS:
+        if d[name] == getattr(defaults, name):
+            d.pop(name)
+    return d
 
 
 def _settings(cfg: TrainConfig) -> dict:

@@ -12,6 +12,7 @@ entity's name appearing in the other's answers). The world's evaluation probes
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from obliviate.llm.data.records import QARecord
@@ -20,7 +21,9 @@ DOMAIN_FACTS = ("field", "occupation")
 
 
 def _mentions(records: Sequence[QARecord], name: str) -> bool:
-    return any(r.meta.get("value") == name or name in r.answer for r in records)
+    """A record's value is ``name``, or ``name`` appears as whole words in its answer ("Ann" is not in "Anna")."""
+    pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+    return any(r.meta.get("value") == name or pattern.search(r.answer) for r in records)
 
 
 def _value(records: Sequence[QARecord], fact_type: str) -> str | None:

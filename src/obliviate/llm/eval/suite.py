@@ -82,7 +82,8 @@ def evaluate(
             records = subsample(records, max_per_split)
         if records:
             out[name] = compute(scorer, records, MetricContext(name, extra))
-    utility = [out[s][m] for s in UTILITY_SPLITS if s in out for m in ("answer_prob", "rouge_l_recall", "truth_ratio")]
+    utility = [out[s][m] for s in UTILITY_SPLITS if s in out for m in ("answer_prob", "rouge_l_recall", "truth_ratio")
+               if m in out[s]]  # TOFU figures; other metrics have no utility
     out["model_utility_hmean"] = model_utility(utility) if utility else math.nan
     per_sample = extra.get("per_sample", {})
     return add_forget_quality(out, per_sample, gold_forget_truth_ratios), per_sample

@@ -83,7 +83,10 @@ def mean_token_prob(model, batch: dict, length_norm: str = "answer") -> torch.Te
     """Per-sample mean probability of the answer tokens: (B,)."""
     picked, mask = token_logprobs(*answer_logits(model, batch))
     probs = picked.exp() * mask
-    denom = mask.sum(-1).clamp_min(1) if length_norm == "answer" else torch.full_like(probs[:, 0], mask.shape[1])
+    if length_norm == "answer":
+        denom = mask.sum(-1).clamp_min(1)
+    else:  # the whole padded sequence, whatever window of logits the model returned
+        denom = torch.full_like(probs[:, 0], batch["input_ids"].shape[1])
     return probs.sum(-1) / denom
 
 
