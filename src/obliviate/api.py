@@ -248,20 +248,21 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
     fmt = PromptFormat(tokenizer)
     m.prepare(MethodContext(model, tokenizer, fmt, splits, batch_size=16))
     run_dir = Path(run_dir) if run_dir else None
-    objective = m.losses
-    if combiner.needs_retain:
-        def objective(net, batch):  # noqa: F811  (a retain signal for the combiner's basis)
-            losses = m.losses(net, batch)
-            retain_terms = [v for k, v in losses.items() if is_retain(k)]
-            silent = all(float(v.detach()) == 0.0 for v in retain_terms)  # none, or weight alpha = 0
-            if "retain" in batch and (combiner.needs_basis_loss or silent):
-                losses["basis"] = mean_nll(net, batch["retain"])
-            return losses
+
+    def with_basis(net, batch):
+        """The method's losses plus a retain NLL for the combiner's basis when it has no live retain term."""
+        losses = m.losses(net, batch)
+        retain_terms = [v for k, v in losses.items() if is_retain(k)]
+        silent = all(float(v.detach()) == 0.0 for v in retain_terms)  # none, or weight alpha = 0
+        if "retain" in batch and (combiner.needs_basis_loss or silent):
+            losses["basis"] = mean_nll(net, batch["retain"])
+        return losses
+
     sampler = unlearning_sampler(cfg.sampling, splits.forget, retain_sets(splits) if use_retain else None,
                                  cfg.batch_size, cfg.seed, cfg.neighbours)
     trainer = Trainer(
         model,
-        objective,
+        with_basis if combiner.needs_retain else m.losses,
         sampler,
         lambda recs: collate_records(fmt, recs),
         cfg,

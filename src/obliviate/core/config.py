@@ -111,3 +111,18 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at top level")
     return data
+
+
+class Configurable:
+    """A component with a ``Config`` dataclass: built from a config, from overrides, or both."""
+
+    @dataclasses.dataclass
+    class Config:
+        pass
+
+    def __init__(self, config: Any | None = None, **overrides: Any) -> None:
+        if config is None:
+            config = from_dict(self.Config, overrides)
+        elif overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from obliviate.core.config import from_dict
+from obliviate.core.config import Configurable, from_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.registry import Registry
 
@@ -39,22 +39,11 @@ def is_retain(name: str) -> bool:
     return name.startswith("retain")
 
 
-class Combiner:
+class Combiner(Configurable):
     """Base: ``backward`` per micro-batch, ``after_accumulation`` once per optimizer step."""
-
-    @dataclass
-    class Config:
-        pass
 
     needs_retain = False  # the trainer must supply retain batches even to forget-only methods
     needs_basis_loss = False  # the objective must add a ``basis`` retain term when it has none
-
-    def __init__(self, config: Any | None = None, **overrides: Any) -> None:
-        if config is None:
-            config = from_dict(self.Config, overrides)
-        elif overrides:
-            config = dataclasses.replace(config, **overrides)
-        self.config = config
 
     def setup(self, model, params: list[torch.nn.Parameter], optimizer) -> None:
         """Called once by the trainer before the first step."""

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 
 from obliviate.llm.data.records import QARecord
+from obliviate.train.samplers import RetainSets
 
 DOMAIN_FACTS = ("field", "occupation")
 
@@ -59,9 +60,7 @@ def entity_neighbourhoods(forget: Sequence[QARecord], retain: Sequence[QARecord]
     return out
 
 
-def retain_sets(splits) -> "RetainSets":
+def retain_sets(splits) -> RetainSets:
     """The :class:`~obliviate.train.samplers.RetainSets` of a :class:`Splits`: retain, general, neighbours."""
-    from obliviate.train.samplers import RetainSets
-
     return RetainSets(retain=list(splits.retain), general=list(splits.world_facts),
                       local=entity_neighbourhoods(splits.forget, splits.retain))

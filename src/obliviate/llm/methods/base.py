@@ -9,13 +9,12 @@ to the trainer, so every method gets them for free.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 
-from obliviate.core.config import from_dict, to_dict
+from obliviate.core.config import Configurable, from_dict, to_dict
 from obliviate.core.registry import Registry
 
 METHODS: Registry[type["Method"]] = Registry("method")
@@ -32,23 +31,12 @@ class MethodContext:
     batch_size: int = 8
 
 
-class Method:
+class Method(Configurable):
     """Base class. Subclasses set ``Config``, ``paper``, ``needs_retain`` and implement ``losses``."""
-
-    @dataclass
-    class Config:
-        pass
 
     paper: ClassVar[str] = ""
     needs_retain: ClassVar[bool] = False
     needs_reference: ClassVar[bool] = False
-
-    def __init__(self, config: Any | None = None, **overrides: Any) -> None:
-        if config is None:
-            config = from_dict(self.Config, overrides)
-        elif overrides:
-            config = dataclasses.replace(config, **overrides)
-        self.config = config
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "Method":
