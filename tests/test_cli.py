@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from obliviate.cli import app
@@ -85,11 +86,31 @@ def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
     runs = tmp_path / "runs"
     result = runner.invoke(app, ["unlearn", "--model", str(model_dir), "--method", "graddiff",
                                  "--forget", str(split_files[0]), "--retain", str(split_files[1]),
-                                 "--epochs", "1", "--lr", "1e-3", "--runs-dir", str(runs)])
+                                 "--epochs", "1", "--lr", "1e-3", "--runs-dir", str(runs),
+                                 "--combiner", "gu", "--combiner-set", "k=4", "--sampling", "melu"])
     assert result.exit_code == 0, result.output
     (run,) = runs.iterdir()
     assert {"config.yaml", "events.jsonl", "model"} <= {p.name for p in run.iterdir()}
     assert (run / "model" / "config.json").is_file()
+    train = yaml.safe_load((run / "config.yaml").read_text())["train"]
+    assert train["combiner"] == "gu" and train["combiner_config"]["k"] == 4 and train["sampling"] == "melu"
+    assert "gu_kept" in (run / "events.jsonl").read_text()  # the projection ran
+    result = runner.invoke(app, ["eval", "--model", str(model_dir), "--forget", str(split_files[0]),
+                                 "--retain", str(split_files[1]), "--metric", "memo", "--max-per-split", "4"])
+    assert result.exit_code == 0, result.output
+    assert 0 < json.loads(result.output[result.output.index("{"):])["forget"]["memo"] <= 1
+
+
+def test_cli_rejects_bad_combiner_and_sampler_settings(tmp_path, split_files):
+    runs = tmp_path / "runs"
+    base = ["unlearn", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--forget", str(split_files[0]),
+            "--retain", str(split_files[1]), "--runs-dir", str(runs)]
+    for extra, pattern in ((["--combiner", "gu", "--combiner-set", "geometry=curved"], "gu.geometry must be one of"),
+                           (["--combiner-set", "k=3"], "the sum combiner takes no settings"),
+                           (["--sampling", "shuffled"], "unknown sampling 'shuffled'"),
+                           (["--sampling", "melu", "--neighbours", "cousins"], "unknown neighbour set 'cousins'")):
+        result, lines = _run(base + extra, tmp_path)
+        _assert_clean_failure(result, lines, runs, pattern)
 
 
 def test_methods_lists_every_registered_method():

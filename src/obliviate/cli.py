@@ -251,16 +251,23 @@ def eval_(
     gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model, for forget quality")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write metrics JSON here")] = None,
     max_per_split: int = 40,
+    metric: Annotated[str, typer.Option(help="registered metric: tofu_qa (default), memo, memorization, "
+                                             "knowledge, ...")] = "tofu_qa",
 ):
-    """TOFU metrics of a model (forget quality too when --gold is given)."""
+    """TOFU metrics of a model (forget quality too when --gold is given), or another registered metric."""
     import json
 
     from obliviate import api
     from obliviate.core.store import atomic_write_json
     from obliviate.models import load, resolve_spec
 
+    from obliviate.llm.eval.metrics import METRICS
+
+    METRICS.get(metric)  # an unknown name fails here, listing the valid ones
     resolve_spec(model)
     if gold:
+        if metric != "tofu_qa":
+            _fail("--gold (forget quality) needs --metric tofu_qa")
         resolve_spec(gold)
     splits = _splits(world, split, forget, retain)
     gold_tr = None
@@ -269,7 +276,8 @@ def eval_(
         _, ps = api.evaluate(g, gtok, splits, max_per_split=max_per_split)
         gold_tr = ps["forget"]["truth_ratio"]
     net, tok = load(model)
-    metrics, _ = api.evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split)
+    metrics, _ = api.evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
+                              metric=metric)
     text = json.dumps(metrics, indent=2)
     if out:
         atomic_write_json(out, metrics)
