@@ -37,9 +37,15 @@ from obliviate.llm.methods.base import METHODS, Method, MethodContext, field_hel
 
 SELECTIONS = ("largest", "smallest", "random")
 INVERTERS = ("auto", "rules", "llm")
-INVERT_PROMPT = ("Question: {q}\nCorrect answer: {a}\n"
-                 "Write one false answer to the question that contradicts the correct answer, "
-                 "as one short sentence in the same style.")
+# A few-shot completion prompt (no chat template): small models follow the pattern far better
+# than an instruction. The model continues after "False answer:"; the first line is kept.
+INVERT_PROMPT = ("Each question has a true answer and a false answer that contradicts it in the same style.\n\n"
+                 "Question: Where was Lena Ortiz born?\nTrue answer: She was born in Lisbon.\n"
+                 "False answer: She was born in Oslo.\n\n"
+                 "Question: What does Tom Reyes do for a living?\nTrue answer: He works as a baker.\n"
+                 "False answer: He works as a pilot.\n\n"
+                 "Question: {q}\nTrue answer: {a}\nFalse answer:")
+META_WORDS = {"false", "true", "answer", "question", "correct", "incorrect", "wrong"}
 
 
 def value_pools(records: Sequence[QARecord]) -> dict[str, list[str]]:
@@ -52,9 +58,11 @@ def value_pools(records: Sequence[QARecord]) -> dict[str, list[str]]:
 
 
 def is_inversion(record: QARecord, text: str) -> bool:
-    """A usable inversion: non-empty, not the true answer, and without the true value."""
+    """A usable inversion: non-empty, not containing the true answer or the true value, no talk about answers."""
     words = rouge_tokens(text)
-    if not words or words == rouge_tokens(record.answer) or words == rouge_tokens(record.paraphrased_answer):
+    if not words or META_WORDS & set(words):
+        return False
+    if _contains(words, rouge_tokens(record.answer)) or _contains(words, rouge_tokens(record.paraphrased_answer)):
         return False
     value = record.meta.get("value")
     return not (value and rouge_tokens(str(value)) and _contains(words, rouge_tokens(str(value))))
@@ -89,7 +97,6 @@ def llm_inversions(model, tokenizer, records: Sequence[QARecord], n: int, temper
     A record for which the model writes fewer than ``n`` valid answers is
     topped up from its perturbed answers.
     """
-    fmt = PromptFormat(tokenizer)
     device = next(model.parameters()).device
     out: dict[str, list[str]] = {}
     topped = 0
@@ -98,7 +105,8 @@ def llm_inversions(model, tokenizer, records: Sequence[QARecord], n: int, temper
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         for rec in records:
-            ids = torch.tensor([fmt.encode_prompt(INVERT_PROMPT.format(q=rec.question, a=rec.answer))], device=device)
+            prompt = INVERT_PROMPT.format(q=rec.question, a=rec.answer)
+            ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]], device=device)
             gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
                                  temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens,
                                  num_return_sequences=2 * n, pad_token_id=tokenizer.pad_token_id,
