@@ -188,9 +188,13 @@ class GUCombiner(Combiner):
 
     @staticmethod
     def _add(acc: list[torch.Tensor | None], grads) -> None:
+        """Accumulate ``grads`` into ``acc``; a first gradient is taken over, not copied."""
         for i, g in enumerate(grads):
             if g is not None:
-                acc[i] = g.detach().clone() if acc[i] is None else acc[i] + g.detach()
+                if acc[i] is None:
+                    acc[i] = g.detach()
+                else:
+                    acc[i].add_(g.detach())
 
     def _harvest(self, acc: list[torch.Tensor | None]) -> None:
         """Move the scoped parameters' .grad into ``acc`` (other parameters keep accumulating)."""
