@@ -248,6 +248,8 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
     fmt = PromptFormat(tokenizer)
     m.prepare(MethodContext(model, tokenizer, fmt, splits, batch_size=16))
     run_dir = Path(run_dir) if run_dir else None
+    if run_dir:
+        run_dir.mkdir(parents=True, exist_ok=True)
 
     def with_basis(net, batch):
         """The method's losses plus a retain NLL for the combiner's basis when it has no live retain term."""

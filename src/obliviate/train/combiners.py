@@ -240,34 +240,39 @@ class GUCombiner(Combiner):
     def after_accumulation(self, params) -> dict[str, float]:
         c = self.config
         self.steps += 1
-        g_f = self._flat(self.g_forget)
+        g_f = self._flat(self.g_forget)  # our own copy: projected in place below
         basis_src = self.g_basis if any(g is not None for g in self.g_basis) else self.g_retain
         if any(g is not None for g in basis_src) and (self.steps - 1) % c.refresh_every == 0:
-            b = self._flat(basis_src)
-            norm = b.norm()
+            row = self.G[self.next_row]
+            torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1).float()
+                       for g, p in zip(basis_src, self.scoped)], out=row)
+            norm = row.norm()
             if norm > 0 and torch.isfinite(norm):
-                self.G[self.next_row] = b / norm
+                row.div_(norm)
                 self.next_row = (self.next_row + 1) % c.k
                 self.filled = min(self.filled + 1, c.k)
         P = self.preconditioner()
-        g_perp = project_out(g_f, self.G[: self.filled], P, c.rcond)  # rows 0..filled-1 are set
-        update = c.gamma * g_perp
-        if any(g is not None for g in self.g_retain):
-            update = update + self._flat(self.g_retain)
-        offset = 0
-        for p in self.scoped:
-            n = p.numel()
-            p.grad = update[offset : offset + n].view_as(p).to(p.dtype)
-            offset += n
         f_norm = float(g_f.norm())
+        forget = g_f.clone() if self.keep_last else None
+        g_perp = project_out(g_f, self.G[: self.filled], P, c.rcond, inplace=True)  # rows 0..filled-1 are set
         logs = {"gu_kept": float(g_perp.norm()) / f_norm if f_norm > 0 else 1.0}
         if self.keep_last:
-            self.last = {"forget": g_f, "projected": g_perp, "P": P, "basis": self.basis_vectors}
+            self.last = {"forget": forget, "projected": g_perp.clone(), "P": P, "basis": self.basis_vectors}
+        if c.gamma != 1.0:
+            g_perp.mul_(c.gamma)
+        offset = 0  # the scoped .grad become views of g_perp, plus the retain gradient
+        for p, g_r in zip(self.scoped, self.g_retain):
+            n = p.numel()
+            p.grad = g_perp[offset : offset + n].view_as(p).to(p.dtype)
+            if g_r is not None:
+                p.grad.add_(g_r)
+            offset += n
         self._reset()
         return logs
 
 
-def project_out(g: torch.Tensor, basis, P: torch.Tensor | None = None, rcond: float = 1e-6) -> torch.Tensor:
+def project_out(g: torch.Tensor, basis, P: torch.Tensor | None = None, rcond: float = 1e-6,
+                inplace: bool = False) -> torch.Tensor:
     """``g - G (G^T P G)^+ G^T P g`` (``P`` = identity when None): ``G^T P result = 0``.
 
     Args:
@@ -275,15 +280,17 @@ def project_out(g: torch.Tensor, basis, P: torch.Tensor | None = None, rcond: fl
         basis: vectors (n,) spanning the directions to keep still, as a list or a (k, n) tensor.
         P: diagonal metric (n,), e.g. Adam's preconditioner; None for Euclidean.
         rcond: relative cut-off of the pseudo-inverse (near-parallel basis vectors).
+        inplace: overwrite ``g`` with the result (saves two passes over n).
     """
+    out = g if inplace else g.clone()
     if len(basis) == 0:
-        return g.clone()
+        return out
     G = basis if torch.is_tensor(basis) else torch.stack(list(basis))  # (k, n)
     G = G.to(g.dtype)
     PG = G if P is None else G * P  # rows P g_i
     gram = (G @ PG.T).double()  # (k, k) = G^T P G
     coef = torch.linalg.pinv(gram, rtol=rcond) @ (PG @ g).double()  # (k,)
-    return g - coef.to(g.dtype) @ G
+    return out.addmv_(G.T, coef.to(g.dtype), alpha=-1)
 
 
 def scoped_parameters(model, params: list[torch.nn.Parameter], scope: str) -> list[torch.nn.Parameter]:
