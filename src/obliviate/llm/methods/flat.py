@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 
 from obliviate.core.errors import ConfigError
-from obliviate.llm.encoding import PromptFormat, answer_logits, collate, token_logprobs
+from obliviate.llm.encoding import PromptFormat, answer_logits, token_logprobs
 from obliviate.llm.methods.base import METHODS, Method, field_help, require_positive
-from obliviate.llm.methods.idk_po import idk_answer
+from obliviate.llm.methods.idk_po import refusal_batch
 
 LN2 = math.log(2.0)
 
@@ -118,8 +118,7 @@ class FLAT(Method):
 
     def template_batch(self, ids: list[str], device) -> dict:
         """The forget questions with their template answers, collated."""
-        batch = collate(self.fmt, [(self.question[i], idk_answer(i)) for i in ids])
-        return {k: v.to(device) for k, v in batch.items()}
+        return refusal_batch(self.fmt, self.question, ids, device)
 
     def losses(self, model, batch):
         f = batch["forget"]

@@ -35,6 +35,12 @@ def idk_answer(record_id: str) -> str:
     return IDK_ANSWERS[zlib.crc32(record_id.encode()) % len(IDK_ANSWERS)]
 
 
+def refusal_batch(fmt: PromptFormat, question: dict[str, str], ids: list[str], device) -> dict:
+    """The questions ``question[id]`` with their refusals (:func:`idk_answer`), collated on ``device``."""
+    batch = collate(fmt, [(question[i], idk_answer(i)) for i in ids])
+    return {k: v.to(device) for k, v in batch.items()}
+
+
 @METHODS.register("IdkPO")
 class IdkPO(Method):
     """L = -gamma (2/beta) E_F log sigmoid(beta (r(idk) - r(a))) + alpha NLL(R)."""
@@ -62,8 +68,7 @@ class IdkPO(Method):
     def losses(self, model, batch):
         f = batch["forget"]
         ids = f["ids"]
-        idk = collate(self.fmt, [(self.question[i], idk_answer(i)) for i in ids])
-        idk = {k: v.to(f["input_ids"].device) for k, v in idk.items()}
+        idk = refusal_batch(self.fmt, self.question, ids, f["input_ids"].device)
         lose, _ = answer_logprob(model, f)
         win, _ = answer_logprob(model, idk)
         margin = (win - lookup(self.ref_idk, ids, win)) - (lose - lookup(self.ref_true, ids, lose))
