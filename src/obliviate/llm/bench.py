@@ -126,7 +126,6 @@ def _demo_config(cfg: BenchConfig, variant: str):
 def method_config(cfg: BenchConfig, spec: str) -> dict[str, Any]:
     """Overrides for a run spec: its own entry (``npo+gu``), else its method's (``npo``)."""
     from obliviate import api
-
     from obliviate.core.registry import _key
 
     by_key = {_key(k): v for k, v in cfg.method_configs.items()}
@@ -186,10 +185,9 @@ def _finished(out: Path, cfg: BenchConfig, name: str, variant: str, seed: int) -
 def _with_new_defaults(settings: dict[str, Any]) -> dict[str, Any]:
     """A finished run's settings with training fields added since then at their defaults (they had no effect)."""
     if isinstance(settings.get("unlearn"), dict):
-        defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-                    for f in dataclasses.fields(TrainConfig)}
-        settings = {**settings, "unlearn": {**{k: v for k, v in defaults.items() if k in LATER_FIELDS},
-                                            **settings["unlearn"]}}
+        defaults = TrainConfig()
+        added = {k: dataclasses.asdict(defaults)[k] for k in LATER_FIELDS}
+        settings = {**settings, "unlearn": {**added, **settings["unlearn"]}}
     return settings
 
 
