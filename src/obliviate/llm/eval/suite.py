@@ -33,18 +33,28 @@ def subsample(records: list, limit: int | None, seed: int = 0) -> list:
     return [records[i] for i in keep]
 
 
+def mc_correct(scorer: Scorer, records: list, desc: str = "multiple choice") -> np.ndarray:
+    """Per record, whether the model ranks the true answer above every perturbed answer.
+
+    The options are the answer and its perturbed answers (as many as the record
+    with the fewest has), compared by mean token log-likelihood: the
+    multiple-choice reading of TOFU and FaithUn.
+    """
+    if not records:
+        return np.zeros(0, dtype=bool)
+    k = min(len(r.perturbed_answers) for r in records)
+    pairs = [(r.question, a) for r in records for a in [r.answer, *r.perturbed_answers[:k]]]
+    norm = scorer.mean_token_nll(pairs, desc=desc).reshape(len(records), k + 1)
+    return norm[:, 0] < norm[:, 1:].min(axis=1)
+
+
 def known_facts(scorer: Scorer, records: list) -> list:
     """Records whose true answer the model ranks above every perturbed answer.
 
     World facts are kept only when the loaded model already knows them, so that
     a drop means damage done by unlearning, not ignorance to begin with.
     """
-    if not records:
-        return []
-    k = min(len(r.perturbed_answers) for r in records)
-    pairs = [(r.question, a) for r in records for a in [r.answer, *r.perturbed_answers[:k]]]
-    norm = scorer.mean_token_nll(pairs, desc="checking world facts").reshape(len(records), k + 1)
-    return [r for r, row in zip(records, norm) if row[0] < row[1:].min()]
+    return [r for r, ok in zip(records, mc_correct(scorer, records, desc="checking world facts")) if ok]
 
 
 def evaluate(

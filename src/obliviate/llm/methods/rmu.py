@@ -49,27 +49,10 @@ import torch
 
 from obliviate.core.errors import ConfigError
 from obliviate.llm.encoding import IGNORE, collate_records
+from obliviate.llm.interp.hooks import decoder_blocks, hidden_size, read
 from obliviate.llm.methods.base import METHODS, Method, MethodContext, field_help, frozen_copy, require_positive
 
 FORGET_TOKENS = ("all", "answer")
-_BLOCK_PATHS = ("model.layers", "transformer.h", "gpt_neox.layers", "model.decoder.layers")
-
-
-class _Stop(Exception):
-    """Raised by the capture hook to end a forward pass after the steered block."""
-
-
-def decoder_blocks(model) -> torch.nn.ModuleList:
-    """The list of decoder blocks of a causal LM (unwrapping DDP and peft)."""
-    base = getattr(model, "module", model)
-    base = getattr(base, "get_base_model", lambda: base)()
-    for path in _BLOCK_PATHS:
-        obj = base
-        for part in path.split("."):
-            obj = getattr(obj, part, None)
-        if isinstance(obj, torch.nn.ModuleList):
-            return obj
-    raise ConfigError(f"RMU: cannot find the decoder blocks of {type(base).__name__} (tried {', '.join(_BLOCK_PATHS)})")
 
 
 def resolve_layers(n_blocks: int, layer: int, train_layers: int) -> tuple[int, list[int]]:
@@ -93,22 +76,8 @@ def block_output(model, block: torch.nn.Module, batch: dict, *, stop: bool = Tru
     With ``stop`` the forward pass ends right after ``block`` (the later blocks
     and the LM head cannot change it); wrapped (DDP/FSDP) models run to the end.
     """
-    captured: dict[str, torch.Tensor] = {}
-    stop = stop and not hasattr(model, "module")
-
-    def hook(module, args, output):
-        captured["h"] = output[0] if isinstance(output, tuple) else output
-        if stop:
-            raise _Stop
-
-    handle = block.register_forward_hook(hook)
-    try:
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    return captured["h"]
+    index = list(decoder_blocks(model)).index(block)
+    return read(model, batch, [f"resid.{index}"], stop=stop)[f"resid.{index}"]
 
 
 def masked_mse(h: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -164,7 +133,7 @@ class RMU(Method):
         c = self.config
         self.layer, self.layer_ids = resolve_layers(len(decoder_blocks(ctx.model)), c.layer, c.train_layers)
         self.ref = frozen_copy(ctx.model)
-        u = torch.rand(_hidden_size(ctx.model), generator=torch.Generator().manual_seed(c.seed))
+        u = torch.rand(hidden_size(ctx.model), generator=torch.Generator().manual_seed(c.seed))
         self.u = u / u.norm()
         self.coeff = c.steering_coeff * (self.forget_norm(ctx) if c.scale_c_by_norm else 1.0)
 
@@ -214,8 +183,3 @@ class RMU(Method):
         out["retain"] = self.config.alpha * masked_mse(h_r, h_ref, token_mask(r, "all"))
         return out
 
-
-def _hidden_size(model) -> int:
-    """Width of the residual stream."""
-    base = getattr(model, "module", model)
-    return int(base.config.hidden_size)
