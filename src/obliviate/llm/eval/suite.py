@@ -33,17 +33,31 @@ def subsample(records: list, limit: int | None, seed: int = 0) -> list:
     return [records[i] for i in keep]
 
 
+def true_option(record) -> str:
+    """The true answer in the template of the record's perturbed answers.
+
+    Generated people's wrong answers follow the *paraphrased* answer's template
+    ("His birth year is 1972."), world facts' follow the answer's ("London.").
+    Comparing options in different templates would test the template, not the fact.
+    """
+    from difflib import SequenceMatcher
+
+    ref = record.perturbed_answers[0]
+    para = SequenceMatcher(None, record.paraphrased_answer, ref).ratio()
+    return record.paraphrased_answer if para > SequenceMatcher(None, record.answer, ref).ratio() else record.answer
+
+
 def mc_correct(scorer: Scorer, records: list, desc: str = "multiple choice") -> np.ndarray:
     """Per record, whether the model ranks the true answer above every perturbed answer.
 
-    The options are the answer and its perturbed answers (as many as the record
-    with the fewest has), compared by mean token log-likelihood: the
-    multiple-choice reading of TOFU and FaithUn.
+    The options are the true answer (:func:`true_option`) and the perturbed
+    answers (as many as the record with the fewest has), compared by mean token
+    log-likelihood: the multiple-choice reading of TOFU and FaithUn.
     """
     if not records:
         return np.zeros(0, dtype=bool)
     k = min(len(r.perturbed_answers) for r in records)
-    pairs = [(r.question, a) for r in records for a in [r.answer, *r.perturbed_answers[:k]]]
+    pairs = [(r.question, a) for r in records for a in [true_option(r), *r.perturbed_answers[:k]]]
     norm = scorer.mean_token_nll(pairs, desc=desc).reshape(len(records), k + 1)
     return norm[:, 0] < norm[:, 1:].min(axis=1)
 
