@@ -123,6 +123,8 @@ def _module(model, point: Point) -> tuple[torch.nn.Module, bool]:
 def capture(model, points: Sequence[str | Point], *, stop: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Record ``(B, T, d)`` activations at ``points`` during the forward passes run inside the block.
 
+    Keys are the points as the caller wrote them (``"mlp.-1"`` stays ``"mlp.-1"``).
+
     Gradients flow through the recorded tensors (use in training objectives).
     With ``stop`` the forward pass ends after the deepest point (the caller
     must catch nothing: the exception is swallowed here), so later blocks and
@@ -140,12 +142,12 @@ def capture(model, points: Sequence[str | Point], *, stop: bool = False) -> Iter
     stop = stop and not hasattr(model, "module")
     acts: dict[str, torch.Tensor] = {}
     handles = []
-    for p in parsed:
+    for label, p in zip(points, parsed):
         module, read_input = _module(model, p)
 
-        def hook(mod, args, output, p=p, read_input=read_input):
+        def hook(mod, args, output, p=p, label=str(label), read_input=read_input):
             x = args[0] if read_input else (output[0] if isinstance(output, tuple) else output)
-            acts[str(p)] = x
+            acts[label] = x
             if stop and p == deepest:
                 raise _Stop
 
@@ -165,7 +167,7 @@ def forward(model, batch: dict) -> None:
 
 
 def read(model, batch: dict, points: Sequence[str | Point], *, stop: bool = True) -> dict[str, torch.Tensor]:
-    """Activations at ``points`` for one collated batch: ``{str(point): (B, T, d)}``."""
+    """Activations at ``points`` for one collated batch: ``{point as given: (B, T, d)}``."""
     with capture(model, points, stop=stop) as acts:
         try:
             forward(model, batch)
@@ -177,10 +179,10 @@ def read(model, batch: dict, points: Sequence[str | Point], *, stop: bool = True
 # ---------------------------------------------------------------- positions
 
 
-def entity_position(fmt, question: str, entity: str) -> int:
-    """Index, in ``fmt.encode_prompt(question)``, of the last token of ``entity`` in the question.
+def entity_span(fmt, question: str, entity: str) -> tuple[int, int]:
+    """Token indices ``[start, end)``, in ``fmt.encode_prompt(question)``, of ``entity``'s name in the question.
 
-    The last prompt token when the name does not occur in the question.
+    The last prompt token alone when the name does not occur in the question.
     """
     tok = fmt.tokenizer
     prompt = fmt.prompt(question)
@@ -188,13 +190,22 @@ def entity_position(fmt, question: str, entity: str) -> int:
     q_at = prompt.rfind(question)
     at = question.find(entity) if entity else -1
     if q_at < 0 or at < 0:
-        return len(ids) - 1
-    end = q_at + at + len(entity)  # char just after the name
+        return len(ids) - 1, len(ids)
+    begin = q_at + at
+    end = begin + len(entity)  # char just after the name
     if getattr(tok, "is_fast", False):
         offsets = tok(prompt, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > s]
-        return inside[-1] if inside else len(ids) - 1
-    return max(0, len(tok(prompt[:end], add_special_tokens=False)["input_ids"]) - 1)
+        inside = [i for i, (s, e) in enumerate(offsets) if s < end and e > begin and e > s]
+        return (inside[0], inside[-1] + 1) if inside else (len(ids) - 1, len(ids))
+    first = len(tok(prompt[:begin], add_special_tokens=False)["input_ids"])
+    last = len(tok(prompt[:end], add_special_tokens=False)["input_ids"])
+    return (min(first, last - 1), last) if last else (len(ids) - 1, len(ids))
+
+
+def entity_position(fmt, question: str, entity: str) -> int:
+    """Index, in ``fmt.encode_prompt(question)``, of the last token of ``entity`` in the question
+    (the last prompt token when the name does not occur in it)."""
+    return entity_span(fmt, question, entity)[1] - 1
 
 
 def positions_of(fmt, records: Sequence, where: str) -> list[int]:
