@@ -140,6 +140,22 @@ def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
     assert (run / "model" / "config.json").is_file() and (run / "config.yaml").is_file()
     assert (run / "events.jsonl").read_text().count("\n") >= 1
     audit_the_demo_run(run, tmp_path)
+    lens_the_demo_run(run, tmp_path)
+
+
+def lens_the_demo_run(run, tmp_path):
+    """`obliviate lens`: the SAE entity lens of the run's target, and the run's model read through it."""
+    from obliviate.llm.interp.latents import EntityLens
+
+    result = runner.invoke(app, ["lens", "--config", str(run / "config.yaml"), "--expansion", "4", "--k", "6",
+                                 "--epochs", "30", "--check", str(run), "--out", str(tmp_path / "lens")])
+    assert result.exit_code == 0, result.output
+    assert "held-out FVE" in result.output and "known latents" in result.output
+    assert "target: knownness" in result.output and "checked: knownness" in result.output
+    lens = EntityLens.load(tmp_path / "lens")
+    assert lens.latents.known and lens.latents.unknown and lens.point == "resid.0"
+    result = runner.invoke(app, ["lens", "--tiny", "--layer", "7"])
+    assert result.exit_code == 2 and "outside" in result.output
 
 
 def audit_the_demo_run(run, tmp_path):

@@ -226,19 +226,28 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         run_dir: where the step log and checkpoints go (resumable).
         callbacks: ``cb(step, logs)`` after each optimizer step; returning True stops early.
 
+    A method's ``parameter_masks`` go to the trainer (entries outside them never
+    move); a method with a ``forget_filter`` trains each epoch on the forget
+    records it returns, and the kept ids of each epoch are stored in
+    ``run_dir/forget_filter.json`` so a resumed run replays the same epochs.
+
     Returns:
         The unlearned model.
     """
     from obliviate.llm.data.neighbours import retain_sets
     from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
-    from obliviate.llm.methods import MethodContext, get_method
+    from obliviate.llm.methods import Method, MethodContext, get_method
+    from obliviate.train import checkpoint
     from obliviate.train.combiners import is_retain, make_combiner
-    from obliviate.train.samplers import unlearning_sampler
+    from obliviate.train.samplers import FilteredSampler, unlearning_sampler
     from obliviate.train.trainer import Trainer
 
     cfg = cfg or UnlearnConfig()
     m = get_method(method, method_config) if isinstance(method, str) else method
     combiner = make_combiner(cfg.combiner, cfg.combiner_config)
+    if cfg.lora_r > 0 and type(m).parameter_masks is not Method.parameter_masks:
+        raise ConfigError(f"{type(m).__name__} trains masked entries of the model's own weights; "
+                          f"LoRA (lora_r={cfg.lora_r}) cannot do that: use lora_r=0")
     if not splits.forget:
         raise DataError("forget split names no entity: nothing to unlearn")
     use_retain = m.needs_retain or combiner.needs_retain
@@ -260,8 +269,18 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
             losses["basis"] = mean_nll(net, batch["retain"])
         return losses
 
-    sampler = unlearning_sampler(cfg.sampling, splits.forget, retain_sets(splits) if use_retain else None,
-                                 cfg.batch_size, cfg.seed, cfg.neighbours)
+    retain = retain_sets(splits) if use_retain else None
+
+    def make_sampler(forget):
+        return unlearning_sampler(cfg.sampling, forget, retain, cfg.batch_size, cfg.seed, cfg.neighbours)
+
+    if m.forget_filter(model, []) is None:
+        sampler = make_sampler(splits.forget)
+    else:  # the method trains, each epoch, only on the forget records it still needs to
+        state = run_dir / "forget_filter.json" if run_dir else None
+        if state is not None and not checkpoint.exists(run_dir / "checkpoint"):
+            state.unlink(missing_ok=True)  # a fresh run: ids kept by an earlier run do not apply
+        sampler = FilteredSampler(make_sampler, splits.forget, lambda recs: m.forget_filter(model, recs), state)
     trainer = Trainer(
         model,
         with_basis if combiner.needs_retain else m.losses,
@@ -273,6 +292,7 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         checkpoint_dir=run_dir / "checkpoint" if run_dir else None,
         events_path=run_dir / "events.jsonl" if run_dir else None,
         callbacks=callbacks,
+        masks=m.parameter_masks(model),
         description=f"unlearning ({type(m).__name__})",
     )
     return trainer.fit()
@@ -329,7 +349,8 @@ def tiny_demo_config(**overrides: Any) -> DemoConfig:
         model=TINY,
         world=WorldConfig(n_entities=20, seed=0),
         finetune=FinetuneConfig(epochs=60.0, lr=3e-3, batch_size=16, warmup_ratio=0.05, checkpoint_every=0),
-        unlearn=UnlearnConfig(epochs=8.0, lr=1e-3, batch_size=4, checkpoint_every=0),
+        # gentle enough that utility survives: at 8 epochs, lr 1e-3 NPO wipes the tiny model's world facts
+        unlearn=UnlearnConfig(epochs=4.0, lr=5e-4, batch_size=4, checkpoint_every=0),
     )
     for k, v in overrides.items():
         setattr(cfg, k, v)
@@ -545,4 +566,41 @@ def audit_model(model, *, cfg: DemoConfig, forget_file: str | Path | None = None
                    gold=gold if gold is not None else p.gold, cfg=audit_cfg)
     if out is not None:
         atomic_write_json(out, result.to_dict())
+    return result
+
+
+def entity_lens(cfg: DemoConfig, lens_cfg=None, *, check=None, out: str | Path | None = None) -> dict[str, Any]:
+    """Build (or load from the cache) the SAE entity lens of the world's target and read entities through it.
+
+    Args:
+        cfg: the world, base model and split (the target is the model the lens is built on).
+        lens_cfg: a ``LensConfig`` (layer, SAE, latents); default settings when None.
+        check: another model (e.g. an unlearned one) whose forget entities are read too.
+        out: save the lens (SAE + latents) to this folder.
+
+    Returns:
+        ``{"point", "sae_quality", "known_latents", "unknown_latents", "target": alignment summary,
+        "checked": alignment summary (with ``check``)}``.
+    """
+    from obliviate.llm.eval.metrics.sae_alignment import alignment
+    from obliviate.llm.interp.latents import LensConfig, build_lens
+
+    p = prepare(cfg)
+    lens = build_lens(p.target, p.tokenizer, p.splits, lens_cfg or LensConfig())
+    known_ids = set(lens.info["known_records"])
+    known = [r for r in p.splits.retain if r.id in known_ids]
+    lat = lens.latents
+    result: dict[str, Any] = {
+        "point": lens.point, "sae_quality": lens.info.get("sae_quality"),
+        "known_latents": [{"latent": j, "freq_known": float(lat.freq_known[j]), "freq_unknown": float(lat.freq_unknown[j]),
+                           "density": float(lat.density[j])} for j in lat.known],
+        "unknown_latents": [{"latent": j, "freq_known": float(lat.freq_known[j]),
+                             "freq_unknown": float(lat.freq_unknown[j]), "density": float(lat.density[j])}
+                            for j in lat.unknown],
+        "target": alignment(lens, p.target, p.tokenizer, p.splits.forget, known, p.splits.holdout).summary(),
+    }
+    if check is not None:
+        result["checked"] = alignment(lens, check, p.tokenizer, p.splits.forget, known, p.splits.holdout).summary()
+    if out is not None:
+        lens.save(out)
     return result

@@ -334,6 +334,47 @@ def audit(
 
 @app.command()
 @handled
+def lens(
+    tiny: Annotated[bool, typer.Option(help="the world and models of `obliviate demo --tiny`")] = False,
+    model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's config.yaml)")] = None,
+    layer: Annotated[int, typer.Option(help="decoder block whose output the SAE reads (-1: a third of the way up)")] = -1,
+    expansion: Annotated[int, typer.Option(help="SAE latents per residual dimension")] = 8,
+    k: Annotated[int, typer.Option(help="SAE active latents per token (0: min(32, latents/64))")] = 0,
+    epochs: Annotated[int, typer.Option(help="SAE training passes")] = 20,
+    corpus: Annotated[Optional[Path], typer.Option(help="extra SAE training text, one passage per line")] = None,
+    check: Annotated[Optional[str], typer.Option(help="also read this model (a run folder, e.g. an unlearned one)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="save the lens (SAE + latents) to this folder")] = None,
+):
+    """Train the SAE entity lens on the world's target: its quality, the known/unknown latents, and where
+    the forget entities sit (on the target and, with --check, on another model)."""
+    from obliviate import api
+    from obliviate.core.config import load_yaml
+    from obliviate.llm.interp.latents import LensConfig
+    from obliviate.llm.interp.sae import SAEConfig
+
+    cfg = api.demo_config_from(load_yaml(config)) if config else (api.tiny_demo_config() if tiny else api.DemoConfig())
+    if model:
+        cfg.model = model
+    lens_cfg = LensConfig(layer=layer, sae=SAEConfig(expansion=expansion, k=k, epochs=epochs),
+                          corpus_file=str(corpus) if corpus else "")
+    checked = api.load_audited(check) if check else None
+    res = api.entity_lens(cfg, lens_cfg, check=checked, out=out)
+    q = (res["sae_quality"] or {}).get("heldout", {})
+    typer.echo(f"SAE at {res['point']}: held-out FVE {q.get('fve', float('nan')):.3f}, L0 {q.get('l0', 0):.1f}, "
+               f"dead latents {q.get('dead_fraction', float('nan')):.1%}")
+    typer.echo(f"known latents {[d['latent'] for d in res['known_latents']]}, "
+               f"unknown latents {[d['latent'] for d in res['unknown_latents']]}")
+    for name in ("target", "checked"):
+        if name in res:
+            s = res[name]
+            typer.echo(f"{name}: knownness forget {s['forget.knownness']:.3f}, known {s['known.knownness']:.3f}, "
+                       f"unknown {s['unknown.knownness']:.3f}; alignment {s['alignment']:.2f} "
+                       f"(0 = like known, 1 = like never seen)")
+
+
+@app.command()
+@handled
 def bench(
     out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path("runs/bench"),
     tiny: Annotated[bool, typer.Option(help="the tiny model (seconds per run; for tests)")] = False,

@@ -40,12 +40,19 @@ def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     assert [r["control"] for r in board["rows"]] == sorted(r["control"] for r in board["rows"])  # methods first
     assert rows["target"]["forgotten"] == "0/1" and rows["suppressed"]["forgotten"] == "0/1"
     assert rows["gold"]["forget_quality"] == pytest.approx(1.0)
-    for key in ("model_utility", "privleak", "relearn_recovery", "quant_recovery", "fluency_ppl", "unlearn_seconds"):
+    for key in ("model_utility", "privleak", "relearn_recovery", "quant_recovery", "fluency_ppl", "unlearn_seconds",
+                "over_forgetting", "alignment"):
         assert rows["NPO"][key] == rows["NPO"][key], key  # a number, not NaN
+    # FaithUn against the target: the target forgot nothing; the gold model never knew the forget people
+    assert rows["target"]["faithfulness"]["forgotten"] == 0.0
+    assert rows["gold"]["faithfulness"]["forgotten"] > 0.5
+    # the lens is built on the target: its forget people read as known entities
+    assert rows["target"]["alignment"] < 0.5
+    assert set(rows["NPO"]["alignment_points"]) == {"forget", "known", "unknown"}
     md = (out / "leaderboard.md").read_text()
-    assert "| NPO |" in md and "PrivLeak" in md
+    assert "| NPO |" in md and "PrivLeak" in md and "SAE alignment" in md and "superficial.multi_hop" in md
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64") == 3  # Pareto chart, per-metric bars, relearning curves
+    assert html.count("data:image/png;base64") == 4  # Pareto, per-metric bars, relearning curves, alignment
 
     with pytest.raises(b.ConfigError):  # a finished run is never silently mixed with other settings
         b.run_bench(b.tiny_bench_config(methods=["NPO"], seeds=[0], controls=False, eval_max_per_split=7,

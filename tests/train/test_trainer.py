@@ -105,3 +105,56 @@ def test_lora_trains_adapters_and_merges(world_dir, splits):
     assert set(after) == set(before)  # merged back into a plain model
     assert not torch.equal(after["model.layers.0.self_attn.q_proj.weight"], before["model.layers.0.self_attn.q_proj.weight"])
     assert torch.equal(after["model.norm.weight"], before["model.norm.weight"])  # LoRA leaves norms alone
+
+
+def test_gradient_masks_keep_entries_outside_the_mask_bit_exact(world_dir, splits):
+    """A masked parameter moves only inside its mask (weight decay on); others train as usual; hooks go away."""
+    model, tok = _fresh(world_dir)
+    gate, down = model.model.layers[0].mlp.gate_proj.weight, model.model.layers[1].mlp.down_proj.weight
+    g = torch.Generator().manual_seed(0)
+    masks = {gate: torch.rand(gate.shape, generator=g) < 0.1, down: torch.rand(down.shape, generator=g) < 0.1}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    cfg = TrainConfig(epochs=2, lr=1e-2, batch_size=8, grad_accum=2, weight_decay=0.1, checkpoint_every=0)
+    out = _trainer((model, tok), splits.retain[:32], cfg, masks=masks).fit()
+    names = {id(p): n for n, p in out.named_parameters()}
+    for p, m in masks.items():
+        n = names[id(p)]
+        assert torch.equal(p.detach()[~m], before[n][~m]), f"{n} moved outside its mask"
+        assert (p.detach()[m] != before[n][m]).float().mean() > 0.9
+    q = out.model.layers[0].self_attn.q_proj.weight  # unmasked: trained, weight decay included
+    assert (q.detach() != before["model.layers.0.self_attn.q_proj.weight"]).float().mean() > 0.9
+    batch = collate_records(PromptFormat(tok), splits.retain[:4])
+    mean_nll(out, batch).backward()
+    assert (gate.grad[~masks[gate]] != 0).any()  # the masking hooks were removed after training
+
+
+def test_gradient_masks_are_checked(world_dir, splits):
+    from obliviate.core.errors import ConfigError
+
+    model, tok = _fresh(world_dir)
+    w = model.model.layers[0].mlp.up_proj.weight
+    with pytest.raises(ConfigError, match="shape"):
+        _trainer((model, tok), splits.retain[:8], TrainConfig(), masks={w: torch.ones(3, dtype=torch.bool)})
+    with pytest.raises(ConfigError, match="LoRA"):
+        _trainer((model, tok), splits.retain[:8], TrainConfig(lora_r=4), masks={w: torch.ones_like(w, dtype=torch.bool)})
+
+
+def test_training_ends_when_an_epoch_has_no_batch(world_dir, splits):
+    from obliviate.train.samplers import FilteredSampler
+
+    model, tok = _fresh(world_dir)
+    records = splits.retain[:8]
+    seen = []
+
+    def keep(recs):  # two epochs on everything, then nothing is left
+        seen.append(len(seen))
+        return recs if len(seen) <= 2 else []
+
+    cfg = TrainConfig(epochs=10, lr=1e-3, batch_size=4, checkpoint_every=0)
+    steps = []
+    sampler = FilteredSampler(lambda recs: SingleSampler(recs, 4, 0), records, keep)
+    fmt = PromptFormat(tok)
+    trainer = Trainer(model, lambda m, b: {"nll": mean_nll(m, b["train"])}, sampler,
+                      lambda recs: collate_records(fmt, recs), cfg, callbacks=[lambda s, l: steps.append(s)])
+    trainer.fit()
+    assert trainer.total_steps == 20 and steps == [1, 2, 3, 4] and trainer.ran_out and seen == [0, 1, 2]

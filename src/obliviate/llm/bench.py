@@ -36,6 +36,8 @@ from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from obliviate.llm.audit import AuditConfig
+from obliviate.llm.interp.latents import LensConfig
+from obliviate.llm.interp.sae import SAEConfig
 from obliviate.train.trainer import LATER_FIELDS, TrainConfig
 
 CONTROLS = ("target", "gold", "suppressed")
@@ -61,6 +63,9 @@ class BenchConfig:
         controls: also evaluate and audit the target, the gold and a suppression-only model.
         eval_max_per_split: cap on utility-split records in the TOFU evaluation.
         save_models: keep each unlearned model in its run folder (about 0.5 GB each for SmolLM2).
+        faithfulness: score FaithUn's superficial-forgetting and over-forgetting rates for every run.
+        alignment: read every run's forget entities through an SAE entity lens built on the target.
+        lens: that lens's settings (layer, SAE, latents).
     """
 
     model: str = "smollm2-135m"
@@ -75,11 +80,16 @@ class BenchConfig:
     finetune: TrainConfig | None = None
     unlearn: TrainConfig | None = None
     audit: AuditConfig = field(default_factory=AuditConfig)
+    faithfulness: bool = True
+    alignment: bool = True
+    lens: LensConfig = field(default_factory=LensConfig)
 
     def __post_init__(self) -> None:
         from obliviate import api
         from obliviate.llm.data import FORGET_VARIANTS
 
+        if isinstance(self.lens, dict):
+            self.lens = from_dict(LensConfig, self.lens)
         self.world = self.world or api.WorldConfig()
         self.finetune = self.finetune or api.FinetuneConfig()
         self.unlearn = self.unlearn or api.UnlearnConfig()
@@ -98,8 +108,10 @@ def tiny_bench_config(**overrides: Any) -> BenchConfig:
 
     demo = api.tiny_demo_config()
     audit = AuditConfig(relearn=dict(steps=6, lr=1e-3, batch_size=4, eval_every=2), max_records=16)
-    cfg = dict(model=api.TINY, world=demo.world, finetune=demo.finetune, unlearn=demo.unlearn, audit=audit,
-               seeds=[0])
+    lens = LensConfig(sae=SAEConfig(expansion=4, k=6, epochs=30), top_latents=8, max_density=0.05)
+    unlearn = api.UnlearnConfig(epochs=8.0, lr=1e-3, batch_size=4, checkpoint_every=0)  # complete forgetting
+    cfg = dict(model=api.TINY, world=demo.world, finetune=demo.finetune, unlearn=unlearn, audit=audit,
+               seeds=[0], lens=lens)
     return BenchConfig(**{**cfg, **overrides})
 
 
@@ -109,7 +121,7 @@ def bench_config_from(data: dict[str, Any]) -> BenchConfig:
 
     data = dict(data)
     parts: dict[str, Any] = {}
-    for k, cls in (("world", api.WorldConfig), ("audit", AuditConfig)):
+    for k, cls in (("world", api.WorldConfig), ("audit", AuditConfig), ("lens", LensConfig)):
         if data.get(k) is not None:
             parts[k] = from_dict(cls, data.pop(k))
     parts.update(api.train_configs_from(data))
@@ -140,7 +152,17 @@ def run_settings(cfg: BenchConfig, method: str, variant: str, seed: int) -> dict
     return {"model": cfg.model, "method": method, "variant": variant, "seed": seed,
             "method_config": {} if method in CONTROLS else method_config(cfg, method), "world": to_dict(cfg.world),
             "finetune": to_dict(cfg.finetune), "unlearn": unlearn, "audit": to_dict(cfg.audit),
-            "eval_max_per_split": cfg.eval_max_per_split}
+            "eval_max_per_split": cfg.eval_max_per_split, **_extra_settings(cfg)}
+
+
+def _extra_settings(cfg: BenchConfig) -> dict[str, Any]:
+    """The faithfulness and alignment settings (absent when both are off, as in runs made before them)."""
+    out: dict[str, Any] = {}
+    if cfg.faithfulness:
+        out["faithfulness"] = True
+    if cfg.alignment:
+        out["lens"] = to_dict(cfg.lens)
+    return out
 
 
 def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
@@ -160,11 +182,59 @@ def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
         if variant not in prepared:
             from obliviate import api
 
-            prepared = {variant: api.prepare(_demo_config(cfg, variant))}  # one split's models in memory
+            prepared = {variant: Shared(api.prepare(_demo_config(cfg, variant)), cfg)}  # one split in memory
         _run_one(cfg, prepared[variant], out, name, variant, seed)
     board = leaderboard(out)
     write_bench_report(out, board)
     return out
+
+
+class Shared:
+    """One split's prepared models and what every run on it reads: the original's scorer (memoised),
+    the FaithUn sets and the entity lens, each made once when first asked for."""
+
+    def __init__(self, prepared, cfg: BenchConfig) -> None:
+        self.p, self.cfg = prepared, cfg
+        self._scorer = self._sets = self._lens = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.p, name)
+
+    def original_scorer(self):
+        from obliviate.llm.eval.scoring import Scorer
+
+        self._scorer = self._scorer or Scorer(self.p.target, self.p.tokenizer)
+        return self._scorer
+
+    def faith_sets(self) -> dict[str, list]:
+        from obliviate.llm.eval.metrics.faithfulness import faithfulness_sets
+
+        if self._sets is None:
+            self._sets = faithfulness_sets(self.p.splits.forget, self.p.splits.retain, self.p.probes().multi_hop)
+        return self._sets
+
+    def lens(self):
+        from obliviate.llm.interp.latents import build_lens
+
+        self._lens = self._lens or build_lens(self.p.target, self.p.tokenizer, self.p.splits, self.cfg.lens)
+        return self._lens
+
+    def extras(self, model, scorer) -> dict[str, Any]:
+        """FaithUn rates and SAE alignment of ``model`` (an OutputFilter is read through its inner model)."""
+        from obliviate.llm.eval.metrics.faithfulness import faithfulness
+        from obliviate.llm.eval.metrics.sae_alignment import alignment
+
+        out: dict[str, Any] = {}
+        if self.cfg.faithfulness:
+            out["faithfulness"] = faithfulness(scorer, self.original_scorer(), self.faith_sets())
+        if self.cfg.alignment:
+            lens = self.lens()
+            known_ids = set(lens.info["known_records"])
+            known = [r for r in self.p.splits.retain if r.id in known_ids]
+            res = alignment(lens, getattr(model, "inner", model), self.p.tokenizer, self.p.splits.forget, known,
+                            self.p.splits.holdout)
+            out["alignment"], out["alignment_points"] = res.summary(), res.points
+        return out
 
 
 def run_folder(out: Path, name: str, variant: str, seed: int) -> Path:
@@ -246,9 +316,10 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
                    scorer=scorer)
     atomic_write_json(folder / "audit.json", result.to_dict())
+    extras = p.extras(model, scorer) if isinstance(p, Shared) else {}
     atomic_write_json(folder / "metrics.json", {
         "name": name, "variant": variant, "seed": seed, "control": name in CONTROLS,
-        "metrics": metrics, "verdict": result.verdict, "audit": result.summary(),
+        "metrics": metrics, "verdict": result.verdict, "audit": result.summary(), **extras,
         "unlearn_seconds": round(unlearn_s, 1), "run_seconds": round(time.time() - t0, 1),
         **api.run_provenance(),
     })
@@ -267,6 +338,12 @@ COLUMNS = [  # (key, header, how to read it)
                                              "(max over tiers and the trajectory); gold's own is the floor"),
     ("quant_recovery", "4-bit recovery", "share of the original's forget knowledge after 4-bit rounding"),
     ("fluency_ppl", "fluency ppl", "perplexity of forget answers under the original model"),
+    ("superficial", "superficial", "FaithUn: share of forgotten facts whose paraphrase or multi-hop question "
+                                   "is still answered; lower is better"),
+    ("over_forgetting", "over-forgetting", "FaithUn: share of same-answer look-alike facts (other people) lost; "
+                                           "lower is better"),
+    ("alignment", "SAE alignment", "forget entities' known/unknown latent scores: 0 = where known entities sit, "
+                                   "1 = where never-seen ones sit"),
     ("forgotten", "audit: forgotten", "runs the audit certifies / runs"),
     ("unlearn_seconds", "time s", "unlearning wall time"),
 ]
@@ -283,6 +360,9 @@ def _row_values(m: dict[str, Any]) -> dict[str, float]:
         "relearn_recovery": max(relearn) if relearn else math.nan,
         "quant_recovery": aud.get("quantization_4bit.residual", math.nan),
         "fluency_ppl": aud.get("fluency.perplexity", math.nan),
+        "superficial": m.get("faithfulness", {}).get("superficial", math.nan),
+        "over_forgetting": m.get("faithfulness", {}).get("over_forgetting.same_answer", math.nan),
+        "alignment": m.get("alignment", {}).get("alignment", math.nan),
         "forgotten": float(m["verdict"] == "FORGOTTEN"),
         "unlearn_seconds": m.get("unlearn_seconds", math.nan),
     }
@@ -311,12 +391,28 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
             if key not in ("forget_quality", "forgotten") and len(xs) > 1:
                 row[key + "_std"] = float(xs.std(ddof=1))
         row["trajectories"] = _mean_trajectories(Path(out), rs)
+        first = min(rs, key=lambda r: r["seed"])
+        if "alignment_points" in first:
+            row["alignment_points"] = first["alignment_points"]
+        faith = [r["faithfulness"] for r in rs if "faithfulness" in r]
+        if faith:
+            row["faithfulness"] = {k: _nanmean([f.get(k, math.nan) for f in faith]) for k in FAITH_COLUMNS}
         rows.append(row)
     rows.sort(key=lambda r: (r["control"], -_pareto_score(r)))
     board = {"rows": rows, "columns": [c[0] for c in COLUMNS], "n_runs": len(runs)}
     atomic_write_json(Path(out) / "leaderboard.json", board)
     atomic_write_text(Path(out) / "leaderboard.md", format_leaderboard(board))
     return board
+
+
+FAITH_COLUMNS = ("forgotten", "superficial.paraphrase", "superficial.multi_hop", "superficial",
+                 "over_forgetting.same_answer", "over_forgetting.unrelated")
+
+
+def _nanmean(xs: list[float]) -> float:
+    a = np.array(xs, dtype=float)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if len(a) else math.nan
 
 
 def _num(x: Any) -> float:
@@ -388,6 +484,14 @@ def format_leaderboard(board: dict[str, Any]) -> str:
         lines.append("| " + " | ".join([name, str(r["runs"])] + [_fmt(r, k) for k, _, _ in COLUMNS]) + " |")
     lines.append("")
     lines += [f"- **{h}**: {how}" for _, h, how in COLUMNS]
+    faith = [r for r in board["rows"] if "faithfulness" in r]
+    if faith:
+        lines += ["", "Faithfulness (FaithUn; multiple choice, against the target; mean over seeds):", "",
+                  "| method | " + " | ".join(FAITH_COLUMNS) + " |", "|---|" + "---|" * len(FAITH_COLUMNS)]
+        for r in faith:
+            name = f"*{r['name']}* (control)" if r["control"] else r["name"]
+            vals = [r["faithfulness"][k] for k in FAITH_COLUMNS]
+            lines.append(f"| {name} | " + " | ".join("–" if not math.isfinite(v) else f"{v:.2f}" for v in vals) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -455,12 +559,58 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
         fig.tight_layout()
         charts.append(("Relearning curves (mean over seeds)", _png(fig)))
         plt.close(fig)
+    fig = alignment_chart(rows)
+    if fig is not None:
+        charts.append(("Forget entities' known/unknown SAE latent scores before (target) and after each method",
+                       _png(fig)))
+        plt.close(fig)
     heads = ["method", "runs"] + [h for _, h, _ in COLUMNS]
     table = [[(f"{r['name']} (control)" if r["control"] else r["name"]), str(r["runs"])]
              + [_fmt(r, k) for k, _, _ in COLUMNS] for r in rows]
     html = Template(_TEMPLATE).render(heads=heads, table=table, charts=charts,
                                       notes=[(h, how) for _, h, how in COLUMNS], n=board["n_runs"], out=str(out))
     return atomic_write_text(Path(out) / "report.html", html)
+
+
+def alignment_chart(rows: list[dict[str, Any]]):
+    """Small multiples, one panel per method: known (grey) and never-seen (orange) entities, and the
+    forget entities before (hollow, from the target row) and after (filled). ``None`` without points."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r.get("alignment_points")]
+    before = next((r["alignment_points"] for r in rows if r["name"] == "target"), None)
+    panels = [r for r in rows if r["name"] != "target"]
+    if not panels:
+        return None
+    cols = min(4, len(panels))
+    n_rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(n_rows, cols, figsize=(3.2 * cols, 3.0 * n_rows), squeeze=False, sharex=True,
+                             sharey=True)
+    for ax, r in zip(axes.flat, panels):
+        pts = r["alignment_points"]
+
+        def xy(group, source=pts):
+            v = list(source.get(group, {}).values())
+            return [a for a, _ in v], [b for _, b in v]
+
+        ax.scatter(*xy("known"), s=12, color="#999", label="known")
+        ax.scatter(*xy("unknown"), s=12, color="#f28e2b", marker="x", label="never seen")
+        if before:
+            ax.scatter(*xy("forget", before), s=30, facecolors="none", edgecolors="#4878cf", label="forget, before")
+        ax.scatter(*xy("forget"), s=30, color="#d62728", label="forget, after")
+        al = r.get("alignment", math.nan)
+        ax.set_title(f"{r['name']}  (alignment {_num(al):.2f})" if math.isfinite(_num(al)) else r["name"],
+                     fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("share of known latents firing", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share of unknown latents firing", fontsize=8)
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
 
 
 _TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate bench</title>

@@ -23,13 +23,20 @@ whole retain split), ``direct`` (records of entities connected to the forget
 entity), ``indirect`` (same domain, not connected), ``general`` (general
 knowledge), or a ``+``-joined mix; ``mixed`` = ``direct+indirect+general``.
 Defaults: ``retain`` for the 1:1 and cyclic samplers, ``direct+indirect`` for MELU.
+
+:class:`FilteredSampler` wraps any of them for methods that choose, at the
+start of each epoch, which forget records are still worth training on (KLUE:
+those the model still answers correctly); an epoch with none left yields no
+batch, which ends training.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,6 +263,74 @@ class MELUSampler(_PairedBase):
                 if stream is not None:
                     batch["retain"] = [next(stream) for _ in batch["forget"]]
                 yield batch
+
+
+class FilteredSampler(Sampler):
+    """Each epoch, the base sampler over only the forget records ``keep`` returns.
+
+    At the start of epoch ``e`` (so after the previous epoch's last step),
+    ``keep(forget)`` picks the records to train on and ``make(kept)`` builds the
+    base sampler over them, whose ``epoch(e)`` gives the batches: the same
+    ``(seed, epoch)`` determinism as the base sampler, given the kept set. An
+    empty kept set yields no batch (the trainer then ends training).
+
+    ``len`` is the full set's (micro-batches of an unfiltered epoch), so the
+    trainer's step budget stays ``epochs x`` full-set steps: shrunk epochs
+    leave room for more epochs within that budget, until the records run out.
+
+    The kept ids of every epoch are remembered, and written to ``state_path``
+    (JSON, atomically) when one is given; epochs found there are not filtered
+    again. A run resumed from a checkpoint replays its earlier epochs with the
+    ids it really trained on, not with what the resumed weights would keep.
+
+    Args:
+        make: builds the base sampler from a (non-empty) list of forget records.
+        forget: the full forget set.
+        keep: ``keep(records) -> records`` to train on this epoch (a subset).
+        state_path: JSON file of the kept ids per epoch (e.g. in the run folder).
+    """
+
+    def __init__(self, make: Callable[[list[Any]], Sampler], forget: Sequence[Any],
+                 keep: Callable[[list[Any]], Sequence[Any]], state_path: str | Path | None = None):
+        if not forget:
+            raise DataError("forget split is empty: nothing to unlearn")
+        self.make, self.forget, self.keep = make, list(forget), keep
+        self.by_id = {r.id: r for r in self.forget}
+        if len(self.by_id) != len(self.forget):
+            raise DataError("forget records must have distinct ids to be filtered per epoch")
+        self.full = make(self.forget)
+        self.state_path = Path(state_path) if state_path else None
+        self.kept: dict[int, list[str]] = {}
+        if self.state_path and self.state_path.is_file():
+            self.kept = {int(e): list(ids) for e, ids in json.loads(self.state_path.read_text()).items()}
+            unknown = {i for ids in self.kept.values() for i in ids} - set(self.by_id)
+            if unknown:
+                raise DataError(f"{self.state_path} names forget records that are not in this forget set "
+                                f"(e.g. {sorted(unknown)[0]!r}); delete it to start over")
+
+    def __len__(self) -> int:
+        return len(self.full)
+
+    def kept_ids(self, epoch: int) -> list[str]:
+        """Ids of the records epoch ``epoch`` trains on (filtering now if this epoch has not been)."""
+        if epoch not in self.kept:
+            from obliviate.core.progress import log
+
+            chosen = {r.id for r in self.keep(self.forget)}
+            ids = [r.id for r in self.forget if r.id in chosen]  # in forget order, whatever keep returned
+            self.kept[epoch] = ids
+            log(f"forget filter: {len(ids)}/{len(self.forget)} forget records left for epoch {epoch}")
+            if self.state_path:
+                from obliviate.core.store import atomic_write_json
+
+                atomic_write_json(self.state_path, {str(e): v for e, v in sorted(self.kept.items())})
+        return self.kept[epoch]
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, list[Any]]]:
+        ids = self.kept_ids(epoch)
+        if not ids:
+            return
+        yield from self.make([self.by_id[i] for i in ids]).epoch(epoch)
 
 
 def unlearning_sampler(kind: str, forget: Sequence[Any], retain: RetainSets | Sequence[Any] | None,

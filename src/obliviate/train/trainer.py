@@ -6,11 +6,17 @@
 * the sampler yields record batches, ``collate`` turns them into tensors;
 * a combiner turns the named losses into gradients (``sum`` or GU projection);
 * gradient accumulation, clipping, a linear schedule, optional LoRA (peft);
+* optional gradient masks ``{parameter: bool tensor}``: a tensor hook zeroes
+  the gradient outside each mask on every backward pass (combiners see masked
+  gradients too) and masked parameters get no weight decay, so entries
+  outside a mask never move (AdamW's update for a zero gradient with zero
+  moments is exactly 0);
 * a checkpoint every ``checkpoint_every`` steps and on Ctrl-C, resumed
   automatically by the next ``fit`` with the same ``checkpoint_dir``;
 * a guard that stops on NaN/inf or exploding losses with a clear message;
 * callbacks ``cb(step, logs)`` after each step; one returning True stops
-  training early (e.g. "every forget answer is gone").
+  training early (e.g. "every forget answer is gone"); training also ends
+  when a sampler epoch yields no batch (a filtered sampler ran out of records).
 
 Built on ``accelerate`` so the same loop runs on a CPU, one GPU or under
 ``accelerate launch``.
@@ -19,6 +25,7 @@ Built on ``accelerate`` so the same loop runs on a CPU, one GPU or under
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import random
 import time
@@ -122,10 +129,14 @@ class Trainer:
         checkpoint_dir: str | Path | None = None,
         events_path: str | Path | None = None,
         callbacks: list[Callable[[int, dict[str, float]], bool | None]] | None = None,
+        masks: dict[torch.nn.Parameter, torch.Tensor] | None = None,
         description: str = "training",
     ) -> None:
         from accelerate import Accelerator
 
+        if masks and config.lora_r > 0:
+            raise ConfigError("gradient masks select entries of the model's own weights, which LoRA "
+                              "(lora_r > 0) freezes; use lora_r=0")
         self.config = config
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
         if config.lora_r > 0:
@@ -134,6 +145,8 @@ class Trainer:
         self.objective, self.sampler, self.collate = objective, sampler, collate
         self.combiner = combiner or make_combiner(config.combiner, config.combiner_config)
         self.params = [p for p in (parameters or model.parameters()) if p.requires_grad]
+        self.masks = _check_masks(masks or {}, self.params)
+        self.ran_out = False  # set when an epoch yielded no batch
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.events_path = Path(events_path) if events_path else None
         self.callbacks = callbacks or []
@@ -145,7 +158,11 @@ class Trainer:
         from transformers import get_scheduler
 
         c = self.config
-        opt = torch.optim.AdamW(self.params, lr=c.lr, weight_decay=c.weight_decay,
+        masked = {id(p) for p in self.masks}
+        groups = [{"params": [p for p in self.params if id(p) not in masked]},
+                  # decoupled weight decay would shrink the entries outside the mask
+                  {"params": [p for p in self.params if id(p) in masked], "weight_decay": 0.0}]
+        opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=c.lr, weight_decay=c.weight_decay,
                                 **self.combiner.optimizer_overrides())
         name = "linear" if c.scheduler == "linear" else "constant_with_warmup"
         sched = get_scheduler(name, opt, num_warmup_steps=int(c.warmup_ratio * self.total_steps),
@@ -157,7 +174,9 @@ class Trainer:
         accum, step, epoch = self.config.grad_accum, 0, 0
         while True:
             group: list[dict] = []
+            empty = True
             for batch in self.sampler.epoch(epoch):
+                empty = False
                 group.append(batch)
                 if len(group) == accum:
                     if step >= start_step:
@@ -171,6 +190,11 @@ class Trainer:
                 step += 1
                 if step >= self.total_steps:
                     return
+            if empty:
+                self.ran_out = True
+                log(f"{self.description}: epoch {epoch} has no batch (no record left to train on); "
+                    f"training ends at step {step}/{self.total_steps}")
+                return
             epoch += 1
 
     def _check(self, step: int, losses: dict[str, torch.Tensor]) -> None:
@@ -209,6 +233,8 @@ class Trainer:
         model.train()
         step = start
         t0 = time.time()
+        hooks = [p.register_hook(functools.partial(_masked, mask.to(p.device)))
+                 for p, mask in self.masks.items()]  # after prepare: on the training device
         try:
             with progress(self.total_steps - start, self.description) as advance:
                 for step, group in self._microbatches(start):
@@ -228,6 +254,9 @@ class Trainer:
                 self._save(model, opt, sched, step)
                 log(f"interrupted: checkpoint at step {step} in {self.checkpoint_dir}; run again to resume")
             raise
+        finally:
+            for h in hooks:  # the returned model trains normally again (e.g. a relearning attack)
+                h.remove()
         model.eval()
         model = self.accelerator.unwrap_model(model)
         if c.lora_r > 0:
@@ -290,6 +319,25 @@ def _settings(cfg: TrainConfig) -> dict:
     d = dataclasses.asdict(cfg)
     d.pop("checkpoint_every")
     return d
+
+
+def _masked(mask: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """The gradient with every entry outside ``mask`` set to 0 (NaN and inf included)."""
+    return grad.masked_fill(~mask, 0)
+
+
+def _check_masks(masks: dict, params: list[torch.nn.Parameter]) -> dict[torch.nn.Parameter, torch.Tensor]:
+    """The masks of trainable parameters, as bool tensors; a wrong shape raises."""
+    trainable = {id(p) for p in params}
+    out = {}
+    for p, m in masks.items():
+        if id(p) not in trainable:
+            continue  # frozen or not trained: it cannot move anyway
+        m = torch.as_tensor(m)
+        if tuple(m.shape) != tuple(p.shape):
+            raise ConfigError(f"gradient mask of shape {tuple(m.shape)} for a parameter of shape {tuple(p.shape)}")
+        out[p] = m.to(dtype=torch.bool)
+    return out
 
 
 def _to(value, device):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from typing import Any
 
 import numpy as np
@@ -38,13 +39,18 @@ def true_option(record) -> str:
 
     Generated people's wrong answers follow the *paraphrased* answer's template
     ("His birth year is 1972."), world facts' follow the answer's ("London.").
-    Comparing options in different templates would test the template, not the fact.
+    Comparing options in different templates would test the template, not the
+    fact. The template is the text around ``meta["value"]``; records without a
+    value use ``answer``.
     """
-    from difflib import SequenceMatcher
-
-    ref = record.perturbed_answers[0]
-    para = SequenceMatcher(None, record.paraphrased_answer, ref).ratio()
-    return record.paraphrased_answer if para > SequenceMatcher(None, record.answer, ref).ratio() else record.answer
+    value = str(record.meta.get("value", "")).lower()
+    wrong = record.perturbed_answers[0]
+    for text in (record.answer, record.paraphrased_answer):
+        at = text.lower().find(value) if value else -1
+        head = re.sub(r"\b(an?|the) $", "", text[:at])  # "an electrician" / "a miner": same template
+        if at >= 0 and wrong.startswith(head) and wrong.endswith(text[at + len(value):]):
+            return text
+    return record.answer
 
 
 def mc_correct(scorer: Scorer, records: list, desc: str = "multiple choice") -> np.ndarray:

@@ -10,9 +10,11 @@ from obliviate.llm.methods import (  # noqa: F401  (registers)
     grad_diff,
     idk_po,
     kl,
+    klue,
     meow,
     npo,
     rmu,
+    sae_guided,
     simnpo,
 )
 

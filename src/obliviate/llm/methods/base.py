@@ -3,8 +3,11 @@
 A method is a config dataclass with the paper's defaults, ``prepare(ctx)`` for
 anything it needs before training (reference log-probs, neurons, templates),
 and ``losses(model, batch) -> {"forget": t, "retain": t, ...}`` with its
-weights already applied. Sampling, projection, checkpoints and logging belong
-to the trainer, so every method gets them for free.
+weights already applied. Optional hooks: ``trainable_parameters(model)``,
+``parameter_masks(model)`` (entry-level gradient masks) and
+``forget_filter(model, records)`` (which forget records each epoch trains
+on). Sampling, projection, checkpoints and logging belong to the trainer, so
+every method gets them for free.
 """
 
 from __future__ import annotations
@@ -50,6 +53,25 @@ class Method(Configurable):
 
     def trainable_parameters(self, model) -> list[torch.nn.Parameter] | None:
         """Parameters to update (default: all)."""
+        return None
+
+    def parameter_masks(self, model) -> dict[torch.nn.Parameter, torch.Tensor] | None:
+        """Gradient masks (True = trainable entry) for some trainable parameters (default: none).
+
+        The trainer zeroes the gradient outside each mask on every backward
+        pass and exempts masked parameters from weight decay, so entries
+        outside a mask stay bit-identical.
+        """
+        return None
+
+    def forget_filter(self, model, records: list) -> list | None:
+        """The forget records to train on in the coming epoch, given the current model (default: all).
+
+        Called at the start of every epoch; returning an empty list ends
+        training. None means no filtering: ``unlearn`` asks once with an empty
+        list, and wraps the sampler in a
+        :class:`~obliviate.train.samplers.FilteredSampler` unless the answer is None.
+        """
         return None
 
     def losses(self, model, batch: dict) -> dict[str, torch.Tensor]:
