@@ -127,7 +127,6 @@ def test_rates_on_a_worked_example(monkeypatch):
     right = {rid: (o, e) for rows in table.values() for rid, (_, o, e) in rows.items()}
 
     def fake_mc(scorer, records, desc=""):
-        assert all(r.answer == r.paraphrased_answer for r in records)  # options share one template
         return np.array([bool(right[r.id][scorer == "evaluated"]) for r in records])
 
     monkeypatch.setattr(suite, "mc_correct", fake_mc)
@@ -181,3 +180,16 @@ def test_gold_is_faithful_and_gradient_ascent_over_forgets(target_scorer, tiny_g
     assert ga["forgotten"] >= 0.6  # (0.875)
     assert ga["over_forgetting.same_answer"] >= gold["over_forgetting.same_answer"] + 0.4  # (0.8)
     assert ga["over_forgetting.unrelated"] >= gold["over_forgetting.unrelated"] + 0.5  # (1.0 vs 0.0)
+
+
+def test_multiple_choice_compares_options_in_one_template(splits):
+    from obliviate.llm.eval.suite import true_option
+
+    person = splits.forget[0]  # wrong answers follow the paraphrased template: "His birth year is 1972."
+    assert true_option(person) == person.paraphrased_answer
+    fact = splits.world_facts[0]  # "Paris." against "London.": the answer's own template
+    assert true_option(fact) == fact.answer
+    articles = [r for r in splits.retain if r.fact_type == "occupation"]  # "an engineer" vs "a historian"
+    assert articles and all(true_option(r) == r.paraphrased_answer for r in articles)
+    bare = QARecord("x", "X", "q?", "Yes.", "q2?", "Indeed yes.", ["No."], "misc")  # no meta.value
+    assert true_option(bare) == "Yes."

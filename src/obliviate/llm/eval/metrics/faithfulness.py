@@ -25,12 +25,12 @@ With ``M`` the evaluated model, ``O`` the original (before unlearning) and
     over_forgetting.s = #{i in s : ok_O(i) and not ok_M(i)} / #{i in s : ok_O(i)}
                       s in {same_answer, unrelated}
 
-The options are the paraphrased answer and the perturbed answers: the
-perturbed answers are written in the paraphrased answer's template (TOFU's
-convention), so the choice is about the value alone. With the trained answer
-as the true option the model would be choosing a template: on the test world
-the gold model, which never saw the forget people, then "knows" 18 of the 19
-forget facts.
+The true option is the answer in the perturbed answers' template
+(:func:`~obliviate.llm.eval.suite.true_option`: for generated people the
+paraphrased answer, TOFU's convention), so the choice is about the value
+alone. With the trained answer as the true option the model would be
+choosing a template: on the test world the gold model, which never saw the
+forget people, then "knows" 18 of the 19 forget facts.
 
 A faithful method has ``forgotten`` and ``1 - superficial`` near 1 and
 over-forgetting near the unrelated control. Rates with an empty denominator
@@ -149,9 +149,8 @@ def faithfulness(scorer, original_scorer, sets: dict[str, list[QARecord]]) -> di
     missing = [s for s in SETS if s not in sets]
     if missing:
         raise ConfigError(f"faithfulness sets lack {', '.join(missing)}; build them with faithfulness_sets")
-    options = {s: [dataclasses.replace(r, answer=r.paraphrased_answer) for r in sets[s]] for s in SETS}
-    ok = {s: suite.mc_correct(scorer, options[s], desc=f"faithfulness {s}") for s in SETS}
-    ok_o = {s: suite.mc_correct(original_scorer, options[s], desc=f"faithfulness {s} (original)") for s in SETS}
+    ok = {s: suite.mc_correct(scorer, sets[s], desc=f"faithfulness {s}") for s in SETS}
+    ok_o = {s: suite.mc_correct(original_scorer, sets[s], desc=f"faithfulness {s} (original)") for s in SETS}
     out: dict[str, float] = {}
     for s in SETS:
         out[f"acc.{s}"] = float(ok[s].mean()) if len(ok[s]) else math.nan
