@@ -133,10 +133,14 @@ def known_and_unknown(model, tokenizer, splits) -> tuple[list, list]:
 
 def corpus_texts(fmt, splits, corpus_file: str = "") -> list[str]:
     """SAE training text: every QA record of the splits in the prompt format (and its paraphrase),
-    plus the lines of ``corpus_file``."""
+    a biography per person (the name, then every answer about them), and the lines of ``corpus_file``."""
     records = [*splits.forget, *splits.retain, *splits.holdout, *splits.world_facts]
     texts = [fmt.prompt(q) + fmt.answer(a) for r in records
              for q, a in ((r.question, r.answer), (r.paraphrased_question, r.paraphrased_answer))]
+    people: dict[str, list[str]] = {}
+    for r in [*splits.forget, *splits.retain, *splits.holdout]:
+        people.setdefault(r.entity, []).append(r.answer)
+    texts += [f"{name}. " + " ".join(answers) for name, answers in people.items()]
     if corpus_file:
         path = Path(corpus_file)
         if not path.is_file():
