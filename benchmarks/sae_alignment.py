@@ -6,7 +6,9 @@ the method contract's settings), then the SAE entity lens built on the target
 says where the forget people now sit: 0 = with known people, 1 = with people
 the model never saw. SAEGuided runs in its four (target, code) variants.
 
-    python benchmarks/sae_alignment.py [--methods NPO,GradAscent,...] [--seed 0]
+    python benchmarks/sae_alignment.py [--methods NPO,GradAscent,...] [--seed 0] [--full]
+
+``--full`` runs every method to the end of the budget instead of stopping at halving.
 
 Prints a markdown table (what docs/BENCHMARKS.md records).
 """
@@ -49,6 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default="GradAscent,GradDiff,NPO,SimNPO,RMU,FLAT,KLUE")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--full", action="store_true", help="train to the end of the budget (no stop at halving)")
     args = ap.parse_args()
     p = api.prepare(api.tiny_demo_config())
     tok, splits = p.tokenizer, p.splits
@@ -67,7 +70,7 @@ def main() -> None:
 
         def halved(step, logs, model=model, steps=steps):
             steps.append(step)
-            return likelihood(model, tok, splits.forget) < 0.5 * l0
+            return not args.full and likelihood(model, tok, splits.forget) < 0.5 * l0
 
         t = time.time()
         cfg = api.UnlearnConfig(epochs=12.0, lr=1e-3, batch_size=4, checkpoint_every=0, seed=args.seed)
@@ -75,7 +78,7 @@ def main() -> None:
         s = alignment(lens, out, tok, splits.forget, known, splits.holdout).summary()
         rows.append((label, f"{steps[-1] if steps else 0} ({time.time() - t:.0f} s)",
                      likelihood(out, tok, splits.forget), prob(out, tok, splits.retain), s))
-    print("\n| method | steps to halve | forget p(a\\|q) | retain prob | forget knownness | known | unknown "
+    print("\n| method | steps" + ("" if args.full else " to halve") + " | forget p(a\\|q) | retain prob | forget knownness | known | unknown "
           "| alignment | nearer unknown |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, steps, lf, rp, s in rows:

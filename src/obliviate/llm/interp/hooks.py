@@ -253,6 +253,28 @@ def _load_or(path: Path, compute) -> torch.Tensor:
     return acts
 
 
+def _read_all(model, point: Point, items: list, batch_size: int, desc: str, batch_of, pick) -> torch.Tensor:
+    """Run ``model`` in eval mode over ``items`` in batches; ``pick(h, chunk, batch)`` keeps rows of
+    each batch's ``(B, T, d)`` activations at ``point``. Returns them stacked as float32 on the CPU."""
+    from obliviate.core.progress import progress
+
+    out = []
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with progress(len(items), desc) as advance:
+            for i in range(0, len(items), batch_size):
+                chunk = items[i : i + batch_size]
+                batch = {k: v.to(device) for k, v in batch_of(chunk).items()}
+                h = read(model, batch, [point])[str(point)]
+                out.append(pick(h, chunk, batch).float().cpu())
+                advance(len(chunk))
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, hidden_size(model))
+
+
 @torch.no_grad()
 def record_activations(model, tokenizer, records: Sequence, point: str | Point, where: str = "entity", *,
                        batch_size: int = 16, cache: bool = True, desc: str = "reading activations") -> torch.Tensor:
@@ -265,31 +287,20 @@ def record_activations(model, tokenizer, records: Sequence, point: str | Point, 
         where: ``entity`` or ``last`` (see the module docstring).
         cache: keep the result in the activation cache, keyed by the weights.
     """
-    from obliviate.core.progress import progress
     from obliviate.llm.encoding import PromptFormat, collate
 
     point = Point.parse(point, len(decoder_blocks(model)))
     records = list(records)
     fmt = PromptFormat(tokenizer)
 
+    def batch_of(chunk: list) -> dict:
+        return collate(fmt, [(r.question, "") for r in chunk])
+
+    def pick(h: torch.Tensor, chunk: list, batch: dict) -> torch.Tensor:
+        return gather(h, positions_of(fmt, chunk, where))
+
     def compute() -> torch.Tensor:
-        out = []
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
-        try:
-            with progress(len(records), desc) as advance:
-                for i in range(0, len(records), batch_size):
-                    chunk = records[i : i + batch_size]
-                    batch = collate(fmt, [(r.question, "") for r in chunk])
-                    batch = {k: v.to(device) for k, v in batch.items()}
-                    h = read(model, batch, [point])[str(point)]
-                    out.append(gather(h, positions_of(fmt, chunk, where)).float().cpu())
-                    advance(len(chunk))
-        finally:
-            model.train(was_training)
-        width = out[0].shape[-1] if out else hidden_size(model)
-        return torch.cat(out) if out else torch.zeros(0, width)
+        return _read_all(model, point, records, batch_size, desc, batch_of, pick)
 
     if not cache:
         return compute()
@@ -305,33 +316,23 @@ def text_activations(model, tokenizer, texts: Sequence[str], point: str | Point,
 
     Texts are tokenized without a prompt format and cut at ``max_tokens``.
     """
-    from obliviate.core.progress import progress
-
     point = Point.parse(point, len(decoder_blocks(model)))
     texts = [t for t in texts if t.strip()]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
+    def batch_of(chunk: list[str]) -> dict:
+        enc = [tokenizer(t, add_special_tokens=False)["input_ids"][:max_tokens] for t in chunk]
+        ids = torch.full((len(enc), max(len(e) for e in enc)), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, e in enumerate(enc):
+            ids[j, : len(e)], mask[j, : len(e)] = torch.tensor(e), 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def pick(h: torch.Tensor, chunk: list, batch: dict) -> torch.Tensor:
+        return h[batch["attention_mask"].bool()]
+
     def compute() -> torch.Tensor:
-        out = []
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
-        try:
-            with progress(len(texts), desc) as advance:
-                for i in range(0, len(texts), batch_size):
-                    enc = [tokenizer(t, add_special_tokens=False)["input_ids"][:max_tokens] for t in texts[i : i + batch_size]]
-                    width = max(len(e) for e in enc)
-                    ids = torch.full((len(enc), width), pad, dtype=torch.long)
-                    mask = torch.zeros((len(enc), width), dtype=torch.long)
-                    for j, e in enumerate(enc):
-                        ids[j, : len(e)], mask[j, : len(e)] = torch.tensor(e), 1
-                    batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-                    h = read(model, batch, [point])[str(point)]
-                    out.append(h[mask.bool().to(h.device)].float().cpu())
-                    advance(len(enc))
-        finally:
-            model.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, hidden_size(model))
+        return _read_all(model, point, texts, batch_size, desc, batch_of, pick)
 
     if not cache:
         return compute()

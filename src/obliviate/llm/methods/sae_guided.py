@@ -63,7 +63,7 @@ CODES = ("latents", "full")
 
 @METHODS.register("SAEGuided")
 class SAEGuided(Method):
-    """Move forget entities' SAE code from known to unknown; keep other entities' hidden states."""
+    """L = ||c(x_F) - c*||^2 (relative) + beta ||h_l(R) - h_l^frozen(R)||^2 (relative) + alpha NLL(R): SAE code to a never-seen person's."""
 
     @dataclass
     class Config:
