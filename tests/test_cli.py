@@ -101,6 +101,26 @@ def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
     assert 0 < json.loads(result.output[result.output.index("{"):])["forget"]["memo"] <= 1
 
 
+def test_cli_sae_guided_on_own_files_needs_a_holdout(tmp_path, split_files, tiny_target, splits):
+    from obliviate.llm.data import save_jsonl
+
+    model_dir = tmp_path / "m"
+    tiny_target[0].save_pretrained(model_dir)
+    tiny_target[1].save_pretrained(model_dir)
+    runs = tmp_path / "runs"
+    args = ["unlearn", "--model", str(model_dir), "--method", "saeguided", "--forget", str(split_files[0]),
+            "--retain", str(split_files[1]), "--epochs", "1", "--lr", "1e-3", "--runs-dir", str(runs),
+            "--set", "sae_epochs=5", "--set", "sae_expansion=4"]
+    result, lines = _run(args, tmp_path)
+    _assert_clean_failure(result, lines, runs, "holdout")  # no half-made run folder is left
+    save_jsonl(splits.holdout, tmp_path / "unseen.jsonl")
+    result = runner.invoke(app, [*args, "--holdout", str(tmp_path / "unseen.jsonl")])
+    assert result.exit_code == 0, result.output
+    run = max(runs.iterdir())
+    assert (run / "model" / "config.json").is_file()
+    assert yaml.safe_load((run / "config.yaml").read_text())["holdout"].endswith("unseen.jsonl")
+
+
 def test_cli_rejects_bad_combiner_and_sampler_settings(tmp_path, split_files):
     runs = tmp_path / "runs"
     base = ["unlearn", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--forget", str(split_files[0]),

@@ -8,6 +8,7 @@ anything is written.
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -198,6 +199,8 @@ def unlearn(
     split: Annotated[str, typer.Option(help="forget split of the world")] = "forget10",
     forget: Annotated[Optional[Path], typer.Option(help="your own forget JSONL")] = None,
     retain: Annotated[Optional[Path], typer.Option(help="your own retain JSONL")] = None,
+    holdout: Annotated[Optional[Path], typer.Option(help="your own JSONL about people the model never saw "
+                                                        "(SAEGuided's unknown entities)")] = None,
     epochs: float = 5.0,
     lr: float = 2e-5,
     batch_size: int = 4,
@@ -223,7 +226,7 @@ def unlearn(
 
     resolve_spec(model)  # everything is checked before anything is written
     m = get_method(method, parse_overrides(set_))
-    splits = _splits(world, split, forget, retain)
+    splits = _splits(world, split, forget, retain, holdout)
     cfg = _training_choices(api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r),
                             combiner, combiner_set, sampling, neighbours)
     net, tok = load(model)
@@ -232,8 +235,14 @@ def unlearn(
     run_dir = resume or new_run_dir(runs_dir, f"unlearn-{method.lower()}")
     save_yaml(run_dir / "config.yaml", {"model": model, "method": method, "method_config": m.to_dict(),
                                         "train": to_dict(cfg), "split": split,
-                                        "forget": str(forget or ""), "retain": str(retain or "")})
-    net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir)
+                                        "forget": str(forget or ""), "retain": str(retain or ""),
+                                        "holdout": str(holdout or "")})
+    try:
+        net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir)
+    except ObliviateError:
+        if resume is None and not (run_dir / "events.jsonl").exists():  # failed before the first step
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     with atomic_dir(run_dir / "model") as tmp:
         net.save_pretrained(tmp)
         tok.save_pretrained(tmp)
