@@ -53,6 +53,7 @@ def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     assert "| NPO |" in md and "PrivLeak" in md and "SAE alignment" in md and "superficial.multi_hop" in md
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64") == 4  # Pareto, per-metric bars, relearning curves, alignment
+    assert (out / "alignment.png").stat().st_size > 1000
 
     with pytest.raises(b.ConfigError):  # a finished run is never silently mixed with other settings
         b.run_bench(b.tiny_bench_config(methods=["NPO"], seeds=[0], controls=False, eval_max_per_split=7,

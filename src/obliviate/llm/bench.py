@@ -19,6 +19,7 @@ has one row per method with the mean and spread over seeds.
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
 import json
@@ -34,7 +35,7 @@ import numpy as np
 from obliviate.core.config import from_dict, load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
-from obliviate.core.store import atomic_dir, atomic_write_json, atomic_write_text
+from obliviate.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
 from obliviate.llm.audit import AuditConfig
 from obliviate.llm.interp.latents import LensConfig
 from obliviate.llm.interp.sae import SAEConfig
@@ -497,7 +498,7 @@ def format_leaderboard(board: dict[str, Any]) -> str:
 
 def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html``: the leaderboard, the forget-quality-vs-utility Pareto chart,
-    per-metric bars and the relearning curves."""
+    per-metric bars, the relearning curves and the SAE alignment panels (also ``alignment.png``)."""
     from jinja2 import Template
 
     from obliviate.core.report.html import _png
@@ -561,6 +562,7 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
         plt.close(fig)
     fig = alignment_chart(rows)
     if fig is not None:
+        atomic_write_bytes(Path(out) / "alignment.png", base64.b64decode(_png(fig)))  # also a file, for docs
         charts.append(("Forget entities' known/unknown SAE latent scores before (target) and after each method",
                        _png(fig)))
         plt.close(fig)
