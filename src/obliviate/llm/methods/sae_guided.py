@@ -118,6 +118,7 @@ class SAEGuided(Method):
                                            c.train_layers or self.block + 1)
         self.ref = frozen_copy(ctx.model)
         self.fmt = ctx.fmt
+        self._positions: dict[tuple, list[int]] = {}
         known_ids = set(self.lens.info["known_records"])
         known = [r for r in ctx.splits.retain if r.id in known_ids]
         unknown = list(ctx.splits.holdout)
@@ -140,16 +141,18 @@ class SAEGuided(Method):
                 self.scale[r.id] = float((m[len(m) - n:] - self.targets[r.id]).pow(2).sum(-1).mean())
 
     def positions(self, record, suffix: bool) -> list[int]:
-        """The last token of the entity's name, and with ``suffix`` every later prompt token."""
-        last = entity_span(self.fmt, record.question, record.entity)[1] - 1
-        end = len(self.fmt.encode_prompt(record.question)) if suffix else last + 1
-        return list(range(last, end))
+        """The last token of the entity's name, and with ``suffix`` every later prompt token (memoised:
+        the forget questions are asked every step)."""
+        key = (record.id, record.question, suffix)
+        if key not in self._positions:
+            last = entity_span(self.fmt, record.question, record.entity)[1] - 1
+            end = len(self.fmt.encode_prompt(record.question)) if suffix else last + 1
+            self._positions[key] = list(range(last, end))
+        return self._positions[key]
 
-    def code_at(self, model, records: list, suffix: bool) -> list[torch.Tensor]:
-        """``c(x)`` of each record at its positions, one ``(n_positions, width)`` tensor per record."""
-        batch = collate_records(self.fmt, records)
-        device = next(model.parameters()).device
-        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    def code_at(self, model, batch: dict, records: list, suffix: bool) -> list[torch.Tensor]:
+        """``c(x)`` of each record of a collated ``batch`` at its positions, one ``(n_positions, width)``
+        tensor per record."""
         h = read(model, batch, [self.lens.point])[self.lens.point]
         pos = [self.positions(r, suffix) for r in records]
         rows = [b for b, p in enumerate(pos) for _ in p]
@@ -158,10 +161,13 @@ class SAEGuided(Method):
 
     @torch.no_grad()
     def codes(self, model, records: list, suffix: bool = False) -> dict[str, torch.Tensor]:
+        """``{record id: c(x)}`` for ``records``, batched, without gradients."""
+        device = next(model.parameters()).device
         out = {}
         for i in range(0, len(records), 16):
             chunk = records[i : i + 16]
-            out.update({r.id: c for r, c in zip(chunk, self.code_at(model, chunk, suffix))})
+            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in collate_records(self.fmt, chunk).items()}
+            out.update({r.id: c for r, c in zip(chunk, self.code_at(model, batch, chunk, suffix))})
         return out
 
     def trainable_parameters(self, model) -> list[torch.nn.Parameter]:
@@ -177,7 +183,7 @@ class SAEGuided(Method):
         """Squared distance of each forget question's code to its target, relative to where it started."""
         suffix = self.config.target == "paired"
         terms = []
-        for r, code in zip(records, self.code_at(model, records, suffix)):
+        for r, code in zip(records, self.code_at(model, batch, records, suffix)):
             target = self.targets[r.id].to(code.device)
             n = min(len(code), len(target))
             terms.append((code[len(code) - n:] - target[len(target) - n:]).pow(2).sum(-1).mean()
