@@ -126,3 +126,8 @@ class Configurable:
         elif overrides:
             config = dataclasses.replace(config, **overrides)
         self.config = config
+
+
+def field_help(default: Any, help: str) -> Any:
+    """``dataclasses.field`` with a help string (shown by ``obliviate methods``)."""
+    return dataclasses.field(default=default, metadata={"help": help})

@@ -12,12 +12,12 @@ every method gets them for free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
-from obliviate.core.config import Configurable, from_dict, to_dict
+from obliviate.core.config import Configurable, field_help, from_dict, to_dict  # noqa: F401  (re-exported)
 from obliviate.core.registry import Registry
 
 METHODS: Registry[type["Method"]] = Registry("method")
@@ -136,8 +136,3 @@ def require_positive(owner: str, **values: float) -> None:
     for name, value in values.items():
         if not value > 0:
             raise ConfigError(f"{owner}.{name} must be > 0, got {value}")
-
-
-def field_help(default: Any, help: str) -> Any:
-    """``dataclasses.field`` with a help string (shown by ``obliviate methods``)."""
-    return field(default=default, metadata={"help": help})

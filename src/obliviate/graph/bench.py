@@ -1,0 +1,330 @@
+"""``obliviate graph unlearn`` and ``obliviate graph bench``: graph deletion runs and their leaderboard.
+
+One run = (dataset, task, method, seed): the seed fixes the edge split, the
+deletion request and every initialisation. The original model of each
+(dataset, task, seed) is trained once and shared by the methods of that
+group. Each run is a folder ``<out>/runs/<dataset>-<task>-<method>-s<seed>/``
+with ``config.yaml`` and ``metrics.json`` (written last, atomically: the
+"done" marker); re-running the same command skips finished runs.
+
+Measured per run, all against the same original and the same deletion:
+utility on retained data (test AUC for edges, test accuracy for nodes),
+deleted-edge AUC, MI ratio (``metrics.py`` states the conventions), wall time
+of the unlearning, peak resident memory added while it ran (sampled RSS), and
+FLOPs of one forward pass of the resulting model (``torch.utils.flop_counter``:
+dense matmuls only, PyG's sparse aggregation is not counted).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from obliviate.core.config import save_yaml, to_dict
+from obliviate.core.errors import ConfigError
+from obliviate.core.progress import log
+from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from obliviate.graph import metrics as M
+from obliviate.graph.data import dataset_name, planetoid_graph, sample_deletion
+from obliviate.graph.models import BACKBONES, GNN
+from obliviate.graph.train import TASKS, View, fit, graph_config, task_loss
+
+
+def _all_methods() -> list[str]:
+    from obliviate.graph.methods import GRAPH_METHODS
+
+    return GRAPH_METHODS.names()
+
+
+@dataclass
+class GraphRunConfig:
+    """One graph deletion setting.
+
+    Attributes:
+        dataset: ``cora`` or ``citeseer``.
+        task: ``edge`` (link prediction, delete edges) or ``node`` (node classification, delete nodes).
+        backbone: ``gcn``, ``gat`` or ``gin``.
+        fraction: share of training edges (edge task; GNNDelete's default 0.5%) or of nodes (node task) deleted.
+        where: edge sampling: ``random``, ``in`` or ``out`` of the test edges' 2-hop subgraph.
+        train_steps, train_lr: the original model's (and Retrain's) full-batch training budget.
+        data_dir: the folder holding ``planetoid/`` (default ``$OBLIVIATE_DATA``).
+    """
+
+    dataset: str = "cora"
+    task: str = "edge"
+    backbone: str = "gcn"
+    fraction: float = 0.005
+    where: str = "random"
+    train_steps: int = 200
+    train_lr: float = 1e-2
+    data_dir: str = ""
+
+    def __post_init__(self) -> None:
+        self.dataset = dataset_name(self.dataset).lower()
+        if self.task not in TASKS:
+            raise ConfigError(f"graph task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+
+
+@dataclass
+class GraphBenchConfig:
+    """Methods x datasets x tasks x seeds (saved as ``bench.yaml``)."""
+
+    methods: list[str] = field(default_factory=_all_methods)
+    datasets: list[str] = field(default_factory=lambda: ["cora", "citeseer"])
+    tasks: list[str] = field(default_factory=lambda: ["edge", "node"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    run: GraphRunConfig = field(default_factory=GraphRunConfig)
+    node_fraction: float = 0.01
+    method_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from obliviate.graph.methods import GRAPH_METHODS
+
+        if isinstance(self.run, dict):
+            self.run = GraphRunConfig(**self.run)
+        for m in self.methods:
+            GRAPH_METHODS.get(m)
+        for d in self.datasets:
+            dataset_name(d)
+        bad = [t for t in self.tasks if t not in TASKS]
+        if bad or not self.methods or not self.seeds:
+            raise ConfigError(f"a graph bench needs methods, seeds and tasks among {', '.join(TASKS)}")
+
+
+class PeakMemory:
+    """Peak resident memory (bytes) added while the block runs, sampled every 5 ms from /proc."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:  # not Linux: the peak of the whole process so far
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.rss() - self.start)
+
+    def __enter__(self) -> PeakMemory:
+        self.start = self.rss()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss() - self.start)
+
+
+def forward_flops(model, view: View) -> int:
+    """FLOPs of one forward pass (dense ops counted by ``torch.utils.flop_counter``)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(view.graph.x, view.messages)
+    return int(counter.get_total_flops())
+
+
+@dataclass
+class Original:
+    """A trained original model with its graph, deletion and views."""
+
+    graph: Any
+    deletion: Any
+    model: Any
+    seconds: float
+    attack: Any = None
+
+
+def train_original(cfg: GraphRunConfig, seed: int) -> Original:
+    """The graph (split by ``seed``), a deletion request (drawn by ``seed``) and the trained original model."""
+    g = planetoid_graph(cfg.dataset, seed=seed, data_dir=cfg.data_dir or None)
+    d = sample_deletion(g, "edge" if cfg.task == "edge" else "node", cfg.fraction, cfg.where if cfg.task == "edge"
+                        else "random", seed=seed)
+    model = GNN(cfg.backbone, g.x.shape[1], g.num_classes, seed=seed)
+    t = time.time()
+    model = fit(model, task_loss(cfg.task, View.full(g), seed), graph_config(cfg.train_steps, cfg.train_lr, seed),
+                description=f"training {cfg.backbone} on {g.name} ({cfg.task})")
+    orig = Original(g, d, model, time.time() - t)
+    orig.attack = M.MembershipAttack(model, View.full(g), seed)
+    return orig
+
+
+def unlearn_run(cfg: GraphRunConfig, method: str, seed: int, original: Original | None = None,
+                method_config: dict | None = None) -> tuple[Any, dict[str, Any]]:
+    """Run one method on one setting; returns the unlearned model and its figures."""
+    from obliviate.graph.methods import GraphContext, get_graph_method
+
+    o = original or train_original(cfg, seed)
+    m = get_graph_method(method, method_config)
+    ctx = GraphContext(o.model, o.graph, o.deletion, cfg.task, seed=seed, train_steps=cfg.train_steps,
+                       train_lr=cfg.train_lr)
+    torch.manual_seed(seed)
+    with PeakMemory() as mem:
+        t = time.time()
+        model = m.unlearn(ctx)
+        seconds = time.time() - t
+    before, after = View.full(o.graph), View.after(o.graph, o.deletion)
+    figures = {
+        "utility": M.utility(model, after, cfg.task),
+        "original_utility": M.utility(o.model, after, cfg.task),
+        "deleted_auc": M.deleted_auc(model, after, o.deletion, seed=seed),
+        "original_deleted_auc": M.deleted_auc(o.model, after, o.deletion, seed=seed),
+        "mi_ratio": M.mi_ratio(o.attack, o.model, model, before, after, o.deletion),
+        "seconds": seconds, "peak_mb": mem.peak / 2**20, "flops": forward_flops(model, after),
+        "original_train_seconds": o.seconds, "deleted_edges": int(o.deletion.edges.shape[1]),
+        "deleted_nodes": int(len(o.deletion.nodes)), **M.graph_summary(o.graph),
+    }
+    return model, figures
+
+
+def _folder(out: Path, cfg: GraphRunConfig, method: str, seed: int) -> Path:
+    return out / "runs" / f"{cfg.dataset}-{cfg.task}-{method.lower()}-s{seed}"
+
+
+def run_graph_bench(cfg: GraphBenchConfig, out: str | Path) -> Path:
+    """Every (dataset, task, seed, method) not finished yet, then the leaderboard and report."""
+    import dataclasses
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(out / "bench.yaml", to_dict(cfg))
+    for dataset in cfg.datasets:
+        for task in cfg.tasks:
+            run = dataclasses.replace(cfg.run, dataset=dataset, task=task,
+                                      fraction=cfg.run.fraction if task == "edge" else cfg.node_fraction)
+            for seed in cfg.seeds:
+                todo = [m for m in cfg.methods if not (_folder(out, run, m, seed) / "metrics.json").is_file()]
+                if not todo:
+                    continue
+                log(f"graph bench: {dataset} {task} seed {seed}: {', '.join(todo)}")
+                original = train_original(run, seed)
+                for method in todo:
+                    folder = _folder(out, run, method, seed)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    mcfg = cfg.method_configs.get(method, {})
+                    save_yaml(folder / "config.yaml", {"run": to_dict(run), "method": method, "seed": seed,
+                                                       "method_config": mcfg})
+                    _, figures = unlearn_run(run, method, seed, original, mcfg)
+                    atomic_write_json(folder / "metrics.json", {"dataset": dataset, "task": task, "method": method,
+                                                                "seed": seed, **figures})
+    board = graph_leaderboard(out)
+    write_graph_report(out, board)
+    return out
+
+
+COLUMNS = [("utility", "utility"), ("deleted_auc", "deleted-edge AUC"), ("mi_ratio", "MI ratio"),
+           ("seconds", "time s"), ("time_vs_retrain", "time / Retrain"), ("peak_mb", "peak MB"),
+           ("flops", "MFLOPs/forward")]
+
+
+def graph_leaderboard(out: str | Path) -> dict[str, Any]:
+    """Mean and std over seeds per (dataset, task, method); time relative to Retrain in the same seed."""
+    runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
+    retrain = {(r["dataset"], r["task"], r["seed"]): r["seconds"] for r in runs if r["method"] == "Retrain"}
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        base = retrain.get((r["dataset"], r["task"], r["seed"]))
+        r["time_vs_retrain"] = r["seconds"] / base if base else math.nan
+        r["flops"] = r["flops"] / 1e6
+        groups.setdefault((r["dataset"], r["task"], r["method"]), []).append(r)
+    rows = []
+    for (dataset, task, method), rs in sorted(groups.items()):
+        row: dict[str, Any] = {"dataset": dataset, "task": task, "method": method, "runs": len(rs)}
+        for key, _ in COLUMNS + [("original_utility", ""), ("original_deleted_auc", "")]:
+            xs = np.array([r.get(key, math.nan) for r in rs], dtype=float)
+            row[key] = float(np.nanmean(xs)) if np.isfinite(xs).any() else math.nan
+            row[key + "_std"] = float(np.nanstd(xs, ddof=1)) if np.isfinite(xs).sum() > 1 else math.nan
+        rows.append(row)
+    board = {"rows": rows, "n_runs": len(runs)}
+    atomic_write_json(Path(out) / "leaderboard.json", board)
+    atomic_write_text(Path(out) / "leaderboard.md", format_graph_leaderboard(board))
+    return board
+
+
+def _cell(row: dict, key: str) -> str:
+    v, s = row.get(key, math.nan), row.get(key + "_std", math.nan)
+    if not math.isfinite(v):
+        return "–"
+    digits = 1 if key in ("seconds", "peak_mb", "flops") else (2 if key == "time_vs_retrain" else 3)
+    return f"{v:.{digits}f}" + (f" ± {s:.{digits}f}" if math.isfinite(s) else "")
+
+
+def format_graph_leaderboard(board: dict[str, Any]) -> str:
+    heads = ["dataset", "task", "method", "runs"] + [h for _, h in COLUMNS]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for r in board["rows"]:
+        lines.append("| " + " | ".join([r["dataset"], r["task"], r["method"], str(r["runs"])]
+                                       + [_cell(r, k) for k, _ in COLUMNS]) + " |")
+    lines += ["", "utility: test AUC (edge task) or test accuracy (node task) on the retained graph; "
+              "deleted-edge AUC: deleted edges (0) vs retained training edges (1), higher = deleted look like "
+              "non-edges; MI ratio: P_present(Df | original) / P_present(Df | unlearned), higher = better; "
+              "time / Retrain: per seed, then averaged; peak MB: resident memory added during unlearning; "
+              "MFLOPs/forward: dense ops of one forward pass."]
+    return "\n".join(lines) + "\n"
+
+
+def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
+    """``report.html`` (table + utility vs deleted-edge AUC per dataset and task) and ``chart.png``."""
+    import base64
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from jinja2 import Template
+
+    from obliviate.core.report.html import _png
+
+    rows = board["rows"]
+    settings = sorted({(r["dataset"], r["task"]) for r in rows})
+    fig, axes = plt.subplots(1, max(1, len(settings)), figsize=(4 * max(1, len(settings)), 3.6), squeeze=False)
+    for ax, (dataset, task) in zip(axes[0], settings):
+        for r in [r for r in rows if (r["dataset"], r["task"]) == (dataset, task)]:
+            ax.errorbar(r["deleted_auc"], r["utility"], xerr=r.get("deleted_auc_std") or 0,
+                        yerr=r.get("utility_std") or 0, fmt="o", capsize=3, label=r["method"])
+        ax.set_title(f"{dataset}, {task} deletion", fontsize=9)
+        ax.set_xlabel("deleted-edge AUC (right = forgotten)")
+        ax.set_ylabel("utility")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    png = _png(fig)
+    plt.close(fig)
+    atomic_write_bytes(Path(out) / "chart.png", base64.b64decode(png))
+    heads = ["dataset", "task", "method", "runs"] + [h for _, h in COLUMNS]
+    table = [[r["dataset"], r["task"], r["method"], str(r["runs"])] + [_cell(r, k) for k, _ in COLUMNS] for r in rows]
+    html = Template(_TEMPLATE).render(heads=heads, table=table, png=png, n=board["n_runs"], out=str(out))
+    return atomic_write_text(Path(out) / "report.html", html)
+
+
+_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate graph bench</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+3){text-align:left}
+img{max-width:100%}</style></head><body>
+<h1>obliviate graph bench</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
+<table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+<figure><img src="data:image/png;base64,{{ png }}" alt="utility vs deleted-edge AUC">
+<figcaption>Utility against deleted-edge AUC, mean ± std over seeds</figcaption></figure>
+</body></html>
+"""
