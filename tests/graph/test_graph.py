@@ -85,7 +85,7 @@ def test_original_models_learn(graph, trained):
 
 
 @pytest.mark.parametrize("task", ["edge", "node"])
-@pytest.mark.parametrize("name", ["Retrain", "GradAscent", "D2DGN"])
+@pytest.mark.parametrize("name", GRAPH_METHODS.names())
 def test_methods_unlearn_and_keep_utility(name, task, graph, trained):
     original = trained[task]
     d = sample_deletion(graph, task, 0.05 if task == "edge" else 0.02, "random", seed=0)
@@ -128,3 +128,15 @@ def test_registry_and_configs():
         get_graph_method("D2DGN", {"alpha": 2.0})
     with pytest.raises(ConfigError, match="backbone"):
         GNN("mlp", 4, 2)
+
+
+@pytest.mark.parametrize("kind", ["gat", "gin"])
+def test_other_backbones_train_and_unlearn(kind, graph):
+    model = fit(GNN(kind, graph.x.shape[1], graph.num_classes, hidden=32, out=16, seed=0),
+                task_loss("edge", View.full(graph)), graph_config(60, 1e-2, 0))
+    assert M.test_auc(model, View.full(graph)) > 0.55
+    d = sample_deletion(graph, "edge", 0.05, seed=0)
+    ctx = GraphContext(model, graph, d, "edge", seed=0, train_steps=60, train_lr=1e-2)
+    out = get_graph_method("D2DGN", {"steps": 30}).unlearn(ctx)
+    after = View.after(graph, d)
+    assert M.deleted_auc(out, after, d) > M.deleted_auc(model, after, d)
