@@ -107,3 +107,11 @@ def test_cupid_partition_and_mask_have_the_configured_sizes(data, original):
     assert abs(kept - round(0.3 * total)) <= 0.01 * total  # ties at the threshold aside
     with pytest.raises(ConfigError, match="causal_share"):
         get_vision_method("CUPID", {"causal_share": 0.0})
+
+
+def test_mlp_learns_and_unknown_model_is_refused(data):
+    mlp = classifier("mlp", tuple(data.train.x.shape[1:]), data.num_classes, seed=0)
+    mlp = fit(mlp, ce_loss(data.train), torch.arange(len(data.train)), vision_config(3, 3e-3, seed=0))
+    assert evaluate(mlp, data, forget_class(data, 0))["retain_acc"] > 0.9
+    with pytest.raises(ConfigError, match="vision model"):
+        classifier("resnet", (3, 8, 8), 10)
