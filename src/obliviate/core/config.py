@@ -127,6 +127,29 @@ class Configurable:
             config = dataclasses.replace(config, **overrides)
         self.config = config
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None):
+        """An instance from plain config data (validated against ``Config``)."""
+        return cls(from_dict(cls.Config, data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self.config)
+
+
+def mean_std(runs: list[dict[str, Any]], keys) -> dict[str, float]:
+    """``{key: mean, key_std: sample std}`` of each key over ``runs`` (NaNs ignored; std NaN below 2 values)."""
+    import math
+
+    import numpy as np
+
+    out: dict[str, float] = {}
+    for key in keys:
+        xs = np.array([r.get(key, math.nan) for r in runs], dtype=float)
+        ok = np.isfinite(xs)
+        out[key] = float(xs[ok].mean()) if ok.any() else math.nan
+        out[key + "_std"] = float(xs[ok].std(ddof=1)) if ok.sum() > 1 else math.nan
+    return out
+
 
 def field_help(default: Any, help: str) -> Any:
     """``dataclasses.field`` with a help string (shown by ``obliviate methods``)."""

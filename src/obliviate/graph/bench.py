@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from obliviate.core.config import save_yaml, to_dict
+from obliviate.core.config import mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -249,12 +248,8 @@ def graph_leaderboard(out: str | Path) -> dict[str, Any]:
         groups.setdefault((r["dataset"], r["task"], r["method"]), []).append(r)
     rows = []
     for (dataset, task, method), rs in sorted(groups.items()):
-        row: dict[str, Any] = {"dataset": dataset, "task": task, "method": method, "runs": len(rs)}
-        for key, _ in COLUMNS + [("original_utility", ""), ("original_deleted_auc", "")]:
-            xs = np.array([r.get(key, math.nan) for r in rs], dtype=float)
-            row[key] = float(np.nanmean(xs)) if np.isfinite(xs).any() else math.nan
-            row[key + "_std"] = float(np.nanstd(xs, ddof=1)) if np.isfinite(xs).sum() > 1 else math.nan
-        rows.append(row)
+        keys = [k for k, _ in COLUMNS] + ["original_utility", "original_deleted_auc"]
+        rows.append({"dataset": dataset, "task": task, "method": method, "runs": len(rs), **mean_std(rs, keys)})
     board = {"rows": rows, "n_runs": len(runs)}
     atomic_write_json(Path(out) / "leaderboard.json", board)
     atomic_write_text(Path(out) / "leaderboard.md", format_graph_leaderboard(board))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from obliviate.core.config import save_yaml, to_dict
+from obliviate.core.config import mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -145,12 +145,7 @@ def vision_leaderboard(out: str | Path) -> dict[str, Any]:
                 for k, _ in COLUMNS if k != "seconds"}
         rows.append({"method": "original (before)", "runs": len({r["seed"] for r in runs}), **orig})
     for method, rs in sorted(groups.items()):
-        row: dict[str, Any] = {"method": method, "runs": len(rs)}
-        for key, _ in COLUMNS:
-            xs = np.array([r.get(key, math.nan) for r in rs], dtype=float)
-            row[key] = float(np.nanmean(xs)) if np.isfinite(xs).any() else math.nan
-            row[key + "_std"] = float(np.nanstd(xs, ddof=1)) if np.isfinite(xs).sum() > 1 else math.nan
-        rows.append(row)
+        rows.append({"method": method, "runs": len(rs), **mean_std(rs, [k for k, _ in COLUMNS])})
     board = {"rows": rows, "n_runs": len(runs)}
     atomic_write_json(Path(out) / "leaderboard.json", board)
     atomic_write_text(Path(out) / "leaderboard.md", format_vision_leaderboard(board))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from obliviate.core.config import Configurable, from_dict, to_dict
+from obliviate.core.config import Configurable
 from obliviate.core.registry import Registry
 
 GRAPH_METHODS: Registry[type["GraphMethod"]] = Registry("graph method")
@@ -37,12 +37,6 @@ class GraphMethod(Configurable):
 
     paper: ClassVar[str] = ""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "GraphMethod":
-        return cls(from_dict(cls.Config, data))
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_dict(self.config)
 
     def unlearn(self, ctx: GraphContext):
         raise NotImplementedError

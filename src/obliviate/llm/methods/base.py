@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from obliviate.core.config import Configurable, field_help, from_dict, to_dict  # noqa: F401  (re-exported)
+from obliviate.core.config import Configurable, field_help  # noqa: F401  (field_help re-exported)
 from obliviate.core.registry import Registry
 
 METHODS: Registry[type["Method"]] = Registry("method")
@@ -41,12 +41,6 @@ class Method(Configurable):
     needs_retain: ClassVar[bool] = False
     needs_reference: ClassVar[bool] = False
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Method":
-        return cls(from_dict(cls.Config, data))
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_dict(self.config)
 
     def prepare(self, ctx: MethodContext) -> None:
         """Compute what the objective needs before training (default: nothing)."""

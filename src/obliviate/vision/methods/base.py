@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from obliviate.core.config import Configurable, from_dict, to_dict
+from obliviate.core.config import Configurable
 from obliviate.core.registry import Registry
 
 VISION_METHODS: Registry[type["VisionMethod"]] = Registry("vision method")
@@ -28,12 +28,6 @@ class VisionContext:
 class VisionMethod(Configurable):
     paper: ClassVar[str] = ""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "VisionMethod":
-        return cls(from_dict(cls.Config, data))
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_dict(self.config)
 
     def unlearn(self, ctx: VisionContext):
         raise NotImplementedError
