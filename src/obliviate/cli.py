@@ -53,6 +53,32 @@ def _training_choices(cfg, combiner, combiner_set, sampling, neighbours):
     return dataclasses.replace(cfg, **kw) if kw else cfg
 
 
+def _seed_list(seeds: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]``, or one clear error."""
+    try:
+        return [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+
+
+def _save_model_run(runs_dir: Path, name: str, config: dict, model, figures: dict, shown: tuple[str, ...]) -> None:
+    """A run folder ``<runs_dir>/<stamp>-<name>/`` with config.yaml, model.safetensors and metrics.json
+    (each written atomically); prints the ``shown`` figures and the folder."""
+    from safetensors.torch import save
+
+    from obliviate.core.config import save_yaml
+    from obliviate.core.store import atomic_write_bytes, atomic_write_json, new_run_dir
+
+    run_dir = new_run_dir(runs_dir, name)
+    save_yaml(run_dir / "config.yaml", config)
+    atomic_write_bytes(run_dir / "model.safetensors", save({k: v.contiguous() for k, v in model.state_dict().items()}))
+    atomic_write_json(run_dir / "metrics.json", figures)
+    width = max(len(k) for k in shown)
+    for key in shown:
+        typer.echo(f"{key:>{width}}: {figures[key]:.4g}")
+    typer.echo(str(run_dir))
+
+
 def _fail(msg: str) -> None:
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(2)
@@ -404,10 +430,7 @@ def bench(
     if splits:
         kw["variants"] = splits.split(",")
     if seeds:
-        try:
-            kw["seeds"] = [int(s) for s in seeds.split(",")]
-        except ValueError:
-            _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+        kw["seeds"] = _seed_list(seeds)
     if controls is not None:
         kw["controls"] = controls
     if methods:
@@ -490,8 +513,7 @@ def graph_unlearn(
     set_: SetOpt = None,
 ):
     """Train a GNN on a real graph, delete part of it with METHOD, and measure the result."""
-    from obliviate.core.config import parse_overrides, save_yaml, to_dict
-    from obliviate.core.store import atomic_write_bytes, atomic_write_json, new_run_dir
+    from obliviate.core.config import parse_overrides, to_dict
     from obliviate.graph.bench import GraphRunConfig, unlearn_run
     from obliviate.graph.methods import get_graph_method
 
@@ -501,16 +523,9 @@ def graph_unlearn(
                          fraction=fraction if fraction is not None else (0.005 if task == "edge" else 0.01),
                          data_dir=str(data_dir or ""))
     model, figures = unlearn_run(cfg, method, seed, method_config=overrides)
-    run_dir = new_run_dir(runs_dir, f"graph-{method.lower()}")
-    save_yaml(run_dir / "config.yaml", {"run": to_dict(cfg), "method": method, "seed": seed,
-                                        "method_config": m.to_dict()})
-    from safetensors.torch import save
-
-    atomic_write_bytes(run_dir / "model.safetensors", save({k: v.contiguous() for k, v in model.state_dict().items()}))
-    atomic_write_json(run_dir / "metrics.json", figures)
-    for key in ("utility", "original_utility", "deleted_auc", "original_deleted_auc", "mi_ratio", "seconds"):
-        typer.echo(f"{key:>22}: {figures[key]:.4g}")
-    typer.echo(str(run_dir))
+    _save_model_run(runs_dir, f"graph-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,
+                                                           "method_config": m.to_dict()}, model, figures,
+                    ("utility", "original_utility", "deleted_auc", "original_deleted_auc", "mi_ratio", "seconds"))
 
 
 @graph_app.command("bench")
@@ -530,10 +545,7 @@ def graph_bench(
     kw = {}
     if methods:
         kw["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
-    try:
-        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError:
-        _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    seed_list = _seed_list(seeds)
     cfg = GraphBenchConfig(datasets=[d.strip() for d in datasets.split(",") if d.strip()],
                            tasks=[t.strip() for t in tasks.split(",") if t.strip()], seeds=seed_list,
                            run=GraphRunConfig(backbone=backbone, data_dir=str(data_dir or "")), **kw)
@@ -562,8 +574,7 @@ def vision_unlearn(
     set_: SetOpt = None,
 ):
     """Train a classifier on biased coloured digits, forget one class with METHOD, and measure it."""
-    from obliviate.core.config import parse_overrides, save_yaml, to_dict
-    from obliviate.core.store import atomic_write_bytes, atomic_write_json, new_run_dir
+    from obliviate.core.config import parse_overrides, to_dict
     from obliviate.vision.bench import VisionRunConfig, unlearn_run
     from obliviate.vision.methods import get_vision_method
 
@@ -572,17 +583,10 @@ def vision_unlearn(
     cfg = VisionRunConfig(source=source, aligned=aligned, arch=model, forget_class=forget_class,
                           data_dir=str(data_dir or ""))
     net, figures = unlearn_run(cfg, method, seed, method_config=overrides)
-    run_dir = new_run_dir(runs_dir, f"vision-{method.lower()}")
-    save_yaml(run_dir / "config.yaml", {"run": to_dict(cfg), "method": method, "seed": seed,
-                                        "method_config": m.to_dict()})
-    from safetensors.torch import save
-
-    atomic_write_bytes(run_dir / "model.safetensors", save({k: v.contiguous() for k, v in net.state_dict().items()}))
-    atomic_write_json(run_dir / "metrics.json", figures)
-    for key in ("forget_acc", "original_forget_acc", "forget_acc_aligned", "forget_acc_conflicting", "retain_acc",
-                "test_acc", "worst_group_acc", "mia_auc", "seconds"):
-        typer.echo(f"{key:>24}: {figures[key]:.4g}")
-    typer.echo(str(run_dir))
+    _save_model_run(runs_dir, f"vision-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,
+                                                            "method_config": m.to_dict()}, net, figures,
+                    ("forget_acc", "original_forget_acc", "forget_acc_aligned", "forget_acc_conflicting",
+                     "retain_acc", "test_acc", "worst_group_acc", "mia_auc", "seconds"))
 
 
 @vision_app.command("bench")
@@ -599,10 +603,7 @@ def vision_bench(
     from obliviate.vision.bench import VisionBenchConfig, VisionRunConfig, run_vision_bench
 
     kw = {"methods": [m.strip() for m in methods.split(",") if m.strip()]} if methods else {}
-    try:
-        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError:
-        _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    seed_list = _seed_list(seeds)
     cfg = VisionBenchConfig(seeds=seed_list, run=VisionRunConfig(source=source, aligned=aligned,
                                                                  data_dir=str(data_dir or "")), **kw)
     out = run_vision_bench(cfg, out)
