@@ -70,9 +70,16 @@ def UnlearnConfig(**overrides: Any) -> TrainConfig:
 
 def build_world(cfg: WorldConfig | None = None, out_dir: str | Path | None = None) -> Path:
     """Generate the world and write its split files (cached by config hash)."""
-    from obliviate.llm.data import generate_world, save_world
+    from obliviate.core import dist
 
     cfg = cfg or WorldConfig()
+    with dist.main_first():
+        return _build_world(cfg, out_dir)
+
+
+def _build_world(cfg: WorldConfig, out_dir: str | Path | None) -> Path:
+    from obliviate.llm.data import generate_world, save_world
+
     folder = Path(out_dir) if out_dir else cache_home() / "worlds" / f"world-{stable_hash({**to_dict(cfg), 'v': DATA_VERSION})}"
     if (folder / "world.json").is_file() and (folder / "probes-forget10" / "probes.json").is_file():
         return folder
@@ -159,13 +166,17 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
         log(f"{role}: cached model {folder}")
         tok = AutoTokenizer.from_pretrained(folder)
         return AutoModelForCausalLM.from_pretrained(folder).eval(), tok
+    from obliviate.core import dist
+
     model, tok = base_model(spec, world_dir)
     log(f"{role}: fine-tuning {spec} on {len(records)} QA records ({cfg.epochs:g} epochs, lr {cfg.lr:g})")
     ckpt = cache_home() / "finetuned" / f".{role}-{key}.ckpt"
     model = finetune(model, tok, records, cfg, checkpoint_dir=ckpt, description=f"fine-tuning {role}")
-    with atomic_dir(folder) as tmp:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+    if dist.is_main():  # every process trained; the first one writes, the others wait and read
+        with atomic_dir(folder) as tmp:
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+    dist.barrier()
     del model
     # Reload from the cache so the model's name_or_path is its own folder, as on a cached run.
     return AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
@@ -214,7 +225,7 @@ def spec_config(spec: str, cfg: TrainConfig) -> tuple[str, TrainConfig]:
 
 def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfig | None = None, *,
             method_config: dict[str, Any] | None = None, run_dir: str | Path | None = None,
-            callbacks: list | None = None):
+            callbacks: list | None = None, keep_adapter: bool = False):
     """Unlearn ``splits.forget`` from ``model`` (in place) with a registered method.
 
     Args:
@@ -225,6 +236,13 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         method_config: overrides of the method's paper defaults.
         run_dir: where the step log and checkpoints go (resumable).
         callbacks: ``cb(step, logs)`` after each optimizer step; returning True stops early.
+        keep_adapter: with LoRA (``cfg.lora_r > 0``), return the peft model with its
+            adapter instead of merging it into the weights (``save_pretrained`` then
+            writes the adapter only).
+
+    With LoRA the model is wrapped before the method's ``prepare``, so a method
+    that compares against the model before unlearning (KL, RMU, SAEGuided) uses
+    the same model with its adapter switched off instead of a second copy.
 
     A method's ``parameter_masks`` go to the trainer (entries outside them never
     move); a method with a ``forget_filter`` trains each epoch on the forget
@@ -240,7 +258,7 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
     from obliviate.train import checkpoint
     from obliviate.train.combiners import is_retain, make_combiner
     from obliviate.train.samplers import FilteredSampler, unlearning_sampler
-    from obliviate.train.trainer import Trainer
+    from obliviate.train.trainer import Trainer, apply_lora, is_peft
 
     cfg = cfg or UnlearnConfig()
     m = get_method(method, method_config) if isinstance(method, str) else method
@@ -255,6 +273,8 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         who = type(m).__name__ if m.needs_retain else f"the {cfg.combiner} combiner"
         raise DataError(f"{who} needs a retain split, and it is empty")
     fmt = PromptFormat(tokenizer)
+    if cfg.lora_r > 0 and not is_peft(model):
+        model = apply_lora(model, cfg)
     m.prepare(MethodContext(model, tokenizer, fmt, splits, batch_size=16))
     run_dir = Path(run_dir) if run_dir else None
     if run_dir:
@@ -293,6 +313,7 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         events_path=run_dir / "events.jsonl" if run_dir else None,
         callbacks=callbacks,
         masks=m.parameter_masks(model),
+        merge_adapter=not keep_adapter,
         description=f"unlearning ({type(m).__name__})",
     )
     return trainer.fit()

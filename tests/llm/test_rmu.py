@@ -113,7 +113,7 @@ def test_gradients_stop_at_the_steered_block(tiny_target, splits):
     blocks = decoder_blocks(model)
     assert blocks[0].mlp.down_proj.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in blocks[1].parameters())  # the forward stopped after block 0
-    assert all(p.grad is None for p in rmu.ref.parameters())
+    assert all(p.grad is None for p in rmu.ref.model.parameters())
 
 
 def test_masked_mse_ignores_masked_tokens():

@@ -24,13 +24,19 @@ def console():
     return _console
 
 
+def _other_process() -> bool:
+    """A process other than the first of a multi-process run (it prints nothing)."""
+    return os.environ.get("RANK", "0") != "0"
+
+
 def quiet() -> bool:
-    return os.environ.get("OBLIVIATE_QUIET", "") not in ("", "0") or os.environ.get("CI") == "true"
+    return (os.environ.get("OBLIVIATE_QUIET", "") not in ("", "0") or os.environ.get("CI") == "true"
+            or _other_process())
 
 
 def log(msg: str) -> None:
-    """One line on stderr (kept under CI too, unless OBLIVIATE_QUIET is set)."""
-    if os.environ.get("OBLIVIATE_QUIET", "") in ("", "0"):
+    """One line on stderr (kept under CI too, unless OBLIVIATE_QUIET is set; process 0 only)."""
+    if os.environ.get("OBLIVIATE_QUIET", "") in ("", "0") and not _other_process():
         console().print(msg, highlight=False)
 
 

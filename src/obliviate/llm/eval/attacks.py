@@ -48,6 +48,8 @@ class RelearnConfig:
         batch_size: records per step.
         eval_every: measure the forget set every N steps (and at step 0 and the end).
         seed: seed of the fine-tuning run.
+        lora_r, lora_alpha, lora_targets: relearn through LoRA adapters (``lora_r`` > 0), as
+            an attacker with little memory would (see ``TrainConfig``).
     """
 
     steps: int = 8
@@ -55,6 +57,9 @@ class RelearnConfig:
     batch_size: int = 4
     eval_every: int = 2
     seed: int = 0
+    lora_r: int = 0
+    lora_alpha: int = 16
+    lora_targets: str = ""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1:
@@ -82,7 +87,8 @@ def relearn_attack(model, tokenizer, relearn_set: Sequence, probe: Sequence,
     trajectory = [(0, float(knowledge(scorer, probe, desc="relearn probe").mean()))]
     steps_per_epoch = math.ceil(len(relearn_set) / cfg.batch_size)
     train_cfg = TrainConfig(epochs=cfg.steps / steps_per_epoch, lr=cfg.lr, batch_size=cfg.batch_size,
-                            scheduler="constant", seed=cfg.seed, checkpoint_every=0)
+                            scheduler="constant", seed=cfg.seed, checkpoint_every=0, lora_r=cfg.lora_r,
+                            lora_alpha=cfg.lora_alpha, lora_targets=cfg.lora_targets)
 
     def measure(step: int, logs: dict) -> bool:
         if step % cfg.eval_every == 0 or step >= cfg.steps:

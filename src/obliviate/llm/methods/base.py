@@ -12,6 +12,8 @@ every method gets them for free.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -115,12 +117,65 @@ def lookup(table: dict[str, float], ids: list[str], like: torch.Tensor) -> torch
 
 
 def frozen_copy(model):
-    """A frozen, eval-mode copy of ``model`` (the reference for KL-style terms)."""
+    """A frozen, eval-mode copy of ``model``."""
     import copy
 
     ref = copy.deepcopy(model).eval()
     ref.requires_grad_(False)
     return ref
+
+
+class Reference:
+    """The model as it was before unlearning, for terms that compare against it (KL, RMU, SAEGuided).
+
+    Under LoRA it is the trained model itself with its adapters switched off
+    (the base weights never move), so no second copy is held in memory;
+    otherwise a frozen copy made at ``prepare`` time. Use it as a context
+    manager: ``with self.ref() as ref: out = ref(**batch)``, which also turns
+    off gradients.
+    """
+
+    def __init__(self, model, cache_mb: float | None = None) -> None:
+        import os
+
+        from obliviate.train.trainer import is_peft
+
+        self.shared = is_peft(model)
+        self.model = model if self.shared else frozen_copy(model)
+        self.budget = (float(os.environ.get("OBLIVIATE_REF_CACHE_MB", 1024)) if cache_mb is None else cache_mb) * 2**20
+        self._rows: dict[str, torch.Tensor] = {}
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def rows(self, ids: list[str], counts: list[int], compute) -> torch.Tensor:
+        """A reference output made of per-record rows (``counts[i]`` rows for record ``ids[i]``), computed once per record.
+
+        The reference never changes during a run, so a record seen again (the
+        next epoch, cyclic sampling) reads its rows from memory instead of
+        running the reference again, within ``OBLIVIATE_REF_CACHE_MB`` (default 1024).
+        """
+        if all(i in self._rows for i in ids):
+            self.hits += 1
+            return torch.cat([self._rows[i] for i in ids])
+        self.misses += 1
+        out = compute()
+        if self._bytes + out.numel() * out.element_size() <= self.budget:
+            for i, part in zip(ids, torch.split(out, counts)):
+                if i not in self._rows:
+                    self._rows[i] = part
+                    self._bytes += part.numel() * part.element_size()
+        return out
+
+    @contextlib.contextmanager
+    def __call__(self, device=None) -> Iterator[Any]:
+        if self.shared:
+            with self.model.disable_adapter(), torch.no_grad():
+                yield self.model
+            return
+        if device is not None:
+            self.model.to(device)
+        with torch.no_grad():
+            yield self.model
 
 
 def require_positive(owner: str, **values: float) -> None:

@@ -12,11 +12,10 @@ Maini et al. 2024, "TOFU: A Task of Fictitious Unlearning for LLMs", arXiv 2401.
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 
-from obliviate.llm.encoding import answer_token_logprobs, mean_nll
-from obliviate.llm.methods.base import METHODS, Method, field_help, frozen_copy
+from obliviate.llm.encoding import IGNORE, answer_token_logprobs, mean_nll
+from obliviate.llm.methods.base import METHODS, Method, Reference, field_help
 
 
 @METHODS.register("KL")
@@ -33,14 +32,14 @@ class KL(Method):
     needs_reference = True
 
     def prepare(self, ctx):
-        self.ref = frozen_copy(ctx.model)
+        self.ref = Reference(ctx.model)
 
     def losses(self, model, batch):
         r = batch["retain"]
         logp = answer_token_logprobs(model, r)  # (n_tokens, vocab)
-        self.ref.to(logp.device)
-        with torch.no_grad():
-            ref_logp = answer_token_logprobs(self.ref, r)
+        counts = (r["labels"][:, 1:] != IGNORE).sum(1).tolist()  # answer tokens per record
+        with self.ref(logp.device) as ref:
+            ref_logp = self.ref.rows(r["ids"], counts, lambda: answer_token_logprobs(ref, r))
         kl = F.kl_div(logp, ref_logp, reduction="batchmean", log_target=True)  # KL(ref || pi) per token
         return {
             "forget": -self.config.gamma * mean_nll(model, batch["forget"]),

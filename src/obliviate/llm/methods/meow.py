@@ -31,7 +31,7 @@ import torch
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.llm.data.records import QARecord
-from obliviate.llm.encoding import PromptFormat, collate, mean_nll
+from obliviate.llm.encoding import collate, mean_nll
 from obliviate.llm.eval.metrics.tofu import rouge_tokens
 from obliviate.llm.methods.base import METHODS, Method, MethodContext, field_help, require_positive
 

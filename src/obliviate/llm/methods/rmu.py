@@ -50,7 +50,7 @@ import torch
 from obliviate.core.errors import ConfigError
 from obliviate.llm.encoding import IGNORE, collate_records
 from obliviate.llm.interp.hooks import decoder_blocks, hidden_size, read
-from obliviate.llm.methods.base import METHODS, Method, MethodContext, field_help, frozen_copy, require_positive
+from obliviate.llm.methods.base import METHODS, Method, MethodContext, Reference, field_help, require_positive
 
 FORGET_TOKENS = ("all", "answer")
 
@@ -132,21 +132,21 @@ class RMU(Method):
     def prepare(self, ctx: MethodContext) -> None:
         c = self.config
         self.layer, self.layer_ids = resolve_layers(len(decoder_blocks(ctx.model)), c.layer, c.train_layers)
-        self.ref = frozen_copy(ctx.model)
+        self.ref = Reference(ctx.model)
         u = torch.rand(hidden_size(ctx.model), generator=torch.Generator().manual_seed(c.seed))
         self.u = u / u.norm()
         self.coeff = c.steering_coeff * (self.forget_norm(ctx) if c.scale_c_by_norm else 1.0)
 
     def forget_norm(self, ctx: MethodContext) -> float:
         """Mean 2-norm of the frozen model's layer-l activations on the forget tokens."""
-        device = next(self.ref.parameters()).device
+        device = next(ctx.model.parameters()).device
         total, count = 0.0, 0
         forget = list(ctx.splits.forget)
         for i in range(0, len(forget), ctx.batch_size):
             batch = {k: v.to(device) for k, v in collate_records(ctx.fmt, forget[i : i + ctx.batch_size]).items()
                      if torch.is_tensor(v)}
-            with torch.no_grad():
-                h = self.activations(self.ref, batch).float()
+            with self.ref(device) as ref:
+                h = self.activations(ref, batch).float()
             mask = token_mask(batch, self.config.forget_tokens)
             total += float(h.norm(dim=-1)[mask].sum())
             count += int(mask.sum())
@@ -177,9 +177,8 @@ class RMU(Method):
         if r is None:
             return out
         h_r = self.activations(model, r)
-        self.ref.to(h_r.device)
-        with torch.no_grad():
-            h_ref = self.activations(self.ref, r)
+        with self.ref(h_r.device) as ref:
+            h_ref = self.activations(ref, r)
         out["retain"] = self.config.alpha * masked_mse(h_r, h_ref, token_mask(r, "all"))
         return out
 

@@ -55,7 +55,7 @@ import torch
 from obliviate.core.errors import ConfigError
 from obliviate.llm.encoding import collate_records
 from obliviate.llm.interp.hooks import base_model, decoder_blocks, entity_span, read
-from obliviate.llm.methods.base import METHODS, Method, MethodContext, field_help, frozen_copy, require_positive
+from obliviate.llm.methods.base import METHODS, Method, MethodContext, Reference, field_help, require_positive
 from obliviate.llm.methods.rmu import resolve_layers, token_mask
 
 TARGETS = ("mean", "paired")
@@ -116,7 +116,7 @@ class SAEGuided(Method):
         self.block = int(self.lens.point.split(".")[1])
         _, self.layer_ids = resolve_layers(len(decoder_blocks(ctx.model)), self.block,
                                            c.train_layers or self.block + 1)
-        self.ref = frozen_copy(ctx.model)
+        self.ref = Reference(ctx.model)
         self.fmt = ctx.fmt
         self._positions: dict[tuple, list[int]] = {}
         known_ids = set(self.lens.info["known_records"])
@@ -197,9 +197,8 @@ class SAEGuided(Method):
             return out
         point = self.lens.point
         h = read(model, r, [point])[point]
-        self.ref.to(h.device)
-        with torch.no_grad():
-            h_ref = read(self.ref, r, [point])[point]
+        with self.ref(h.device) as ref:
+            h_ref = read(ref, r, [point])[point]
         mask = token_mask(r, "all").unsqueeze(-1).to(h.dtype)
         rel = ((h.float() - h_ref.float()).pow(2) * mask).sum() / (h_ref.float().pow(2) * mask).sum().clamp_min(1e-8)
         out["retain"] = self.config.beta * rel
