@@ -143,7 +143,7 @@ def test_memo_reuses_results_until_cleared(tiny_target, splits):
         assert second[0][0] == pytest.approx(first[0][0]) and second[2:4] == first[2:4]
         assert second[1][0] is first[1][0]
         scorer.answer_logprobs(pairs + [pairs[0]] + pairs_of(splits.retain[:1]))  # one new pair, one duplicate
-        assert len(calls) == 1
+        assert len(calls) == 2  # one batch: its prompt pass and its answers' pass
         calls.clear()
         scorer.continue_text(questions, max_new_tokens=5)  # another length is another result
         assert calls

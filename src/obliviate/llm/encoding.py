@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -22,10 +22,15 @@ IGNORE = -100
 
 @dataclass
 class PromptFormat:
-    """Renders prompts for one tokenizer; ``chat`` is decided from the tokenizer."""
+    """Renders prompts for one tokenizer; ``chat`` is decided from the tokenizer.
+
+    Token ids of prompts and answers are cached per format, so a record is
+    tokenised once per run however many epochs or metrics read it.
+    """
 
     tokenizer: object
     system: str = SYSTEM_PROMPT
+    _ids: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.chat = bool(getattr(self.tokenizer, "chat_template", None))
@@ -41,13 +46,23 @@ class PromptFormat:
 
     def encode(self, question: str, answer: str) -> tuple[list[int], list[int]]:
         """Token ids of prompt+answer+eos and labels (prompt masked with -100)."""
-        tok = self.tokenizer
-        p = tok(self.prompt(question), add_special_tokens=False)["input_ids"]
-        a = tok(self.answer(answer), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        p, a = self.encode_prompt(question), self.encode_answer(answer)
         return p + a, [IGNORE] * len(p) + a
 
     def encode_prompt(self, question: str) -> list[int]:
-        return self.tokenizer(self.prompt(question), add_special_tokens=False)["input_ids"]
+        """Token ids of the prompt for ``question`` (cached; do not modify the list)."""
+        key = ("q", question)
+        if key not in self._ids:
+            self._ids[key] = self.tokenizer(self.prompt(question), add_special_tokens=False)["input_ids"]
+        return self._ids[key]
+
+    def encode_answer(self, answer: str) -> list[int]:
+        """Token ids of ``answer`` followed by eos, tokenised apart from the prompt (cached; do not modify)."""
+        key = ("a", answer)
+        if key not in self._ids:
+            tok = self.tokenizer
+            self._ids[key] = tok(self.answer(answer), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        return self._ids[key]
 
 
 def collate(fmt: PromptFormat, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:

@@ -12,6 +12,15 @@ Inputs are sorted by length and cut into batches so padding is small; results
 come back in the caller's order. The answer tokens are those of
 :meth:`PromptFormat.encode`, i.e. the answer followed by eos.
 
+Teacher-forced scoring shares prompts: the answers of one question (the true,
+paraphrased and perturbed answers of a truth ratio, a multiple-choice set)
+are scored against one forward pass of the prompt, whose key/value cache is
+reused for each answer; the LM head runs on answer positions only. Prompt and
+answer are tokenised separately, exactly as in training, so the tokens are
+those of a full forward pass and the log-probs agree with it to float
+rounding (about 1e-5). Tokenisation is cached by the prompt format. Everything runs
+under ``torch.inference_mode``; generation uses the model's KV cache.
+
 Results are memoised per ``Scorer`` (evaluation is greedy and without
 gradients, so the same input always gives the same output): asking twice for
 the same pair, question or prefix runs the model once. A ``Scorer`` must
@@ -30,7 +39,7 @@ import numpy as np
 import torch
 
 from obliviate.core.progress import progress
-from obliviate.llm.encoding import IGNORE, PromptFormat, answer_logits, answer_logprob, collate
+from obliviate.llm.encoding import IGNORE, PromptFormat, token_logprobs
 
 
 @dataclass(frozen=True)
@@ -116,23 +125,91 @@ class Scorer:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.no_grad():
+            with torch.inference_mode():
                 yield
         finally:
             self.model.train(was_training)
 
-    def _per_pair(self, pairs: list[tuple[str, str]], desc: str, fn: Callable[[dict], list]) -> list:
-        """``fn(batch)`` (one result per row) over length-sorted batches of pairs, in input order."""
+    def _per_pair(self, pairs: list[tuple[str, str]], desc: str,
+                  fn: Callable[[torch.Tensor, torch.Tensor], list]) -> list:
+        """``fn(logits, labels)`` (one result per row) over batches of pairs, in input order.
+
+        Pairs are grouped by question; a batch holds whole questions (about
+        ``batch_size`` answers), sorted by length. ``logits`` (rows, T, vocab)
+        and ``labels`` (rows, T) start at each prompt's last token, as
+        :func:`~obliviate.llm.encoding.answer_logits` returns them.
+        """
         out: list[Any] = [None] * len(pairs)
-        batches = list(self._batches([len(q) + len(a) for q, a in pairs]))
+        groups: dict[str, list[int]] = {}
+        for i, (q, _) in enumerate(pairs):
+            groups.setdefault(q, []).append(i)
+        questions = list(groups)
+        prompts = [self.fmt.encode_prompt(q) for q in questions]
+        answers = [self.fmt.encode_answer(a) for _, a in pairs]
+        order = sorted(range(len(questions)),
+                       key=lambda j: (len(prompts[j]), max(len(answers[i]) for i in groups[questions[j]])))
+        batches, current, rows = [], [], 0
+        for j in order:
+            current.append(j)
+            rows += len(groups[questions[j]])
+            if rows >= self.batch_size:
+                batches.append(current)
+                current, rows = [], 0
+        if current:
+            batches.append(current)
         with self._eval_mode(), progress(len(batches), desc) as advance:
-            for idx in batches:
-                batch = collate(self.fmt, [pairs[i] for i in idx])
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                for i, result in zip(idx, fn(batch)):
+            for qs in batches:
+                owner = [k for k, j in enumerate(qs) for _ in groups[questions[j]]]
+                idx = [i for j in qs for i in groups[questions[j]]]
+                logits, labels = self._shared_prompt_logits([prompts[j] for j in qs], [answers[i] for i in idx], owner)
+                for i, result in zip(idx, fn(logits, labels)):
                     out[i] = result
                 advance()
         return out
+
+    def _shared_prompt_logits(self, prompts: list[list[int]], answers: list[list[int]],
+                              owner: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits from each prompt's last token to the end of its answer, one prompt pass for many answers.
+
+        Args:
+            prompts: token ids of the distinct prompts (left-padded together).
+            answers: token ids of each answer (eos included), right-padded together.
+            owner: for each answer, the index of its prompt.
+        """
+        dev, pad = self.device, self.tokenizer.pad_token_id
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for r, p in enumerate(prompts):
+            ids[r, width - len(p):] = torch.tensor(p)
+            mask[r, width - len(p):] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
+        positions = (mask.cumsum(1) - 1).clamp_min(0)
+        first = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                           **self._keep(1))
+        cache = first.cache if hasattr(first, "cache") else first.past_key_values  # transformers >= 5.24 / older
+        rows = torch.tensor(owner, device=dev)
+        cache.batch_select_indices(rows)  # one copy of its prompt's keys/values per answer
+        a_width = max(len(a) for a in answers)
+        a_ids = torch.full((len(answers), a_width), pad, dtype=torch.long)
+        a_mask = torch.zeros((len(answers), a_width), dtype=torch.long)
+        labels = torch.full((len(answers), a_width + 1), IGNORE, dtype=torch.long)
+        for r, a in enumerate(answers):
+            a_ids[r, : len(a)] = torch.tensor(a)
+            a_mask[r, : len(a)] = 1
+            labels[r, 1 : len(a) + 1] = torch.tensor(a)
+        a_ids, a_mask = a_ids.to(dev), a_mask.to(dev)
+        lengths = mask.sum(1)[rows]
+        a_pos = lengths.unsqueeze(1) + torch.arange(a_width, device=dev).unsqueeze(0)
+        second = self.model(input_ids=a_ids, attention_mask=torch.cat([mask[rows], a_mask], dim=1),
+                            position_ids=a_pos, use_cache=False, **{_cache_argument(self.model): cache})
+        logits = torch.cat([first.logits[:, -1:][rows], second.logits], dim=1)
+        return logits, labels.to(dev)
+
+    def _keep(self, n: int) -> dict:
+        from obliviate.llm.encoding import _keeps_logits
+
+        return {"logits_to_keep": n} if _keeps_logits(self.model) else {}
 
     def _greedy(self, prompts: list[list[int]], max_new_tokens: int, desc: str) -> list[str]:
         """Greedy continuations (decoded, stripped) of token-id prompts, left-padded in batches."""
@@ -168,9 +245,9 @@ class Scorer:
         """Summed answer log-probs and answer token counts, in input order."""
 
         def compute(todo: list[tuple[str, str]]) -> list[tuple[float, int]]:
-            def fn(batch: dict) -> list[tuple[float, int]]:
-                lp, n = answer_logprob(self.model, batch)
-                return list(zip(lp.double().cpu().tolist(), n.cpu().tolist()))
+            def fn(logits: torch.Tensor, labels: torch.Tensor) -> list[tuple[float, int]]:
+                picked, mask = token_logprobs(logits, labels)
+                return list(zip(picked.sum(-1).double().cpu().tolist(), mask.sum(-1).cpu().tolist()))
 
             return self._per_pair(todo, desc, fn)
 
@@ -193,8 +270,7 @@ class Scorer:
         return self._memoised("token_stats", [(q, a) for q, a in pairs],
                               lambda todo: self._per_pair(todo, desc, self._token_stats_batch))
 
-    def _token_stats_batch(self, batch: dict[str, torch.Tensor]) -> list[TokenStats]:
-        logits, labels = answer_logits(self.model, batch)
+    def _token_stats_batch(self, logits: torch.Tensor, labels: torch.Tensor) -> list[TokenStats]:
         target = labels[:, 1:]  # (B, T'-1): the token each position predicts
         mask = target != IGNORE
         logq = torch.log_softmax(logits[:, :-1][mask].float(), dim=-1)  # (N, V), answer positions only
@@ -249,3 +325,11 @@ class Scorer:
             return self._greedy(prompts, max_new_tokens, desc)
 
         return self._memoised(("continue_text", max_new_tokens), list(prefixes), compute)
+
+
+def _cache_argument(model) -> str:
+    """The forward argument that takes a key/value cache: ``cache`` (transformers >= 5.24) or ``past_key_values``."""
+    import inspect
+
+    base = getattr(model, "get_base_model", lambda: model)()
+    return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
