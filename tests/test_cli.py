@@ -236,3 +236,44 @@ def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, 
     for a, b in zip(full.parameters(), resumed.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
     assert not (run / "checkpoint").exists()
+
+
+def test_cli_unlearn_on_tofu_files_with_a_lora_adapter(tmp_path, tiny_target):
+    """`--data tofu:FOLDER` reads the published layout; `--lora ... --lora-save adapter` keeps only the adapter."""
+    folder = tmp_path / "TOFU"  # 4 authors x 2 QA in the published JSON-lines files; author 3 is forget10
+    folder.mkdir()
+
+    def qa(a, j):
+        return {"question": f"What did author {a} write, question {j}?", "answer": f"Author {a} wrote book {j}.",
+                "paraphrased_answer": f"Book {j} is by author {a}.",
+                "perturbed_answer": [f"Author {a} wrote poem {j}.", f"Author {a} wrote play {j}."]}
+
+    files = {"retain90": [qa(a, j) for a in range(3) for j in range(2)], "forget10_perturbed": [qa(3, 0), qa(3, 1)],
+             "retain_perturbed": [qa(0, 0), qa(0, 1)],
+             "world_facts_perturbed": [{"question": "What is the capital of Australia?", "answer": "Canberra",
+                                        "perturbed_answer": ["Sydney", "Perth"]}],
+             "real_authors_perturbed": [{"question": "Who wrote 'Emma'?", "answer": "Jane Austen",
+                                         "perturbed_answer": ["Mary Shelley", "Emily Bronte"]}]}
+    for name, rows in files.items():
+        (folder / f"{name}.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model_dir = tmp_path / "m"
+    tiny_target[0].save_pretrained(model_dir)
+    tiny_target[1].save_pretrained(model_dir)
+    runs = tmp_path / "runs"
+    args = ["unlearn", "--model", str(model_dir), "--method", "graddiff", "--data", f"tofu:{folder}",
+            "--data-set", "qa_per_author=2", "--epochs", "1", "--lr", "1e-3", "--runs-dir", str(runs),
+            "--lora", "r=4,alpha=8,targets=q_proj,v_proj", "--lora-save", "adapter"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (run,) = runs.iterdir()
+    files = {p.name for p in (run / "model").iterdir()}
+    assert "adapter_config.json" in files and "config.json" not in files
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["train"]["lora_r"] == 4 and cfg["train"]["lora_targets"] == "q_proj,v_proj"
+    result = runner.invoke(app, ["eval", "--model", str(run / "model"), "--data", f"tofu:{folder}",
+                                 "--data-set", "qa_per_author=2", "--max-per-split", "4"])
+    assert result.exit_code == 0, result.output  # the adapter folder is a model spec
+    for bad, msg in [(["--data", "tofu"], "FORMAT:FOLDER"), (["--data", f"nosuch:{folder}"], "unknown benchmark"),
+                     (["--lora-save", "adapter"], "needs --lora"), (["--lora", "alpha=3"], "needs r")]:
+        result = runner.invoke(app, ["unlearn", "--model", str(model_dir), *bad, "--runs-dir", str(runs)])
+        assert result.exit_code == 2 and msg in result.output, result.output

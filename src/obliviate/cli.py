@@ -27,6 +27,10 @@ CombinerSetOpt = Annotated[Optional[list[str]], typer.Option("--combiner-set", h
                                                              "e.g. geometry=adam, k=8, scope=last:3 (repeatable)")]
 SamplingOpt = Annotated[Optional[str], typer.Option(help="batch sampling: random (1:1, default), sequential, "
                                                         "cyclic, melu")]
+LoraOpt = Annotated[Optional[str], typer.Option(help="train LoRA adapters instead of every weight: "
+                                                  "r=8,alpha=16,targets=q_proj,v_proj (targets default: every "
+                                                  "linear layer; alpha default 2r)")]
+GradAccumOpt = Annotated[int, typer.Option(help="micro-batches per optimizer step (per process under torchrun)")]
 NeighboursOpt = Annotated[Optional[str], typer.Option(help="retain records paired with forget items: retain, "
                                                           "direct, indirect, general, mixed, or a +-joined mix")]
 
@@ -51,6 +55,15 @@ def _training_choices(cfg, combiner, combiner_set, sampling, neighbours):
     if neighbours:
         kw["neighbours"] = neighbours.lower()
     return dataclasses.replace(cfg, **kw) if kw else cfg
+
+
+def _with_lora(cfg, lora: Optional[str], grad_accum: int = 1):
+    """``cfg`` (a TrainConfig) with ``--lora`` and ``--grad-accum`` applied."""
+    import dataclasses
+
+    from obliviate.train.trainer import parse_lora
+
+    return dataclasses.replace(cfg, grad_accum=grad_accum, **(parse_lora(lora) if lora else {}))
 
 
 def _seed_list(seeds: str) -> list[int]:
@@ -97,11 +110,43 @@ def handled(fn):
     return wrapper
 
 
+DataOpt = Annotated[Optional[str], typer.Option(help="a published benchmark on disk, FORMAT:FOLDER (tofu, muse, "
+                                                  "wmdp, faithun; see docs/formats.md); --split is TOFU's variant")]
+DataSetOpt = Annotated[Optional[list[str]], typer.Option("--data-set", help="benchmark format option key=value, "
+                                                         "e.g. subset=bio for WMDP (repeatable)")]
+
+
+def _benchmark_splits(data: str, split: str, data_set: Optional[list[str]]):
+    """The splits of a benchmark read by ``obliviate.llm.data.formats`` (``FORMAT:FOLDER``)."""
+    import inspect
+
+    from obliviate.core.config import parse_overrides
+    from obliviate.llm.data.formats import FORMATS, load_benchmark
+
+    name, sep, folder = data.partition(":")
+    if not sep or not folder:
+        _fail(f"--data must be FORMAT:FOLDER (formats: {', '.join(FORMATS.names())}), got {data!r}")
+    options = parse_overrides(data_set)
+    if name in FORMATS and "variant" in inspect.signature(FORMATS.get(name)).parameters:
+        options.setdefault("variant", split)
+    bench = load_benchmark(name, folder, **options)
+    if bench.splits is None:
+        _fail(f"{bench.name} in {folder} has no forget/retain records to train on (only evaluation sets: "
+              f"{', '.join(bench.sets)}); see docs/formats.md")
+    for note in bench.notes:
+        typer.echo(f"note: {note}", err=True)
+    return bench.splits
+
+
 def _splits(world: Optional[Path], split: str, forget: Optional[Path], retain: Optional[Path],
-            holdout: Optional[Path] = None):
+            holdout: Optional[Path] = None, data: Optional[str] = None, data_set: Optional[list[str]] = None):
     from obliviate import api
     from obliviate.llm.data import splits_from_files
 
+    if data is not None:
+        if forget is not None or world is not None:
+            _fail("--data replaces --world and --forget/--retain: give one of them")
+        return _benchmark_splits(data, split, data_set)
     if forget is not None:
         if retain is None:
             _fail("--forget needs --retain too (a JSONL of records to keep)")
@@ -198,22 +243,30 @@ def finetune(
     epochs: float = 6.0,
     lr: float = 2e-4,
     batch_size: int = 8,
-    lora_r: Annotated[int, typer.Option(help="LoRA rank (0 = full fine-tuning)")] = 0,
+    grad_accum: GradAccumOpt = 1,
+    lora: LoraOpt = None,
 ):
-    """Fine-tune a model on QA records (answer-only NLL); resumable."""
+    """Fine-tune a model on QA records (answer-only NLL); resumable.
+
+    Runs under ``torchrun --nproc_per_node N`` / ``accelerate launch`` too
+    (each process takes its share of every step; process 0 writes).
+    """
     from obliviate import api
+    from obliviate.core import dist
     from obliviate.core.store import atomic_dir
     from obliviate.llm.data import load_jsonl
     from obliviate.models import load
 
     records = load_jsonl(data)
-    cfg = api.FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r)
+    cfg = _with_lora(api.FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora, grad_accum)
     m, tok = load(model)
     m = api.finetune(m, tok, records, cfg, checkpoint_dir=out.with_name(f".{out.name}.ckpt"))
-    with atomic_dir(out) as tmp:
-        m.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-    typer.echo(str(out))
+    if dist.is_main():
+        with atomic_dir(out) as tmp:
+            m.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+        typer.echo(str(out))
+    dist.barrier()
 
 
 @app.command()
@@ -227,10 +280,15 @@ def unlearn(
     retain: Annotated[Optional[Path], typer.Option(help="your own retain JSONL")] = None,
     holdout: Annotated[Optional[Path], typer.Option(help="your own JSONL about people the model never saw "
                                                         "(SAEGuided's unknown entities)")] = None,
+    data: DataOpt = None,
+    data_set: DataSetOpt = None,
     epochs: float = 5.0,
     lr: float = 2e-5,
     batch_size: int = 4,
-    lora_r: int = 0,
+    grad_accum: GradAccumOpt = 1,
+    lora: LoraOpt = None,
+    lora_save: Annotated[str, typer.Option(help="with --lora: merge (save plain weights) or adapter (save the "
+                                                "adapter only; load it with its base by path)")] = "merge",
     runs_dir: Path = Path("runs"),
     set_: SetOpt = None,
     combiner: CombinerOpt = None,
@@ -242,9 +300,12 @@ def unlearn(
     """Unlearn a forget split; writes runs/<id>/ with config, step log and the model.
 
     Ctrl-C (or a crash) leaves a checkpoint in the run folder; the same command
-    with ``--resume RUN_DIR`` continues from it.
+    with ``--resume RUN_DIR`` continues from it. Runs under ``torchrun
+    --nproc_per_node N`` / ``accelerate launch`` too: the global batch is
+    ``batch_size * grad_accum * N``; process 0 writes the run folder.
     """
     from obliviate import api
+    from obliviate.core import dist
     from obliviate.core.config import parse_overrides, save_yaml, to_dict
     from obliviate.core.store import atomic_dir, new_run_dir
     from obliviate.llm.methods import get_method
@@ -252,27 +313,36 @@ def unlearn(
 
     resolve_spec(model)  # everything is checked before anything is written
     m = get_method(method, parse_overrides(set_))
-    splits = _splits(world, split, forget, retain, holdout)
-    cfg = _training_choices(api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size, lora_r=lora_r),
-                            combiner, combiner_set, sampling, neighbours)
+    splits = _splits(world, split, forget, retain, holdout, data, data_set)
+    if lora_save not in ("merge", "adapter"):
+        _fail(f"--lora-save must be merge or adapter, got {lora_save!r}")
+    if lora_save == "adapter" and not lora:
+        _fail("--lora-save adapter needs --lora")
+    cfg = _training_choices(_with_lora(api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora,
+                                       grad_accum), combiner, combiner_set, sampling, neighbours)
     net, tok = load(model)
     if resume is not None and not (resume / "config.yaml").is_file():
         _fail(f"{resume} has no config.yaml: not an unlearn run folder")
     run_dir = resume or new_run_dir(runs_dir, f"unlearn-{method.lower()}")
-    save_yaml(run_dir / "config.yaml", {"model": model, "method": method, "method_config": m.to_dict(),
-                                        "train": to_dict(cfg), "split": split,
-                                        "forget": str(forget or ""), "retain": str(retain or ""),
-                                        "holdout": str(holdout or "")})
+    if dist.is_main():
+        save_yaml(run_dir / "config.yaml", {"model": model, "method": method, "method_config": m.to_dict(),
+                                            "train": to_dict(cfg), "split": split, "lora_save": lora_save,
+                                            "processes": dist.world_size(), "data": data or "",
+                                            "data_set": list(data_set or []),
+                                            "forget": str(forget or ""), "retain": str(retain or ""),
+                                            "holdout": str(holdout or "")})
     try:
-        net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir)
+        net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir, keep_adapter=lora_save == "adapter")
     except ObliviateError:
-        if resume is None and not (run_dir / "events.jsonl").exists():  # failed before the first step
+        if resume is None and dist.is_main() and not (run_dir / "events.jsonl").exists():  # failed before step 1
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    with atomic_dir(run_dir / "model") as tmp:
-        net.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-    typer.echo(str(run_dir))
+    if dist.is_main():
+        with atomic_dir(run_dir / "model") as tmp:
+            net.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+        typer.echo(str(run_dir))
+    dist.barrier()
 
 
 @app.command("eval")
@@ -283,6 +353,8 @@ def eval_(
     split: str = "forget10",
     forget: Optional[Path] = None,
     retain: Optional[Path] = None,
+    data: DataOpt = None,
+    data_set: DataSetOpt = None,
     gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model, for forget quality")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write metrics JSON here")] = None,
     max_per_split: int = 40,
@@ -304,7 +376,7 @@ def eval_(
         if metric != "tofu_qa":
             _fail("--gold (forget quality) needs --metric tofu_qa")
         resolve_spec(gold)
-    splits = _splits(world, split, forget, retain)
+    splits = _splits(world, split, forget, retain, data=data, data_set=data_set)
     gold_tr = None
     if gold:
         g, gtok = load(gold)
@@ -331,6 +403,8 @@ def audit(
     gold: Annotated[Optional[str], typer.Option(help="a model never trained on the forget set (default: the world's gold)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's config.yaml)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write the audit as JSON here")] = None,
+    lora: Annotated[Optional[str], typer.Option(help="relearning attack through LoRA adapters: r=8,alpha=16,"
+                                                     "targets=... (default: every weight)")] = None,
 ):
     """Every probe and attack on MODEL, a verdict per check with its evidence, and an overall verdict.
 
@@ -359,8 +433,17 @@ def audit(
         if forget not in FORGET_VARIANTS:
             _fail(f"--forget must be one of {', '.join(FORGET_VARIANTS)} or a JSONL file, got {forget!r}")
         cfg.variant = forget
+    audit_cfg = None
+    if lora:
+        import dataclasses
+
+        from obliviate.llm.audit import AuditConfig
+        from obliviate.train.trainer import parse_lora
+
+        base_cfg = AuditConfig()
+        audit_cfg = dataclasses.replace(base_cfg, relearn=dataclasses.replace(base_cfg.relearn, **parse_lora(lora)))
     net = api.load_audited(model)
-    result = api.audit_model(net, cfg=cfg, forget_file=forget_file,
+    result = api.audit_model(net, cfg=cfg, forget_file=forget_file, audit_cfg=audit_cfg,
                              original=api.load_audited(original) if original else None,
                              gold=api.load_audited(gold) if gold else None, out=out)
     typer.echo(format_audit(result))

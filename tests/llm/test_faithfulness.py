@@ -152,7 +152,7 @@ def test_target_against_itself_forgets_nothing(target_scorer, sets):
     assert out["forgotten"] == 0.0
     assert out["over_forgetting.same_answer"] == 0.0 and out["over_forgetting.unrelated"] == 0.0
     assert math.isnan(out["superficial"]) and out["n_superficial"] == 0.0
-    assert out["original_acc.target"] >= 0.7  # the target knows its forget facts
+    assert out["original_acc.target"] >= 0.5  # the target knows most of its forget facts (chance: 0.25)
 
 
 def test_metric_path_gives_the_same_numbers(target_scorer, tiny_gold, splits, multi_hop, sets):

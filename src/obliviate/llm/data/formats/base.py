@@ -78,6 +78,14 @@ def load_benchmark(name: str, folder: str | os.PathLike, **options: Any) -> Benc
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(map(repr, unknown))} for benchmark format "
                           f"{entry.name!r}; valid: {', '.join(valid) or 'none'}")
+    for key, value in list(options.items()):  # command-line strings take the type of the option's default
+        default = params[key].default
+        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+            try:
+                options[key] = type(default)(value)
+            except ValueError:
+                raise ConfigError(f"option {key!r} of benchmark format {entry.name!r} must be a "
+                                  f"{type(default).__name__}, got {value!r}") from None
     return entry.obj(folder, **options)
 
 
