@@ -101,15 +101,20 @@ class QARecord:
         return cls(id=rid, perturbed_answers=list(perturbed), meta=dict(meta), **kwargs)
 
 
-def _iter_lines(path: Path) -> Iterable[tuple[int, str]]:
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path``; a missing file, a folder or bad bytes raise a DataError naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a JSONL file") from None
+        raise DataError(f"{path}: is a folder, expected a file") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _iter_lines(path: Path) -> Iterable[tuple[int, str]]:
+    text = read_text(path)
     for lineno, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             yield lineno, line

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from obliviate.core.errors import DataError
+from obliviate.llm.data.records import read_text
 
 TABLE_SUFFIXES = (".json", ".jsonl", ".parquet")
 
@@ -78,18 +79,6 @@ def read_rows(files: list[Path], allow_empty: bool = False) -> list[Row]:
     if not rows and not allow_empty:
         raise DataError(f"{files[0]}: no records")
     return rows
-
-
-def read_text(path: Path) -> str:
-    """The UTF-8 text of ``path``."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a file") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def read_json(path: Path) -> Any:
