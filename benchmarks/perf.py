@@ -30,7 +30,6 @@ import copy
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -172,7 +171,9 @@ def memory_child(model_spec: str, lora: bool, steps: int) -> None:
 
     cfg = api.UnlearnConfig(epochs=100.0, batch_size=4, checkpoint_every=0, **({"lora_r": 8} if lora else {}))
     api.unlearn(model, tok, splits, "KL", cfg, callbacks=[stop])
-    print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would report its parent's peak
+    hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
+    print(json.dumps({"peak_rss_mib": int(hwm.split()[1]) / 1024}))
 
 
 def main() -> None:
@@ -181,7 +182,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=6, help="optimizer steps timed per training kind")
     p.add_argument("--eval-records", type=int, default=20, help="forget and retain records in the scoring work")
     p.add_argument("--out", default="runs/perf.json")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: train, score, memory")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: optimizer, train, score, memory")
     p.add_argument("--memory-child", choices=["full", "lora"], help=argparse.SUPPRESS)
     a = p.parse_args()
     os.environ.setdefault("OBLIVIATE_QUIET", "1")
@@ -196,6 +197,23 @@ def main() -> None:
     results["matmul_peak_gflops"] = peak / 1e9
     print(f"matmul peak (fp32, 2048^3, {torch.get_num_threads()} threads): {peak / 1e9:.1f} GFLOP/s")
     _, splits, model, tok = setup(a.model)
+
+    if "optimizer" not in skip:  # the trainer's fused AdamW against the default (foreach) one, same parameters
+        params = [torch.nn.Parameter(p.detach().clone()) for p in model.parameters()]
+        for q in params:
+            q.grad = torch.randn_like(q) * 1e-3
+        times = {}
+        for fused in (False, True):
+            opt = torch.optim.AdamW(params, lr=1e-5, fused=fused)
+            opt.step()
+            t = time.perf_counter()
+            for _ in range(3):
+                opt.step()
+            times["fused" if fused else "foreach"] = (time.perf_counter() - t) / 3
+        del params, opt
+        results["adamw_step_s"] = times
+        print(f"optimizer: AdamW step foreach {times['foreach']:.3f} s, fused {times['fused']:.3f} s "
+              f"({times['foreach'] / times['fused']:.1f}x)")
 
     if "train" not in skip:
         for kind in ("finetune", "unlearn"):
