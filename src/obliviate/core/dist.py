@@ -52,9 +52,22 @@ def is_main() -> bool:
 def init() -> None:
     """Join the process group (gloo on CPU, nccl on GPUs) once; a no-op for one process."""
     if distributed() and not torch.distributed.is_initialized():
+        import atexit
+
         from accelerate import PartialState
 
         PartialState(cpu=not torch.cuda.is_available())  # reads torchrun's / accelerate's environment
+        atexit.register(_shutdown)
+
+
+def _shutdown() -> None:
+    """Leave the process group before the interpreter exits.
+
+    Without it gloo's threads can still be running when the process is torn
+    down, which aborts it ("terminate called without an active exception").
+    """
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def barrier() -> None:
