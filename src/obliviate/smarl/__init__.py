@@ -5,40 +5,32 @@ Multi-agent Reinforcement Learning-based Parametrization of Atmospheric and Ocea
 Turbulence", arXiv 2312.00907. See docs/smarl.md.
 """
 
-from obliviate.smarl.closures import (
-    CLOSURES,
-    Closure,
-    DynamicSmagorinsky,
-    FieldClosure,
-    Leith,
-    NoClosure,
-    Smagorinsky,
-    agent_states,
-    lattice_to_field,
-    log_enstrophy_spectrum,
-    make_closure,
-)
-from obliviate.smarl.reference import (
-    load_initial_fields,
-    load_pdf,
-    load_spectrum,
-    spectrum_log_error,
-    spectrum_reward,
-)
-from obliviate.smarl.solver import (
-    CASES,
-    Case,
-    Solver,
-    SolverParams,
-    State,
-    case,
-    energy,
-    enstrophy,
-    random_vorticity,
-    resample,
-    spectrum,
-    vorticity_pdf,
-)
+from importlib import import_module
+
+# names load lazily (PEP 562), so that ``obliviate.smarl.cli`` can be imported by the main CLI without torch
+_EXPORTS = {
+    "obliviate.smarl.closures": ("CLOSURES", "Closure", "DynamicSmagorinsky", "FieldClosure", "Leith", "NoClosure",
+                                 "Smagorinsky", "agent_states", "lattice_to_field", "log_enstrophy_spectrum",
+                                 "make_closure"),
+    "obliviate.smarl.reference": ("load_initial_fields", "load_pdf", "load_spectrum", "spectrum_log_error",
+                                  "spectrum_reward"),
+    "obliviate.smarl.solver": ("CASES", "Case", "Solver", "SolverParams", "State", "case", "energy", "enstrophy",
+                               "random_vorticity", "resample", "spectrum", "vorticity_pdf"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'obliviate.smarl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_WHERE))
+
 
 __all__ = [
     "CASES", "CLOSURES", "Case", "Closure", "DynamicSmagorinsky", "FieldClosure", "Leith", "NoClosure",
