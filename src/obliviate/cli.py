@@ -7,7 +7,6 @@ anything is written.
 
 from __future__ import annotations
 
-import functools
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from obliviate.core.cliutil import fail as _fail
+from obliviate.core.cliutil import handled
 from obliviate.core.errors import ObliviateError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -90,24 +91,6 @@ def _save_model_run(runs_dir: Path, name: str, config: dict, model, figures: dic
     for key in shown:
         typer.echo(f"{key:>{width}}: {figures[key]:.4g}")
     typer.echo(str(run_dir))
-
-
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(2)
-
-
-def handled(fn):
-    """Turn ObliviateError into one line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ObliviateError as e:
-            _fail(str(e))
-
-    return wrapper
 
 
 DataOpt = Annotated[Optional[str], typer.Option(help="a published benchmark on disk, FORMAT:FOLDER (tofu, muse, "
@@ -692,6 +675,11 @@ def vision_bench(
     out = run_vision_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())
     typer.echo(f"report: {out / 'report.html'}")
+
+
+from obliviate.smarl.cli import smarl_app  # noqa: E402  (loads no torch)
+
+app.add_typer(smarl_app, name="smarl")
 
 
 def main() -> None:
