@@ -14,12 +14,42 @@ from obliviate.smarl.rl import PPO, PPOConfig, TrainConfig, Trainer, gae, read_e
 torch.set_num_threads(1)
 
 
+def _stand_in_data(root: Path) -> None:
+    """The k4 files the environment reads, in the authors' formats, with made-up values.
+
+    So these tests run where the real data is not (CI): two-column spectra and
+    MATLAB initial fields ``w1``; the numbers are a k^-3 spectrum and smooth
+    random fields, not the DNS.
+    """
+    import numpy as np
+    from scipy.io import savemat
+
+    folder = root / "smarl" / "Re20kf4"
+    folder.mkdir(parents=True)
+    k = np.arange(512, dtype=float)
+    for kind in ("enstrophy", "energy"):
+        value = np.where(k > 0, np.maximum(k, 1.0) ** (-1.0 if kind == "enstrophy" else -3.0), 0.0)
+        np.savetxt(folder / f"{kind}_spectrum_Re20kf4_DNS1024_xy.dat", np.stack([k, value], 1))
+    rng = np.random.default_rng(0)
+    for n in (32, 64):
+        x = np.linspace(0, 2 * np.pi, n, endpoint=False)
+        for i in range(1, 6):
+            a, b = rng.normal(size=2)
+            w = 4 * (np.cos(4 * x)[:, None] + np.cos(4 * x)[None, :]) + a * np.sin(x)[:, None] + b * np.cos(2 * x)[None, :]
+            savemat(folder / f"iniWor_Re20kf4_{n}_{i}.mat", {"w1": w})
+
+
 @pytest.fixture()
-def data_dir() -> str:
+def data_dir(tmp_path_factory, monkeypatch) -> str:
+    """``$OBLIVIATE_DATA`` when it holds smarl/ (the real files), else stand-in files in the real formats."""
     root = os.environ.get("OBLIVIATE_DATA")
-    if not root or not (Path(root) / "smarl").is_dir():
-        pytest.skip("set OBLIVIATE_DATA to the folder holding smarl/ (e.g. ../shared/data)")
-    return root
+    if root and (Path(root) / "smarl").is_dir():
+        return root
+    stand_in = tmp_path_factory.getbasetemp() / "smarl-stand-in"
+    if not stand_in.is_dir():
+        _stand_in_data(stand_in)
+    monkeypatch.setenv("OBLIVIATE_DATA", str(stand_in))
+    return str(stand_in)
 
 
 def tiny_env(**kw):
