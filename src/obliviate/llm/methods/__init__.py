@@ -5,6 +5,8 @@ Importing this package registers every built-in method.
 
 from obliviate.llm.methods.base import METHODS, Method, MethodContext, get_method
 from obliviate.llm.methods import (  # noqa: F401  (registers)
+    altpo,
+    ceu,
     flat,
     grad_ascent,
     grad_diff,
@@ -13,9 +15,13 @@ from obliviate.llm.methods import (  # noqa: F401  (registers)
     klue,
     meow,
     npo,
+    pdu,
     rmu,
     sae_guided,
+    satimp,
     simnpo,
+    undial,
+    wga,
 )
 
 __all__ = ["METHODS", "Method", "MethodContext", "get_method"]

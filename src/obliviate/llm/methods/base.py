@@ -4,10 +4,12 @@ A method is a config dataclass with the paper's defaults, ``prepare(ctx)`` for
 anything it needs before training (reference log-probs, neurons, templates),
 and ``losses(model, batch) -> {"forget": t, "retain": t, ...}`` with its
 weights already applied. Optional hooks: ``trainable_parameters(model)``,
-``parameter_masks(model)`` (entry-level gradient masks) and
+``parameter_masks(model)`` (entry-level gradient masks),
 ``forget_filter(model, records)`` (which forget records each epoch trains
-on). Sampling, projection, checkpoints and logging belong to the trainer, so
-every method gets them for free.
+on) and ``after_step(logs)`` with ``state_dict``/``load_state_dict`` (state
+a method updates between optimizer steps, e.g. PDU's dual variable, logged
+and checkpointed by the trainer). Sampling, projection, checkpoints and
+logging belong to the trainer, so every method gets them for free.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ class Method(Configurable):
     needs_retain: ClassVar[bool] = False
     needs_reference: ClassVar[bool] = False
 
-
     def prepare(self, ctx: MethodContext) -> None:
         """Compute what the objective needs before training (default: nothing)."""
 
@@ -72,6 +73,22 @@ class Method(Configurable):
 
     def losses(self, model, batch: dict) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def after_step(self, logs: dict[str, float]) -> dict[str, float]:
+        """Called by the trainer after each optimizer step; returns figures to add to that step's logs (default: none).
+
+        ``logs`` holds the step's loss means over every micro-batch of every
+        process (identical on all processes), ``grad_norm`` and ``lr``. A
+        method whose state changes here keeps it in :meth:`state_dict`.
+        """
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready state a checkpoint must keep so a resumed run continues exactly (default: none)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (called after ``prepare`` when a run resumes from a checkpoint)."""
 
     def with_retain_nll(self, model, batch: dict, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Add ``alpha * NLL(R)`` as ``out["retain"]`` when alpha > 0 and a retain batch exists."""
@@ -109,6 +126,20 @@ def reference_logprobs(ctx: MethodContext, records, answers: list[str] | None = 
     scorer = Scorer(ctx.model, ctx.tokenizer, batch_size=ctx.batch_size)
     logp, _ = scorer.answer_logprobs([(r.question, a) for r, a in zip(records, answers)], desc="reference log-probs")
     return {r.id: float(v) for r, v in zip(records, logp)}
+
+
+def answer_tokens(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-softmax rows at the answer positions and the answer tokens they predict: (n, vocab), (n,).
+
+    Ignored (-100) positions are dropped before anything is computed, so the
+    rows do not depend on how much padding the batch has. Token-level
+    objectives (UNDIAL, CE-U, WGA, SatImp, PDU) read them; rows are
+    log-probabilities, which equal the logits up to a constant per row.
+    """
+    from obliviate.llm.encoding import IGNORE, answer_token_logprobs
+
+    target = batch["labels"][:, 1:]  # (B, T-1): the token each position predicts
+    return answer_token_logprobs(model, batch), target[target != IGNORE]
 
 
 def lookup(table: dict[str, float], ids: list[str], like: torch.Tensor) -> torch.Tensor:
