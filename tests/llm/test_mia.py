@@ -161,13 +161,14 @@ def test_memo_reuses_results_until_cleared(tiny_target, splits):
 
 @pytest.fixture(scope="module")
 def target_mia(tiny_target, tiny_gold, splits):
-    ctx = MetricContext("forget", {"nonmembers": splits.holdout, "reference_scorer": Scorer(*tiny_gold)})
+    ctx = MetricContext("forget", {"nonmembers": splits.holdout, "reference_scorer": Scorer(*tiny_gold),
+                                   "gradnorm": True})
     return METRICS.get("mia")(Scorer(*tiny_target), splits.forget, ctx), ctx
 
 
 def test_every_attack_tells_trained_from_unseen_on_the_target(target_mia, splits):
     aucs, ctx = target_mia
-    assert set(aucs) == {"auc_loss", "auc_zlib", "auc_mink", "auc_minkpp", "auc_reference"}
+    assert set(aucs) == {"auc_loss", "auc_zlib", "auc_mink", "auc_minkpp", "auc_reference", "auc_gradnorm"}
     for name, auc in aucs.items():
         assert auc > 0.8, (name, auc)
     per = ctx.extra["per_sample"]["mia"]
@@ -180,6 +181,6 @@ def test_gold_model_does_not_leak_the_forget_set(target_mia, tiny_gold, splits):
     aucs, _ = target_mia
     ctx = MetricContext("forget", {"nonmembers": splits.holdout})
     gold = METRICS.get("mia")(Scorer(*tiny_gold), splits.forget, ctx)
-    assert "auc_reference" not in gold
+    assert "auc_reference" not in gold and "auc_gradnorm" not in gold  # both opt-in
     assert gold["auc_loss"] < aucs["auc_loss"] - 0.25
     assert privleak(aucs["auc_mink"], gold["auc_mink"]) > 0  # the target leaks against the gold model

@@ -3,7 +3,8 @@
 ``generate_world`` invents people and relations; ``qa_records`` turns them into
 question/answer records; ``make_splits`` / ``save_world`` / ``load_splits``
 divide them into forget, retain and holdout sets; ``load_world_facts`` gives
-easy real-world facts that unlearning must not damage; ``make_probes`` /
+easy real-world facts that unlearning must not damage, ``load_real_entities``
+real people and works (TOFU's "real authors"); ``make_probes`` /
 ``save_probes`` / ``load_probes`` / ``load_world_probes`` build the audit sets
 (neighbours, multi-hop, BLUR combined queries, relearning tiers, biographies).
 Pure standard library.
@@ -18,6 +19,7 @@ from obliviate.llm.data.probes import (
     probes_dir,
     save_probes,
 )
+from obliviate.llm.data.real_entities import load_real_entities
 from obliviate.llm.data.records import QARecord, load_jsonl, read_jsonl_dicts, save_jsonl, slugify
 from obliviate.llm.data.render import ATTRIBUTES, biography, qa_records, relation_facts
 from obliviate.llm.data.splits import (
@@ -50,6 +52,7 @@ __all__ = [
     "generate_world",
     "load_jsonl",
     "load_probes",
+    "load_real_entities",
     "load_splits",
     "load_world",
     "load_world_facts",

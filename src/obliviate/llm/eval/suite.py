@@ -3,11 +3,17 @@
 ``evaluate(model, tokenizer, splits)`` returns e.g.::
 
     {"forget": {"answer_prob": .., "rouge_l_recall": .., "truth_ratio": .., ...},
-     "retain": {...}, "neighbours": {...}, "world_facts": {...},
-     "model_utility_hmean": .., "forget_quality_ks_pvalue": ..}
+     "retain": {...}, "neighbours": {...}, "real_entities": {...}, "world_facts": {...},
+     "model_utility_hmean": .., "model_utility_splits": ["retain", "real_entities", "world_facts"],
+     "forget_quality_ks_pvalue": .., "forget_quality_log10_pvalue": ..}
 
 and, separately, per-sample values (the forget truth ratios a later run needs
 to compute forget quality against this model).
+
+Model utility is OpenUnlearning's: the harmonic mean of the 9 numbers
+{probability, ROUGE-L recall, truth ratio} x {retain, real entities, world
+facts} (fewer where a set is absent). The neighbours split is scored and
+reported but is not part of it.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from typing import Any
 import numpy as np
 
 from obliviate.llm.eval.metrics import METRICS, MetricContext
-from obliviate.llm.eval.metrics.tofu import forget_quality, model_utility
+from obliviate.llm.eval.metrics.tofu import forget_quality, forget_quality_log10, model_utility
 from obliviate.llm.eval.scoring import Scorer
 
-UTILITY_SPLITS = ("retain", "neighbours", "world_facts")
+UTILITY_SPLITS = ("retain", "real_entities", "world_facts")  # OpenUnlearning's model utility (their retain, ra, wf)
+UTILITY_FIGURES = ("answer_prob", "rouge_l_recall", "truth_ratio")
+EVAL_SPLITS = ("forget", "retain", "neighbours", "real_entities", "world_facts")  # what ``evaluate`` scores
 
 
 def subsample(records: list, limit: int | None, seed: int = 0) -> list:
@@ -68,13 +76,14 @@ def mc_correct(scorer: Scorer, records: list, desc: str = "multiple choice") -> 
     return norm[:, 0] < norm[:, 1:].min(axis=1)
 
 
-def known_facts(scorer: Scorer, records: list) -> list:
+def known_facts(scorer: Scorer, records: list, desc: str = "checking known facts") -> list:
     """Records whose true answer the model ranks above every perturbed answer.
 
-    World facts are kept only when the loaded model already knows them, so that
-    a drop means damage done by unlearning, not ignorance to begin with.
+    World facts and real entities are kept only when the loaded model already
+    knows them, so that a drop means damage done by unlearning, not ignorance
+    to begin with.
     """
-    return [r for r, ok in zip(records, mc_correct(scorer, records, desc="checking world facts")) if ok]
+    return [r for r, ok in zip(records, mc_correct(scorer, records, desc=desc)) if ok]
 
 
 def evaluate(
@@ -92,7 +101,8 @@ def evaluate(
 
     Args:
         model, tokenizer: the model to evaluate.
-        splits: a ``Splits`` (forget, retain, neighbours, world_facts).
+        splits: a ``Splits`` (forget, retain, neighbours, real_entities, world_facts; absent or
+            empty sets are skipped).
         gold_forget_truth_ratios: per-sample forget truth ratios of the gold
             (retain-only) model; when given, forget quality is computed.
         max_per_split: cap on utility-split records (forget is never capped).
@@ -106,25 +116,25 @@ def evaluate(
     compute = METRICS.get(metric)
     extra: dict[str, Any] = {}
     out: dict[str, Any] = {}
-    for name in ("forget", *UTILITY_SPLITS):
+    for name in EVAL_SPLITS:
         records = getattr(splits, name, None) or []
         if name != "forget":
             records = subsample(records, max_per_split)
         if records:
             out[name] = compute(scorer, records, MetricContext(name, extra))
-    utility = [out[s][m] for s in UTILITY_SPLITS if s in out for m in ("answer_prob", "rouge_l_recall", "truth_ratio")
-               if m in out[s]]  # TOFU figures; other metrics have no utility
-    out["model_utility_hmean"] = model_utility(utility) if utility else math.nan
+    used = [s for s in UTILITY_SPLITS if s in out and all(m in out[s] for m in UTILITY_FIGURES)]  # TOFU figures only
+    out["model_utility_hmean"] = model_utility([out[s][m] for s in used for m in UTILITY_FIGURES]) if used else math.nan
+    out["model_utility_splits"] = used
     per_sample = extra.get("per_sample", {})
     return add_forget_quality(out, per_sample, gold_forget_truth_ratios), per_sample
 
 
 def add_forget_quality(metrics: dict[str, Any], per_sample: dict[str, Any],
                        gold_forget_truth_ratios: list[float] | None) -> dict[str, Any]:
-    """Add the KS-test forget quality (and its log10) against the gold model's truth ratios."""
+    """Add the KS-test forget quality and its log10 (finite where the p-value underflows) against the gold model."""
     metrics = dict(metrics)
     if gold_forget_truth_ratios is not None and "forget" in per_sample:
-        p = forget_quality(np.array(per_sample["forget"]["truth_ratio"]), np.array(gold_forget_truth_ratios))
-        metrics["forget_quality_ks_pvalue"] = p
-        metrics["forget_quality_log10_pvalue"] = math.log10(max(p, 1e-300))
+        ours, gold = np.array(per_sample["forget"]["truth_ratio"]), np.array(gold_forget_truth_ratios)
+        metrics["forget_quality_ks_pvalue"] = forget_quality(ours, gold)
+        metrics["forget_quality_log10_pvalue"] = forget_quality_log10(ours, gold)
     return metrics

@@ -16,7 +16,13 @@ Scores, per (question, answer) pair, on the answer tokens (eos included):
 * Min-K%++ (Zhang et al. 2024): each token's log-prob standardised by the mean
   and std of the log-prob under the next-token distribution, then Min-K%;
 * Reference: ``-(NLL - NLL_ref)``, ``NLL_ref`` the mean token NLL under a
-  reference model.
+  reference model;
+* GradNorm (Maini et al. 2024, arXiv 2402.17012; OpenUnlearning's
+  ``mia_gradnorm``): ``-G``, ``G`` the mean over the model's parameter tensors
+  of the 2-norm of the gradient of the sample's mean token NLL. A member sits
+  near a minimum of the loss, so its gradient is small: lower norm = more
+  member-like, hence the minus. OpenUnlearning scores ``+G`` with members
+  labelled 0, the same AUC. The only attack that needs gradients; opt-in.
 
 PrivLeak compares an unlearned model's AUC to the gold (retrained) model's:
 see :func:`privleak` (ours, positive = leakage) and :func:`muse_privleak`
@@ -25,12 +31,15 @@ see :func:`privleak` (ours, positive = leakage) and :func:`muse_privleak`
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from obliviate.core.errors import ObliviateError
+from obliviate.core.progress import progress
 from obliviate.llm.eval.metrics.base import METRICS, MetricContext
 from obliviate.llm.eval.scoring import TokenStats
 
@@ -87,6 +96,52 @@ def reference_score(stats: Sequence[TokenStats], ref_stats: Sequence[TokenStats]
     return loss_score(stats) - loss_score(ref_stats)
 
 
+def gradnorm_score(scorer, pairs: Sequence[tuple[str, str]], p: float = 2.0,
+                   desc: str = "GradNorm") -> np.ndarray:
+    """GradNorm attack: ``-G`` per (question, answer) pair, higher = more likely a member.
+
+    ``G = mean over parameter tensors W of ||d NLL / d W||_p``, ``NLL`` the
+    mean token NLL of the answer (eos included, as every score here) given the
+    question, one sample at a time, with the model in eval mode. The mean of
+    per-tensor norms is OpenUnlearning's (not the norm of the concatenated
+    gradient). Gradients are taken with ``torch.autograd.grad`` over every
+    floating-point parameter (frozen ones included, their ``requires_grad``
+    set for the call and restored), so the model's ``.grad`` fields are never
+    touched: none is created, an accumulated one is left as it was.
+
+    Args:
+        scorer: a :class:`~obliviate.llm.eval.scoring.Scorer` (its model, prompt format and device).
+        pairs: (question, answer) pairs.
+        p: the norm, 1, 2 or ``math.inf`` (OpenUnlearning's TOFU config: 2).
+    """
+    from obliviate.llm.encoding import collate, mean_nll
+
+    if p not in (1, 2, math.inf):
+        raise ValueError(f"p must be 1, 2 or math.inf, got {p!r}")
+    model = scorer.model
+    params = [w for w in model.parameters() if w.is_floating_point()]
+    flags = [w.requires_grad for w in params]
+    was_training = model.training
+    out = np.zeros(len(pairs))
+    try:
+        model.eval()
+        for w in params:
+            w.requires_grad_(True)
+        with torch.enable_grad(), progress(len(pairs), desc) as advance:
+            for i, pair in enumerate(pairs):
+                batch = {k: v.to(scorer.device) for k, v in collate(scorer.fmt, [pair]).items()}
+                grads = torch.autograd.grad(mean_nll(model, batch), params, allow_unused=True)
+                norms = [torch.linalg.vector_norm(g.float(), ord=p) for g in grads if g is not None]
+                out[i] = -float(torch.stack(norms).mean())
+                del grads, norms
+                advance()
+    finally:
+        for w, flag in zip(params, flags):
+            w.requires_grad_(flag)
+        model.train(was_training)
+    return out
+
+
 def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> float:
     """ROC AUC of telling members from non-members by score (higher score = member; ties count 1/2)."""
     from sklearn.metrics import roc_auc_score
@@ -139,10 +194,12 @@ def mia(scorer, records, ctx: MetricContext) -> dict[str, float]:
     """Membership-inference AUCs: ``records`` (members) against ``ctx.extra["nonmembers"]``.
 
     ``ctx.extra["reference_scorer"]``, a ``Scorer`` on a reference model, adds
-    the reference attack. Per-sample scores go to ``ctx.extra["per_sample"]["mia"]``.
+    the reference attack; ``ctx.extra["gradnorm"]`` (True, or the norm's ``p``)
+    adds GradNorm (a backward pass per sample). Per-sample scores go to
+    ``ctx.extra["per_sample"]["mia"]``.
 
     Returns:
-        ``{"auc_loss", "auc_zlib", "auc_mink", "auc_minkpp"[, "auc_reference"]}``.
+        ``{"auc_loss", "auc_zlib", "auc_mink", "auc_minkpp"[, "auc_reference"][, "auc_gradnorm"]}``.
     """
     nonmembers = list(ctx.extra.get("nonmembers") or [])
     members = list(records)
@@ -154,6 +211,10 @@ def mia(scorer, records, ctx: MetricContext) -> dict[str, float]:
     ref = ctx.extra.get("reference_scorer")
     ref_stats = ref.token_stats(pairs, desc=f"MIA reference {ctx.split}") if ref is not None else None
     scores = mia_scores(stats, [r.answer for r in both], ref_stats)
+    gradnorm = ctx.extra.get("gradnorm")
+    if gradnorm:
+        p = 2.0 if gradnorm is True else float(gradnorm)
+        scores["gradnorm"] = gradnorm_score(scorer, pairs, p=p, desc=f"GradNorm {ctx.split}")
     m = len(members)
     ctx.extra.setdefault("per_sample", {})["mia"] = {
         "member_ids": [r.id for r in members],
