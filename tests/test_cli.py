@@ -59,7 +59,7 @@ def test_unknown_method(tmp_path, split_files):
     result, lines = _run(["unlearn", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--method", "forgetall",
                           "--forget", str(split_files[0]), "--retain", str(split_files[1]),
                           "--runs-dir", str(runs)], tmp_path)
-    _assert_clean_failure(result, lines, runs, "unknown method 'forgetall'; valid: FLAT, GradAscent")
+    _assert_clean_failure(result, lines, runs, "unknown method 'forgetall'; valid: AltPO, CE-U")
 
 
 def test_forget_split_naming_no_entity(tmp_path, split_files):

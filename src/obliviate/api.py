@@ -29,7 +29,7 @@ from obliviate.train.trainer import TrainConfig, cache_settings
 TINY = "tiny"
 # Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
 DATA_VERSION = 3
-EVAL_VERSION = 2
+EVAL_VERSION = 3  # 3: OpenUnlearning model utility (retain, real entities, world facts), robust log10 FQ
 
 
 @dataclass
@@ -315,6 +315,7 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         masks=m.parameter_masks(model),
         merge_adapter=not keep_adapter,
         description=f"unlearning ({type(m).__name__})",
+        method=m,
     )
     return trainer.fit()
 
@@ -334,8 +335,9 @@ def cached_evaluate(model_dir: Path, model, tokenizer, splits, gold_forget_truth
     """
     from obliviate.llm.eval.suite import add_forget_quality
 
-    key = stable_hash({"splits": [_records_hash(getattr(splits, s)) for s in
-                                  ("forget", "retain", "neighbours", "world_facts")], "kw": kwargs, "v": EVAL_VERSION})
+    key = stable_hash({"splits": [_records_hash(getattr(splits, s, None) or []) for s in
+                                  ("forget", "retain", "neighbours", "real_entities", "world_facts")],
+                       "kw": kwargs, "v": EVAL_VERSION})
     path = Path(model_dir) / f"eval-{key}.json"
     if path.is_file():
         blob = json.loads(path.read_text())
@@ -415,10 +417,23 @@ class Prepared:
         return load_world_probes(self.world_dir, self.variant)
 
 
-def prepare(cfg: DemoConfig) -> Prepared:
-    """World -> target and gold (cached) -> known world facts -> cached evaluations."""
+def _known_to(model, tokenizer, records) -> list:
+    """The records ``model`` ranks first by multiple choice (``suite.known_facts``), cached beside the model."""
     from obliviate.llm.eval.scoring import Scorer
     from obliviate.llm.eval.suite import known_facts
+
+    cache = _model_dir(model) / f"known-facts-{_records_hash(records)}.json"
+    if cache.is_file():
+        known = set(json.loads(cache.read_text()))
+        return [r for r in records if r.id in known]
+    kept = known_facts(Scorer(model, tokenizer), records)
+    atomic_write_json(cache, [r.id for r in kept])
+    return kept
+
+
+def prepare(cfg: DemoConfig) -> Prepared:
+    """World -> target and gold (cached) -> known world facts and real entities -> cached evaluations."""
+    from obliviate.llm.data import load_real_entities
 
     world_dir = build_world(cfg.world)
     splits = load_world_splits(world_dir, cfg.variant)
@@ -427,15 +442,12 @@ def prepare(cfg: DemoConfig) -> Prepared:
     target, tok = finetuned(cfg.model, splits.forget + splits.retain + extra, cfg.finetune, role="target",
                             world_dir=world_dir)
     gold, _ = finetuned(cfg.model, splits.retain + extra, cfg.finetune, role="gold", world_dir=world_dir)
-    # World facts: keep only those the model knew before unlearning (cached beside the target).
-    facts_cache = _model_dir(target) / f"known-facts-{_records_hash(splits.world_facts)}.json"
-    if facts_cache.is_file():
-        known = set(json.loads(facts_cache.read_text()))
-        splits.world_facts = [r for r in splits.world_facts if r.id in known]
-    else:
-        splits.world_facts = known_facts(Scorer(target, tok), splits.world_facts)
-        atomic_write_json(facts_cache, [r.id for r in splits.world_facts])
+    # World facts and real entities: keep only those the model knew before unlearning.
+    splits.world_facts = _known_to(target, tok, splits.world_facts)
     log(f"world facts the target knows: {len(splits.world_facts)}")
+    if not tiny:  # the tiny model's vocabulary is the world's words: it knows no real people
+        splits.real_entities = _known_to(target, tok, load_real_entities())
+        log(f"real entities the target knows: {len(splits.real_entities)}")
     kw = dict(max_per_split=cfg.eval_max_per_split)
     _, gold_ps = cached_evaluate(_model_dir(gold), gold, tok, splits, **kw)
     gold_tr = gold_ps["forget"]["truth_ratio"]
@@ -493,7 +505,8 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
 
 def _split_sizes(p: Prepared) -> dict[str, Any]:
     return {"variant": p.variant, "world_dir": str(p.world_dir),
-            "n": {s: len(getattr(p.splits, s)) for s in ("forget", "retain", "neighbours", "holdout", "world_facts")}}
+            "n": {s: len(getattr(p.splits, s)) for s in ("forget", "retain", "neighbours", "holdout", "real_entities",
+                                                         "world_facts")}}
 
 
 def run_provenance() -> dict[str, Any]:

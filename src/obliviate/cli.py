@@ -279,6 +279,19 @@ def unlearn(
     sampling: SamplingOpt = None,
     neighbours: NeighboursOpt = None,
     resume: Annotated[Optional[Path], typer.Option(help="an interrupted run folder to finish")] = None,
+    eval_every: Annotated[int, typer.Option(help="score forget quality (with --gold) and utility every N optimizer "
+                                                 "steps, before the first and after the last: trajectory.jsonl, "
+                                                 "metrics.json, report.html (0 = off)")] = 0,
+    keep: Annotated[str, typer.Option(help="model to save: last (the final step) or best: among evaluations whose "
+                                           "forget quality p >= --keep-threshold the highest utility; if none "
+                                           "passes the highest forget quality; ties: the earlier step")] = "last",
+    keep_threshold: Annotated[float, typer.Option(help="forget quality KS p-value an evaluation needs to be "
+                                                       "chosen by its utility (--keep best)")] = 0.05,
+    gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model: forget quality of the --eval-every "
+                                                     "evaluations (same tokenizer)")] = None,
+    eval_set: Annotated[Optional[list[str]], typer.Option("--eval-set", help="evaluation setting key=value: "
+                                                          "max_forget (40), max_per_split (20), batch_size (16) "
+                                                          "(repeatable)")] = None,
 ):
     """Unlearn a forget split; writes runs/<id>/ with config, step log and the model.
 
@@ -286,15 +299,29 @@ def unlearn(
     with ``--resume RUN_DIR`` continues from it. Runs under ``torchrun
     --nproc_per_node N`` / ``accelerate launch`` too: the global batch is
     ``batch_size * grad_accum * N``; process 0 writes the run folder.
+
+    ``--eval-every N --gold GOLD`` evaluates while unlearning (capped record
+    counts, see ``--eval-set``) and ``--keep best`` saves the model of the
+    evaluation the rule above picks; metrics.json says which step (see
+    docs/metrics.md).
     """
     from obliviate import api
     from obliviate.core import dist
-    from obliviate.core.config import parse_overrides, save_yaml, to_dict
+    from obliviate.core.config import from_dict, parse_overrides, save_yaml, to_dict
     from obliviate.core.store import atomic_dir, new_run_dir
+    from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_results
     from obliviate.llm.methods import get_method
     from obliviate.models import load, resolve_spec
 
     resolve_spec(model)  # everything is checked before anything is written
+    ecfg = from_dict(EvalDuringConfig, {"every": eval_every, "keep": keep, "keep_threshold": keep_threshold,
+                                        **parse_overrides(eval_set)})
+    if gold is not None and not ecfg.every:
+        _fail("--gold is used by the evaluations during unlearning: add --eval-every N")
+    if ecfg.keep == "best" and gold is None:
+        _fail("--keep best ranks evaluations by forget quality: give the gold model with --gold MODEL")
+    if gold is not None:
+        resolve_spec(gold)
     m = get_method(method, parse_overrides(set_))
     splits = _splits(world, split, forget, retain, holdout, data, data_set)
     if lora_save not in ("merge", "adapter"):
@@ -313,9 +340,13 @@ def unlearn(
                                             "processes": dist.world_size(), "data": data or "",
                                             "data_set": list(data_set or []),
                                             "forget": str(forget or ""), "retain": str(retain or ""),
-                                            "holdout": str(holdout or "")})
+                                            "holdout": str(holdout or ""), "eval_during": to_dict(ecfg),
+                                            "gold": gold or ""})
+    during = EvalDuring(tok, splits, ecfg, gold=(lambda: load(gold)[0]) if gold else None,
+                        run_dir=run_dir) if ecfg.every else None
     try:
-        net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir, keep_adapter=lora_save == "adapter")
+        net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir, keep_adapter=lora_save == "adapter",
+                          callbacks=[during] if during else None)
     except ObliviateError:
         if resume is None and dist.is_main() and not (run_dir / "events.jsonl").exists():  # failed before step 1
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -324,6 +355,11 @@ def unlearn(
         with atomic_dir(run_dir / "model") as tmp:
             net.save_pretrained(tmp)
             tok.save_pretrained(tmp)
+        if during is not None:
+            write_results(run_dir, during, method=method, variant=data or str(forget or split), seed=cfg.seed,
+                          **api.run_provenance())
+            typer.echo(f"kept the model of step {during.kept['step']} ({ecfg.keep}); trajectory: "
+                       f"{run_dir / 'trajectory.jsonl'}, report: {run_dir / 'report.html'}")
         typer.echo(str(run_dir))
     dist.barrier()
 
@@ -487,8 +523,12 @@ def bench(
     controls: Annotated[Optional[bool], typer.Option(help="also audit target, gold and a suppression-only model "
                                                           "(default yes)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML BenchConfig (see a bench's bench.yaml)")] = None,
+    configs: Annotated[Optional[Path], typer.Option(help="a sweep's sweep.json: each method runs the config "
+                                                         "`obliviate sweep` selected, seeds 0-4 by default; the "
+                                                         "sweep's model and settings are used")] = None,
 ):
-    """Methods x forget splits x seeds, each run audited, then a leaderboard and report.html."""
+    """Methods x forget splits x seeds, each run audited, then a leaderboard (95% intervals, significance marks)
+    and report.html."""
     from obliviate.core.config import load_yaml
     from obliviate.llm import bench as b
 
@@ -501,15 +541,62 @@ def bench(
         kw["controls"] = controls
     if methods:
         kw["methods"] = [m.strip() for m in methods.split(",")]
-    if model:
-        kw["model"] = model
-    if config is not None:
-        cfg = b.bench_config_from({**load_yaml(config), **kw})
+    if configs is not None:
+        if config is not None or model:
+            _fail("--configs brings the sweep's own model and settings: drop --config and --model")
+        from obliviate.llm.sweep import bench_config_from_sweep
+
+        cfg = bench_config_from_sweep(configs, **kw)
     else:
-        cfg = b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw)
+        if model:
+            kw["model"] = model
+        if config is not None:
+            cfg = b.bench_config_from({**load_yaml(config), **kw})
+        else:
+            cfg = b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw)
     folder = b.run_bench(cfg, out)
     typer.echo((folder / "leaderboard.md").read_text())
     typer.echo(f"report: {folder / 'report.html'}")
+
+
+@app.command()
+@handled
+def sweep(
+    out: Annotated[Path, typer.Option(help="sweep folder (re-running it skips finished configs)")] = Path("runs/sweep"),
+    tiny: Annotated[bool, typer.Option(help="the tiny model (seconds per config; for tests)")] = False,
+    model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
+    methods: Annotated[Optional[str], typer.Option(help="comma-separated run specs (default: all)")] = None,
+    splits: Annotated[Optional[str], typer.Option(help="the forget splits the tuned bench will report (default "
+                                                       "forget10); validation people avoid all of them")] = None,
+    budget: Annotated[Optional[int], typer.Option(help="configs per method, the same for every method "
+                                                       "(default 12)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="unlearning seed of every config (default 0)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML BenchConfig to tune, or a sweep's sweep.yaml")] = None,
+):
+    """Tune each method (learning rate, epochs, its own weights) on validation forget people, never the reported
+    ones; writes sweep.json for `obliviate bench --configs`."""
+    from obliviate.core.config import load_yaml
+    from obliviate.llm import bench as b
+    from obliviate.llm import sweep as sw
+
+    kw: dict = {}
+    if splits:
+        kw["variants"] = splits.split(",")
+    if methods:
+        kw["methods"] = [m.strip() for m in methods.split(",")]
+    if model:
+        kw["model"] = model
+    own = {k: v for k, v in (("budget", budget), ("seed", seed)) if v is not None}
+    data = load_yaml(config) if config is not None else {}
+    if "bench" in data:  # a sweep.yaml
+        cfg = sw.sweep_config_from({**data, **own, "bench": {**data["bench"], **kw}})
+    else:
+        bench_cfg = (b.bench_config_from({**data, **kw}) if config is not None
+                     else b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw))
+        cfg = sw.SweepConfig(bench=bench_cfg, **own)
+    folder = sw.run_sweep(cfg, out)
+    typer.echo((folder / "sweep.md").read_text())
+    typer.echo(f"tuned bench: obliviate bench --configs {folder / 'sweep.json'} --out {folder}-bench")
 
 
 @app.command()

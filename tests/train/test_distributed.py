@@ -25,13 +25,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _unlearn(model_dir: Path, world_dir: Path, runs: Path, spec: str, processes: int, grad_accum: int) -> Path:
+def _unlearn(model_dir: Path, world_dir: Path, runs: Path, spec: str, processes: int, grad_accum: int,
+             extra: tuple[str, ...] = ()) -> Path:
     method, _, combiner = spec.partition("+")
     args = ["-m", "obliviate.cli", "unlearn", "--model", str(model_dir), "--world", str(world_dir),
             "--method", method, "--epochs", "2", "--lr", "2e-3", "--batch-size", "2",
             "--grad-accum", str(grad_accum), "--runs-dir", str(runs)]
     if combiner:
         args += ["--combiner", combiner]
+    args += extra
     if processes > 1:
         args = ["-m", "torch.distributed.run", "--nproc_per_node", str(processes), "--master_addr", "127.0.0.1",
                 "--master_port", str(_free_port()), *args]
@@ -63,3 +65,24 @@ def test_two_processes_equal_one_with_the_same_global_batch(tiny_target, world_d
     assert [e["step"] for e in ev_one] == [e["step"] for e in ev_two]
     for x, y in zip(ev_one, ev_two):
         assert x["forget"] == pytest.approx(y["forget"], rel=1e-4, abs=1e-6)
+
+
+def test_evaluation_during_unlearning_and_keep_best_agree_across_processes(tiny_target, tiny_gold, world_dir, tmp_path):
+    """`--eval-every --keep best` on 2 processes: process 0 evaluates, the others wait for its row and decision;
+    the trajectory, the kept step and the saved model equal those of one process."""
+    import json
+
+    model_dir, gold_dir = Path(tiny_target[0].name_or_path), Path(tiny_gold[0].name_or_path)
+    extra = ("--eval-every", "2", "--keep", "best", "--keep-threshold", "0.001", "--gold", str(gold_dir),
+             "--eval-set", "max_per_split=8")
+    one = _unlearn(model_dir, world_dir, tmp_path / "one", "graddiff", processes=1, grad_accum=2, extra=extra)
+    two = _unlearn(model_dir, world_dir, tmp_path / "two", "graddiff", processes=2, grad_accum=1, extra=extra)
+    rows = [[json.loads(line) for line in (d / "trajectory.jsonl").read_text().splitlines()] for d in (one, two)]
+    assert [r["step"] for r in rows[0]] == [r["step"] for r in rows[1]] and len(rows[0]) > 2
+    for x, y in zip(*rows):
+        assert x["model_utility_hmean"] == pytest.approx(y["model_utility_hmean"], rel=1e-3)
+    kept = [json.loads((d / "metrics.json").read_text())["eval_during"]["kept_step"] for d in (one, two)]
+    assert kept[0] == kept[1] and 0 < kept[0] < rows[0][-1]["step"]  # an earlier state was put back
+    a, b = load_file(one / "model" / "model.safetensors"), load_file(two / "model" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)

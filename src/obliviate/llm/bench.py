@@ -14,7 +14,15 @@ leaderboard: a method should look like the gold row, and the suppression row
 shows what the audit catches that a QA-only evaluation misses.
 
 The leaderboard (``leaderboard.json``, ``leaderboard.md``, ``report.html``)
-has one row per method with the mean and spread over seeds.
+has one row per method with the mean over seeds and its 95% t-interval
+(``mean ± t_{0.975, n-1} s / sqrt(n)``). On each column with a direction
+(:data:`BETTER`) the best method is compared with every other by Welch's
+t-test over seeds, the p-values Holm-corrected over that column's
+comparisons; a method whose difference from the best is significant at 0.05
+is marked. A *tuned* bench (``obliviate bench --configs sweep.json``, see
+:mod:`obliviate.llm.sweep`) runs each method with the learning rate, epochs
+and weights a sweep selected on validation forget people (``unlearn_overrides``
+and ``method_configs``), 5 seeds by default.
 """
 
 from __future__ import annotations
@@ -61,6 +69,9 @@ class BenchConfig:
         variants: forget splits (``forget01``, ``forget05``, ``forget10``).
         seeds: unlearning seeds.
         method_configs: per-method overrides of the paper defaults.
+        unlearn_overrides: per-method overrides of the unlearning settings (``lr``, ``epochs``...), e.g. the
+            configs an ``obliviate sweep`` selected (:func:`obliviate.llm.sweep.bench_config_from_sweep`).
+        tuned_from: the ``sweep.json`` those overrides came from (a note; empty for an untuned bench).
         controls: also evaluate and audit the target, the gold and a suppression-only model.
         eval_max_per_split: cap on utility-split records in the TOFU evaluation.
         save_models: keep each unlearned model in its run folder (about 0.5 GB each for SmolLM2).
@@ -74,6 +85,8 @@ class BenchConfig:
     variants: list[str] = field(default_factory=lambda: ["forget10"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     method_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unlearn_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tuned_from: str = ""
     controls: bool = True
     eval_max_per_split: int = 20
     save_models: bool = False
@@ -101,6 +114,8 @@ class BenchConfig:
             raise ConfigError(f"unknown forget split(s) {bad}; valid: {', '.join(FORGET_VARIANTS)}")
         if not self.methods or not self.variants or not self.seeds:
             raise ConfigError("a bench needs at least one method, one split and one seed")
+        for m in self.methods:
+            unlearn_config(self, m)  # raises on an unknown or bad training setting
 
 
 def tiny_bench_config(**overrides: Any) -> BenchConfig:
@@ -145,11 +160,26 @@ def method_config(cfg: BenchConfig, spec: str) -> dict[str, Any]:
     return by_key.get(_key(spec), by_key.get(_key(api.parse_run_spec(spec)[0]), {})) or {}
 
 
+def unlearn_config(cfg: BenchConfig, spec: str) -> TrainConfig:
+    """The unlearning settings of a run spec: the bench's, its combiner and sampling, then its own overrides
+    (``unlearn_overrides``: its own entry, else its method's)."""
+    from obliviate import api
+    from obliviate.core.registry import _key
+
+    train = api.spec_config(spec, copy.deepcopy(cfg.unlearn))[1]
+    by_key = {_key(k): v for k, v in cfg.unlearn_overrides.items()}
+    own = by_key.get(_key(spec), by_key.get(_key(api.parse_run_spec(spec)[0]), {})) or {}
+    if not own:
+        return train
+    bad = sorted(set(own) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if bad:
+        raise ConfigError(f"unlearn_overrides[{spec!r}]: unknown training setting(s) {bad}")
+    return dataclasses.replace(train, **own)
+
+
 def run_settings(cfg: BenchConfig, method: str, variant: str, seed: int) -> dict[str, Any]:
     """Everything that shapes one run's result (a finished run with other settings is not reused)."""
-    from obliviate import api
-
-    unlearn = to_dict(cfg.unlearn if method in CONTROLS else api.spec_config(method, cfg.unlearn)[1]) | {"seed": seed}
+    unlearn = to_dict(cfg.unlearn if method in CONTROLS else unlearn_config(cfg, method)) | {"seed": seed}
     return {"model": cfg.model, "method": method, "variant": variant, "seed": seed,
             "method_config": {} if method in CONTROLS else method_config(cfg, method), "world": to_dict(cfg.world),
             "finetune": to_dict(cfg.finetune), "unlearn": unlearn, "audit": to_dict(cfg.audit),
@@ -298,8 +328,8 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         model = AutoModelForCausalLM.from_pretrained(folder / "model").eval()
         unlearn_s = json.loads((folder / "model" / "timing.json").read_text())["unlearn_seconds"]
     else:
-        method, unlearn_cfg = api.spec_config(name, copy.deepcopy(cfg.unlearn))
-        unlearn_cfg.seed = seed
+        method = api.parse_run_spec(name)[0]
+        unlearn_cfg = dataclasses.replace(unlearn_config(cfg, name), seed=seed)
         t = time.time()
         model = api.unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, method, unlearn_cfg,
                             method_config=method_config(cfg, name),
@@ -355,7 +385,7 @@ def _row_values(m: dict[str, Any]) -> dict[str, float]:
     relearn = [v for k, v in aud.items() if k.startswith("relearn_") and k.endswith(".max_residual")]
     return {
         "forget_quality": met.get("forget_quality_ks_pvalue", math.nan),
-        "forget_quality_log10": met.get("forget_quality_log10_pvalue", math.nan),
+        "forget_quality_log10": _log10_fq(met),
         "model_utility": met.get("model_utility_hmean", math.nan),
         "privleak": aud.get("membership.privleak", math.nan),
         "relearn_recovery": max(relearn) if relearn else math.nan,
@@ -369,15 +399,137 @@ def _row_values(m: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _log10_fq(met: dict[str, Any]) -> float:
+    """log10 forget quality: the evaluation's own figure, else log10 of the p-value floored at 1e-300."""
+    for key in ("forget_quality_log10_pvalue", "forget_quality_log10"):
+        if met.get(key) is not None:
+            return float(met[key])
+    p = met.get("forget_quality_ks_pvalue")
+    return math.nan if p is None else math.log10(max(float(p), 1e-300))
+
+
+# ---------------------------------------------------------------- statistics over seeds
+
+LEVEL = 0.95  # confidence level of the intervals
+ALPHA = 0.05  # significance level of the comparisons with a column's best method
+BETTER = {  # which way is better, for the significance marks ("zero": closest to 0, compared as |x|)
+    "forget_quality_log10": "high", "model_utility": "high", "privleak": "zero", "relearn_recovery": "low",
+    "quant_recovery": "low", "fluency_ppl": "low", "superficial": "low", "over_forgetting": "low",
+    "alignment": "high", "unlearn_seconds": "low",
+}
+
+
+def _finite(xs: Any) -> np.ndarray:
+    a = np.asarray(xs, dtype=float).ravel()
+    return a[np.isfinite(a)]
+
+
+def t_interval(xs: Any, level: float = LEVEL) -> tuple[float, float]:
+    """The t-interval of the mean over seeds: ``mean ± t_{(1+level)/2, n-1} * s / sqrt(n)``.
+
+    ``s`` is the sample standard deviation (ddof 1) of the finite values;
+    ``(nan, nan)`` for fewer than two of them. Equal to
+    ``scipy.stats.t.interval(level, n - 1, loc=mean, scale=s / sqrt(n))``.
+    """
+    from scipy import stats
+
+    a = _finite(xs)
+    if len(a) < 2:
+        return math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(a) - 1)) * float(a.std(ddof=1)) / math.sqrt(len(a))
+    return float(a.mean()) - half, float(a.mean()) + half
+
+
+def welch_pvalue(a: Any, b: Any) -> float:
+    """Two-sided p-value of Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``) on the finite values.
+
+    1.0 where the test is undefined: fewer than two values in a sample, or two
+    constant samples with the same value (two constant samples that differ give 0).
+    """
+    import warnings
+
+    from scipy import stats
+
+    a, b = _finite(a), _finite(b)
+    if len(a) < 2 or len(b) < 2:
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns on (nearly) constant samples
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return p if math.isfinite(p) else 1.0
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order.
+
+    The i-th smallest of m p-values becomes ``max_{j <= i} min(1, (m - j + 1) * p_(j))``;
+    rejecting where the adjusted value is below alpha controls the family-wise
+    error rate at alpha over the m comparisons.
+    """
+    m = len(pvalues)
+    out = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out
+
+
+def compare_to_best(samples: dict[str, Any], better: str = "high", alpha: float = ALPHA) -> dict[str, Any] | None:
+    """The best method on one column against each other one: Welch's t-test, Holm-corrected over the comparisons.
+
+    Args:
+        samples: per method, its values over seeds; methods with fewer than two finite values are left out.
+        better: ``high`` (largest mean is best), ``low`` (smallest) or ``zero`` (closest to 0: the tests run on |x|).
+        alpha: significance level after the Holm correction.
+
+    Returns:
+        ``{"best": name, "better": better, "tests": {name: {"p", "p_holm", "significant"}}}``, or None
+        with fewer than two methods to compare.
+    """
+    if better not in ("high", "low", "zero"):
+        raise ConfigError(f"better must be high, low or zero, got {better!r}")
+    xs = {k: (np.abs(a) if better == "zero" else a) for k, v in samples.items() if len(a := _finite(v)) >= 2}
+    if len(xs) < 2:
+        return None
+    sign = 1.0 if better == "high" else -1.0
+    best = max(xs, key=lambda k: sign * xs[k].mean())
+    others = [k for k in xs if k != best]
+    ps = [welch_pvalue(xs[best], xs[k]) for k in others]
+    tests = {k: {"p": p, "p_holm": q, "significant": q < alpha} for k, p, q in zip(others, ps, holm(ps))}
+    return {"best": best, "better": better, "tests": tests}
+
+
+def _mark_significance(rows: list[dict[str, Any]], samples: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Per column of :data:`BETTER`, compare the methods (not the controls) with the best; marks go into
+    each row's ``marks`` (``best`` or ``worse``: significantly worse than the best)."""
+    out: dict[str, Any] = {}
+    methods = [r for r in rows if not r["control"]]
+    for key, better in BETTER.items():
+        res = compare_to_best({r["name"]: samples[r["name"]][key] for r in methods}, better)
+        if res is None:
+            continue
+        out[key] = res
+        for r in methods:
+            if r["name"] == res["best"]:
+                r.setdefault("marks", {})[key] = "best"
+            elif res["tests"].get(r["name"], {}).get("significant"):
+                r.setdefault("marks", {})[key] = "worse"
+    return out
+
+
 def leaderboard(out: str | Path) -> dict[str, Any]:
-    """Aggregate finished runs in ``out``: one row per method (and control), mean/std over seeds."""
+    """Aggregate finished runs in ``out``: one row per method (and control) with the mean, std and 95%
+    t-interval over seeds, and per column which methods differ significantly from the best."""
     runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
     groups: dict[str, list[dict]] = {}
     for r in runs:
         groups.setdefault(r["name"], []).append(r)
     rows = []
+    samples: dict[str, dict[str, np.ndarray]] = {}
     for name, rs in groups.items():
         vals = [_row_values(r) for r in rs]
+        samples[name] = {key: np.array([v[key] for v in vals], dtype=float) for key in BETTER}
         row: dict[str, Any] = {"name": name, "control": rs[0]["control"], "runs": len(rs),
                                "seeds": sorted({r["seed"] for r in rs}), "variants": sorted({r["variant"] for r in rs})}
         for key, _, _ in COLUMNS:
@@ -391,6 +543,7 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
                 row[key] = float(xs.mean()) if len(xs) else math.nan
             if key not in ("forget_quality", "forgotten") and len(xs) > 1:
                 row[key + "_std"] = float(xs.std(ddof=1))
+                row[key + "_ci"] = list(t_interval(xs))
         row["trajectories"] = _mean_trajectories(Path(out), rs)
         first = min(rs, key=lambda r: r["seed"])
         if "alignment_points" in first:
@@ -400,7 +553,11 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
             row["faithfulness"] = {k: _nanmean([f.get(k, math.nan) for f in faith]) for k in FAITH_COLUMNS}
         rows.append(row)
     rows.sort(key=lambda r: (r["control"], -_pareto_score(r)))
-    board = {"rows": rows, "columns": [c[0] for c in COLUMNS], "n_runs": len(runs)}
+    significance = _mark_significance(rows, samples)
+    bench_yaml = Path(out) / "bench.yaml"
+    tuned_from = (load_yaml(bench_yaml).get("tuned_from") or "") if bench_yaml.is_file() else ""
+    board = {"rows": rows, "columns": [c[0] for c in COLUMNS], "n_runs": len(runs), "level": LEVEL,
+             "alpha": ALPHA, "significance": significance, "tuned_from": tuned_from}
     atomic_write_json(Path(out) / "leaderboard.json", board)
     atomic_write_text(Path(out) / "leaderboard.md", format_leaderboard(board))
     return board
@@ -471,9 +628,29 @@ def _fmt(row: dict[str, Any], key: str) -> str:
         return f"{v:.2g}"
     digits = 1 if key in ("privleak", "unlearn_seconds") else (2 if key == "fluency_ppl" else 3)
     s = f"{v:.{digits}f}"
-    if key + "_std" in row:
+    if key + "_ci" in row:
+        lo, hi = row[key + "_ci"]
+        s += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+    elif key + "_std" in row:  # a board written before the intervals
         s += f" ± {row[key + '_std']:.{digits}f}"
-    return s
+    return s + MARKS.get(row.get("marks", {}).get(key, ""), "")
+
+
+MARKS = {"best": " ★", "worse": " †"}
+
+
+def _stat_notes(board: dict[str, Any]) -> list[str]:
+    """How to read the cells: the interval, the marks and where the configs came from."""
+    level, alpha = board.get("level", LEVEL), board.get("alpha", ALPHA)
+    notes = [f"cells are means over seeds with the {level:.0%} t-interval of the mean [low, high] "
+             f"(mean ± t(n-1) s/√n; none for a single run); forget quality is the median p-value",
+             f"★ marks the best method on a column, † a method that differs from it significantly "
+             f"(Welch's t-test over seeds, Holm-corrected over the column's comparisons, p < {alpha:g}; "
+             "methods with at least 2 runs; PrivLeak compared as |PrivLeak|)"]
+    if board.get("tuned_from"):
+        notes.append(f"each method runs the config `obliviate sweep` selected on validation forget people "
+                     f"({board['tuned_from']})")
+    return notes
 
 
 def format_leaderboard(board: dict[str, Any]) -> str:
@@ -485,6 +662,7 @@ def format_leaderboard(board: dict[str, Any]) -> str:
         lines.append("| " + " | ".join([name, str(r["runs"])] + [_fmt(r, k) for k, _, _ in COLUMNS]) + " |")
     lines.append("")
     lines += [f"- **{h}**: {how}" for _, h, how in COLUMNS]
+    lines += [f"- {note}" for note in _stat_notes(board)]
     faith = [r for r in board["rows"] if "faithfulness" in r]
     if faith:
         lines += ["", "Faithfulness (FaithUn; multiple choice, against the target; mean over seeds):", "",
@@ -513,8 +691,10 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     pts = [(r["name"], _num(r["forget_quality_log10"]), _num(r["model_utility"]), r["control"]) for r in rows]
     pts = [p for p in pts if math.isfinite(p[1]) and math.isfinite(p[2])]
+    by_name = {r["name"]: r for r in rows}
     for name, x, y, ctl in pts:
-        ax.scatter([x], [y], s=70, marker="s" if ctl else "o")
+        ax.errorbar([x], [y], xerr=_ci_err(by_name[name], "forget_quality_log10"),
+                    yerr=_ci_err(by_name[name], "model_utility"), fmt="s" if ctl else "o", ms=8, capsize=3, lw=1)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     front = sorted([p for p in pts if not any(q[1] >= p[1] and q[2] >= p[2] and q != p for q in pts)],
                    key=lambda p: p[1])
@@ -524,18 +704,18 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     ax.axvline(math.log10(0.05), color="red", lw=0.8, ls=":")
     ax.set_xlabel("forget quality, log10 KS p-value (right = like the gold model)")
     ax.set_ylabel("model utility")
-    ax.set_title("forget quality vs utility (squares: controls)")
+    ax.set_title(f"forget quality vs utility (squares: controls; bars: {board.get('level', LEVEL):.0%} CI)")
     ax.grid(alpha=0.3)
     charts.append(("Forget quality vs model utility", _png(fig)))
     plt.close(fig)
     bars = [("model_utility", "model utility"), ("privleak", "PrivLeak %"),
             ("relearn_recovery", "relearn recovery"), ("quant_recovery", "4-bit recovery"),
             ("fluency_ppl", "fluency perplexity"), ("unlearn_seconds", "unlearning time (s)")]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6))
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6))  # error bars: the t-intervals
     names = [r["name"] for r in rows]
     for ax, (key, title) in zip(axes.flat, bars):
         ys = [_num(r.get(key)) for r in rows]
-        errs = [_num(r.get(key + "_std", 0.0)) for r in rows]
+        errs = np.hstack([_ci_err(r, key) for r in rows]) if rows else None
         ax.bar(range(len(rows)), [0 if not math.isfinite(y) else y for y in ys], yerr=errs,
                color=["#bbb" if r["control"] else "#4878cf" for r in rows])
         ax.set_xticks(range(len(rows)), names, rotation=60, fontsize=7, ha="right")
@@ -570,8 +750,17 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     table = [[(f"{r['name']} (control)" if r["control"] else r["name"]), str(r["runs"])]
              + [_fmt(r, k) for k, _, _ in COLUMNS] for r in rows]
     html = Template(_TEMPLATE).render(heads=heads, table=table, charts=charts,
-                                      notes=[(h, how) for _, h, how in COLUMNS], n=board["n_runs"], out=str(out))
+                                      notes=[(h, how) for _, h, how in COLUMNS], stat_notes=_stat_notes(board),
+                                      n=board["n_runs"], out=str(out))
     return atomic_write_text(Path(out) / "report.html", html)
+
+
+def _ci_err(row: dict[str, Any], key: str) -> np.ndarray:
+    """``[[below], [above]]`` the mean to the ends of its interval, for matplotlib's error bars (0 without one)."""
+    v, ci = _num(row.get(key)), row.get(key + "_ci")
+    if not ci or not math.isfinite(v) or not all(math.isfinite(_num(c)) for c in ci):
+        return np.zeros((2, 1))
+    return np.array([[v - ci[0]], [ci[1] - v]])
 
 
 def alignment_chart(rows: list[dict[str, Any]]):
@@ -622,7 +811,8 @@ img{margin:1em 1em 0 0;max-width:100%}</style></head><body>
 <h1>obliviate bench</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
 <table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
-<ul>{% for h, how in notes %}<li><b>{{ h }}</b>: {{ how }}</li>{% endfor %}</ul>
+<ul>{% for h, how in notes %}<li><b>{{ h }}</b>: {{ how }}</li>{% endfor %}
+{% for note in stat_notes %}<li>{{ note }}</li>{% endfor %}</ul>
 {% for title, png in charts %}<figure><img src="data:image/png;base64,{{ png }}" alt="{{ title }}"><figcaption>{{ title }}</figcaption></figure>{% endfor %}
 </body></html>
 """

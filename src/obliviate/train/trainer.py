@@ -17,9 +17,18 @@
 * a checkpoint every ``checkpoint_every`` steps and on Ctrl-C, resumed
   automatically by the next ``fit`` with the same ``checkpoint_dir``;
 * a guard that stops on NaN/inf or exploding losses with a clear message;
+* an optional ``method`` with ``after_step(logs) -> dict[str, float]``,
+  called after every optimizer step with that step's logs (loss means over
+  all micro-batches of all processes, so identical everywhere); the figures
+  it returns join the step's logs (e.g. PDU's dual variable), and its
+  ``state_dict()`` (JSON-ready) is kept in checkpoints and restored on resume;
 * callbacks ``cb(step, logs)`` after each step; one returning True stops
   training early (e.g. "every forget answer is gone"); training also ends
   when a sampler epoch yields no batch (a filtered sampler ran out of records).
+  A callback object may also have ``on_fit_start(trainer, step)`` (called
+  before the first step, after a checkpoint is loaded) and
+  ``on_fit_end(trainer, step)`` (after the last step, before a LoRA adapter
+  is merged): evaluation during training uses them (``llm/eval/during.py``).
 
 Multi-process (``torchrun --nproc_per_node N`` or ``accelerate launch``):
 every process draws the same batches (same seed); an optimizer step's
@@ -207,6 +216,7 @@ class Trainer:
         masks: dict[torch.nn.Parameter, torch.Tensor] | None = None,
         merge_adapter: bool = True,
         description: str = "training",
+        method: Any = None,
     ) -> None:
         from accelerate import Accelerator
 
@@ -233,6 +243,7 @@ class Trainer:
         self.events_path = Path(events_path) if events_path else None
         self.callbacks = callbacks or []
         self.description = description
+        self.method = method  # after_step / state_dict / load_state_dict (a Method)
         self.world = dist.world_size()
         self.micro_per_step = config.grad_accum * self.world  # micro-batches per optimizer step, all processes
         self.steps_per_epoch = math.ceil(len(sampler) / self.micro_per_step)
@@ -321,9 +332,14 @@ class Trainer:
                     f"process(es); resume with the same number (now {self.world})"
                 )
             start = state["step"]
+            if self.method is not None and "method" in state:
+                self.method.load_state_dict(state["method"])
             log(f"resuming {self.description} from step {start}/{self.total_steps} ({self.checkpoint_dir})")
         model.train()
         step = start
+        for cb in self.callbacks:  # e.g. llm.eval.during.EvalDuring: its evaluation before the first step
+            if hasattr(cb, "on_fit_start"):
+                cb.on_fit_start(self, start)
         t0 = time.time()
         hooks = [p.register_hook(functools.partial(_masked, mask.to(p.device)))
                  for p, mask in self.masks.items()]  # on the training device
@@ -349,6 +365,9 @@ class Trainer:
         finally:
             for h in hooks:  # the returned model trains normally again (e.g. a relearning attack)
                 h.remove()
+        for cb in self.callbacks:  # the last evaluation; restoring a kept state, before LoRA is merged
+            if hasattr(cb, "on_fit_end"):
+                cb.on_fit_end(self, step)
         model.eval()
         if is_peft(model) and self.merge_adapter:
             model = model.merge_and_unload()
@@ -364,7 +383,8 @@ class Trainer:
     def _save(self, model, opt, sched, step: int) -> None:
         if dist.is_main():
             checkpoint.save(self.checkpoint_dir, model, opt, sched,
-                            {"step": step, "config": _settings(self.config), "processes": self.world},
+                            {"step": step, "config": _settings(self.config), "processes": self.world,
+                             **({"method": self.method.state_dict()} if self.method is not None else {})},
                             self.combiner.state_dict())
 
     def _step(self, model, opt, sched, step: int, group: list[dict]) -> dict[str, float]:
@@ -401,6 +421,8 @@ class Trainer:
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
+        if self.method is not None:
+            totals.update(self.method.after_step(dict(totals)))
         return totals
 
 

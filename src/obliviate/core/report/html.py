@@ -1,6 +1,7 @@
-"""Render ``report.html`` for a run: a side-by-side table and two charts (PNG, embedded).
+"""Render ``report.html`` for a run: a side-by-side table and charts (PNG, embedded).
 
-Everything comes from ``metrics.json`` and ``events.jsonl`` in the run folder,
+Everything comes from ``metrics.json``, ``events.jsonl`` and (with evaluations
+during unlearning) ``trajectory.jsonl`` in the run folder,
 so a report can be rebuilt at any time with ``obliviate report RUN_DIR``.
 """
 
@@ -24,9 +25,11 @@ ROWS = [
     ("retain", "exact_answer_match", "retain exact-answer match"),
     ("neighbours", "answer_prob", "neighbours answer probability"),
     ("neighbours", "rouge_l_recall", "neighbours ROUGE-L recall"),
+    ("real_entities", "answer_prob", "real entities correct-option share"),
+    ("real_entities", "rouge_l_recall", "real entities ROUGE-L recall"),
     ("world_facts", "answer_prob", "world facts correct-option share"),
     ("world_facts", "rouge_l_recall", "world facts ROUGE-L recall"),
-    (None, "model_utility_hmean", "model utility (harmonic mean over retain, neighbours, world facts)"),
+    (None, "model_utility_hmean", "model utility (harmonic mean over retain, real entities, world facts)"),
 ]
 
 
@@ -46,7 +49,8 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _charts(models: dict[str, dict], events: list[dict]) -> list[tuple[str, str]]:
+def _charts(models: dict[str, dict], events: list[dict], trajectory: list[dict] | None = None,
+            during: dict | None = None) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,7 +80,40 @@ def _charts(models: dict[str, dict], events: list[dict]) -> list[tuple[str, str]
         ax.grid(alpha=0.3)
         charts.append(("Unlearning losses", _png(fig)))
         plt.close(fig)
+    if trajectory:
+        charts.append(_trajectory_chart(plt, trajectory, during or {}))
     return charts
+
+
+def _trajectory_chart(plt, rows: list[dict], during: dict) -> tuple[str, str]:
+    """Forget quality (log10 KS p) and model utility at each evaluation during unlearning; the kept step marked."""
+    import math
+
+    def values(key):
+        return [math.nan if r.get(key) is None else r[key] for r in rows]
+
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    lines = ax.plot(steps, values("forget_quality_log10_pvalue"), "o-", color="C0",
+                    label="forget quality (log10 KS p vs gold)")
+    if during.get("keep") == "best" and during.get("keep_threshold"):
+        lines += [ax.axhline(math.log10(during["keep_threshold"]), color="C0", ls=":", lw=1,
+                             label=f"threshold p = {during['keep_threshold']:g}")]
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("forget quality, log10 p (higher = like gold)")
+    right = ax.twinx()
+    lines += right.plot(steps, values("model_utility_hmean"), "s-", color="C1", label="model utility")
+    right.set_ylabel("model utility (harmonic mean)")
+    kept = during.get("kept_step")
+    title = "Evaluation during unlearning"
+    if kept is not None:
+        lines += [ax.axvline(kept, color="k", ls="--", lw=1, label=f"kept: step {kept} ({during.get('keep')})")]
+        title += f" (kept: step {kept})"
+    right.legend(handles=lines, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)  # below, on top
+    ax.grid(alpha=0.3)
+    png = _png(fig)
+    plt.close(fig)
+    return title, png
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -89,13 +126,16 @@ def write_report(run_dir: str | Path) -> Path:
     events = [json.loads(line) for line in events_path.read_text().splitlines() if line.strip()] \
         if events_path.is_file() else []
     models = metrics["models"]
+    trajectory_path = run_dir / "trajectory.jsonl"  # evaluations during unlearning (llm/eval/during.py)
+    trajectory = [json.loads(line) for line in trajectory_path.read_text().splitlines() if line.strip()] \
+        if trajectory_path.is_file() else []
     html = Template(_TEMPLATE).render(
         run=run_dir.name,
         method=metrics.get("method"),
         splits=metrics.get("splits", {}),
         names=list(models),
         rows=table_rows(models),
-        charts=_charts(models, events),
+        charts=_charts(models, events, trajectory, metrics.get("eval_during")),
         meta={k: metrics.get(k) for k in ("unlearn_seconds", "wall_seconds", "git_sha", "seed", "versions")},
     )
     return atomic_write_text(run_dir / "report.html", html)

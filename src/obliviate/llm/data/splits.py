@@ -14,9 +14,10 @@ import json
 import math
 import os
 import random
+import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from obliviate.core.errors import ConfigError, DataError
@@ -42,13 +43,19 @@ class EntitySplit:
 
 @dataclass
 class Splits:
-    """QA records per role; ``neighbours`` is the part of ``retain`` next to ``forget``."""
+    """QA records per role; ``neighbours`` is the part of ``retain`` next to ``forget``.
+
+    ``real_entities`` (real people and works the model knows, OpenUnlearning's
+    "real authors") is empty unless set: the demo fills it with the shipped
+    facts the target knows (:func:`~obliviate.llm.data.real_entities.load_real_entities`).
+    """
 
     forget: list[QARecord]
     retain: list[QARecord]
     holdout: list[QARecord]
     world_facts: list[QARecord]
     neighbours: list[QARecord]
+    real_entities: list[QARecord] = field(default_factory=list)
 
 
 def retain_name(variant: str) -> str:
@@ -171,6 +178,82 @@ def make_splits(
     holdout = qa_records(world, roles.holdout)
     facts = load_world_facts() if world_facts is None else world_facts
     return _checked(forget, retain, holdout, facts, f"world seed {world.seed}")
+
+
+def validation_entities(
+    world: World, holdout_fraction: float = 0.2, seed: int | None = None, count: int | None = None
+) -> list[str]:
+    """People a hyperparameter sweep forgets instead of any reported forget set.
+
+    Trained people outside ``forget10`` (so outside ``forget01`` and
+    ``forget05`` too) and not related to any of its people, taken in the
+    split's fixed order; like forget people, each keeps a retained neighbour
+    where the graph allows it. ``count`` defaults to the size of ``forget10``.
+
+    Raises:
+        ConfigError: The world has too few such people (at least one retain person must remain).
+    """
+    roles = split_entities(world, "forget10", holdout_fraction, seed)
+    _, trained = _roles(world, holdout_fraction, seed)
+    count = count or len(roles.forget)
+    near = {nb for f in roles.forget for nb in world.neighbours(f)}
+    candidates = [t for t in trained if t not in roles.forget and t not in near]
+
+    def keeps_neighbour(name: str, chosen: list[str]) -> bool:
+        return any(nb in roles.retain and nb not in chosen for nb in world.neighbours(name))
+
+    chosen: list[str] = []
+    for name in candidates:
+        trial = [*chosen, name]
+        if len(chosen) < count and all(keeps_neighbour(v, trial) for v in trial):
+            chosen.append(name)
+    chosen += [c for c in candidates if c not in chosen][: count - len(chosen)]  # where the graph does not allow it
+    if len(chosen) < count or len(roles.retain) - count < 1:
+        raise ConfigError(
+            f"a world of {len(world.entities)} people has {len(candidates)} trained people apart from forget10 "
+            f"and its neighbours; a validation split of {count} needs {count + 1} (one stays retained): "
+            "generate more entities (WorldConfig.n_entities) or lower the validation count")
+    return chosen
+
+
+def names_any(record: QARecord, names: list[str]) -> bool:
+    """Whether any of ``names`` appears, as whole words, anywhere in ``record`` (its entity, related entity,
+    questions, answers or perturbed answers)."""
+    if not names:
+        return False
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+    texts = [record.entity, str(record.meta.get("related_entity", "")), record.question, record.answer,
+             record.paraphrased_question, record.paraphrased_answer, *record.perturbed_answers]
+    return any(pattern.search(t) for t in texts)
+
+
+def validation_splits(
+    world: World,
+    holdout_fraction: float = 0.2,
+    seed: int | None = None,
+    count: int | None = None,
+    world_facts: list[QARecord] | None = None,
+) -> Splits:
+    """The splits a sweep tunes on, apart from every reported forget set.
+
+    ``forget`` holds the :func:`validation_entities`, ``retain`` the other
+    ``forget10`` retain people, ``holdout`` the usual never-trained people.
+    Every record that names a ``forget10`` person anywhere (a relation to
+    them, a wrong answer that is their name) is left out of all three, so
+    nothing tuned on these splits reads a reported forget person.
+    """
+    roles = split_entities(world, "forget10", holdout_fraction, seed)
+    val = validation_entities(world, holdout_fraction, seed, count)
+    hidden = roles.forget
+
+    def clean(records: list[QARecord]) -> list[QARecord]:
+        return [r for r in records if not names_any(r, hidden)]
+
+    forget = clean(_trained_records(world, val, roles.holdout))
+    retain = clean(_trained_records(world, [n for n in roles.retain if n not in val], roles.holdout))
+    holdout = clean(qa_records(world, roles.holdout))
+    facts = load_world_facts() if world_facts is None else world_facts
+    return _checked(forget, retain, holdout, facts, f"world seed {world.seed} (validation)")
 
 
 def save_world(
