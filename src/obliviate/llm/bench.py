@@ -363,7 +363,7 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
 COLUMNS = [  # (key, header, how to read it)
     ("forget_quality", "forget quality (KS p)", "higher = closer to the gold model; median over seeds"),
     ("forget_quality_log10", "log10 FQ", "mean of log10 p"),
-    ("model_utility", "model utility", "harmonic mean over retain, neighbours, world facts; higher is better"),
+    ("model_utility", "model utility", "harmonic mean over retain, real entities, world facts; higher is better"),
     ("privleak", "PrivLeak %", "Min-K% AUC vs gold; 0 ideal, + leaks, - over-unlearned"),
     ("relearn_recovery", "relearn recovery", "peak share of the original's forget knowledge during relearning "
                                              "(max over tiers and the trajectory); gold's own is the floor"),

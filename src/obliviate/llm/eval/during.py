@@ -8,7 +8,7 @@ after the last step it scores the model on capped record counts:
   truth ratios and the gold (retain-only) model's (Maini et al. 2024), and its
   log10; the gold model's truth ratios are computed once, on the same capped
   forget records, and cached in the run folder (``eval_gold.json``);
-* model utility: the harmonic mean over retain, neighbours and world facts
+* model utility: the harmonic mean over retain, real entities and world facts (OpenUnlearning's nine numbers)
   (:func:`obliviate.llm.eval.suite.evaluate`);
 * the forget answer probability.
 
@@ -88,7 +88,7 @@ class EvalDuringConfig:
     keep: str = field_help("last", "the model a run returns: last (its final step) or best (the keep rule)")
     keep_threshold: float = field_help(0.05, "forget quality KS p-value an evaluation needs to be chosen by utility")
     max_forget: int = field_help(40, "forget records scored per evaluation (0 = all)")
-    max_per_split: int = field_help(20, "records per utility split (retain, neighbours, world facts) per evaluation")
+    max_per_split: int = field_help(20, "records per utility split (retain, real entities, world facts) per evaluation")
     batch_size: int = field_help(16, "scorer batch size")
 
     def __post_init__(self) -> None:

@@ -12,14 +12,19 @@ Inputs are sorted by length and cut into batches so padding is small; results
 come back in the caller's order. The answer tokens are those of
 :meth:`PromptFormat.encode`, i.e. the answer followed by eos.
 
-Teacher-forced scoring shares prompts: the answers of one question (the true,
-paraphrased and perturbed answers of a truth ratio, a multiple-choice set)
-are scored against one forward pass of the prompt, whose key/value cache is
-reused for each answer; the LM head runs on answer positions only. Prompt and
-answer are tokenised separately, exactly as in training, so the tokens are
-those of a full forward pass and the log-probs agree with it to float
-rounding (about 1e-5). Tokenisation is cached by the prompt format. Everything runs
-under ``torch.inference_mode``; generation uses the model's KV cache.
+Teacher-forced scoring removes repeated work (5.2x a naive per-pair loop on
+a TOFU-style evaluation; ``benchmarks/perf.py``). Each prompt is run once per
+scorer: its keys/values and last logits are kept (least recently used out,
+within ``OBLIVIATE_PROMPT_CACHE_MB``, default 512) for every later answer to
+the same question, and the prompt format's fixed opening (chat template,
+system prompt) is run once for all prompts. An answer that starts like one
+already scored after the same prompt reuses that answer's statistics and
+keys/values and runs from its first different token. The answer log-prob and
+the token statistics come from one pass. Prompt and answer are tokenised
+separately, exactly as in training, so the tokens are those of a full
+forward pass and the log-probs agree with it to float rounding (about 1e-5).
+Tokenisation is cached by the prompt format. Everything runs under
+``torch.inference_mode``; generation uses the model's KV cache.
 
 Results are memoised per ``Scorer`` (evaluation is greedy and without
 gradients, so the same input always gives the same output): asking twice for
