@@ -114,11 +114,6 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def log10_pvalue(p: float | None) -> float | None:
-    """log10 of a p-value (floored at 1e-300): the fallback when the metrics carry no log10 of their own."""
-    return None if p is None else math.log10(max(p, 1e-300))
-
-
 def keep_key(row: Mapping[str, Any], threshold: float) -> tuple:
     """The keep rule's sort key of one evaluation: the pick is the row with the largest key."""
     p = _finite(row.get("forget_quality_ks_pvalue"))
@@ -290,7 +285,7 @@ class EvalDuring:
 
         device = trainer.accelerator.device
         forget_only = copy.copy(self.splits)
-        for name in ("retain", "neighbours", "world_facts"):
+        for name in ("retain", "neighbours", "real_entities", "world_facts"):
             setattr(forget_only, name, [])
         gold = self.gold if isinstance(self.gold, torch.nn.Module) else self.gold()
         home = next(gold.parameters()).device
@@ -341,10 +336,9 @@ class EvalDuring:
             metrics, _ = evaluate(self._trainer.model, self.tokenizer, self.splits,
                                   gold_forget_truth_ratios=self.gold_truth_ratios,
                                   max_per_split=self.config.max_per_split or None, batch_size=self.config.batch_size)
-        p = _finite(metrics.get("forget_quality_ks_pvalue"))
-        log10_p = _finite(metrics.get("forget_quality_log10_pvalue"))  # the suite's: finite where p underflows
-        return {"step": step, "forget_quality_ks_pvalue": p,
-                "forget_quality_log10_pvalue": log10_p if log10_p is not None else log10_pvalue(p),
+        return {"step": step, "forget_quality_ks_pvalue": _finite(metrics.get("forget_quality_ks_pvalue")),
+                # the suite's log10: finite where the p-value underflows
+                "forget_quality_log10_pvalue": _finite(metrics.get("forget_quality_log10_pvalue")),
                 "model_utility_hmean": _finite(metrics.get("model_utility_hmean")),
                 "forget_answer_prob": metrics["forget"]["answer_prob"], "seconds": round(time.time() - t0, 2),
                 "metrics": json.loads(json.dumps(metrics, default=float))}
