@@ -98,6 +98,7 @@ def test_tofu_maps_authors_perturbations_and_extra_sets(tmp_path, forget_format)
     wf = s.world_facts[0]
     assert (wf.answer, wf.perturbed_answers, wf.fact_type) == ("Paris", ["Berlin", "London", "Madrid"], "world_fact")
     assert bench.sets["real_authors"][0].answer == "Jane Austen"
+    assert [r.id for r in bench.splits.real_entities] == [r.id for r in bench.sets["real_authors"]]  # in model utility
     assert s.neighbours == []
     assert any("retain_perturbed" in n for n in bench.notes)
     for recs in (s.forget, s.retain, s.holdout, s.world_facts, *bench.sets.values()):

@@ -133,7 +133,7 @@ def load_tofu(folder: str | os.PathLike, *, variant: str = "forget10", qa_per_au
         retain = ``retain<100-XX>`` with the paraphrases and wrong answers of
         ``retain_perturbed`` joined by question, holdout = ``holdout<XX>``
         (newer hub revisions; else empty), world_facts = ``world_facts_perturbed``.
-        ``sets``: ``real_authors``, ``retain_perturbed``.
+        ``sets``: ``real_authors`` (also the splits' ``real_entities``), ``retain_perturbed``.
     """
     variant = choice("tofu", "variant", variant, VARIANTS)
     if isinstance(qa_per_author, bool) or not isinstance(qa_per_author, int) or qa_per_author < 1:
@@ -193,4 +193,5 @@ def load_tofu(folder: str | os.PathLike, *, variant: str = "forget10", qa_per_au
     if not any("paraphrased_question" in as_object(r) for r in forget_rows):
         notes.append("paraphrased_question: not a TOFU field; paraphrased_question = question (meta.no_paraphrase)")
     splits = build_splits(forget, retain, holdout, world_facts, str(forget_files[0]), notes)
+    splits.real_entities = list(sets.get("real_authors", []))  # model utility's real-entity set, as in OpenUnlearning
     return Benchmark("tofu", root, splits, sets, notes, {"variant": variant, "qa_per_author": qa_per_author})
