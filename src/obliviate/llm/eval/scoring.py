@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from obliviate.core.progress import progress
-from obliviate.llm.encoding import IGNORE, PromptFormat
+from obliviate.llm.encoding import PromptFormat
 
 
 @dataclass(frozen=True)
@@ -340,11 +340,10 @@ class Scorer:
                 rows = out.logits[row, : len(x)]
                 logits_rows[r] = rows if k >= 1 else torch.cat([owner[r].last_logits.unsqueeze(0).to(rows.dtype), rows])
                 # the answer's own keys/values (inputs a[:-1]) for later answers to share
-                new_kv[r] = [(torch.cat([ak[:, : k - 1], gk[row, :, width : width + len(x)]], 1) if k >= 1
-                              else gk[row, :, width : width + len(x)].clone(),
-                              torch.cat([av[:, : k - 1], gv[row, :, width : width + len(x)]], 1) if k >= 1
-                              else gv[row, :, width : width + len(x)].clone())
-                             for (gk, gv), (ak, av) in zip(grown, best.kv if k >= 1 else [(None, None)] * len(grown))]
+                cut = slice(width, width + len(x))
+                own = [(gk[row, :, cut].clone(), gv[row, :, cut].clone()) for gk, gv in grown]
+                new_kv[r] = own if k < 1 else [(torch.cat([ak[:, : k - 1], ok], 1), torch.cat([av[:, : k - 1], ov], 1))
+                                               for (ok, ov), (ak, av) in zip(own, best.kv)]
         fresh = self._stats_of([logits_rows[r] for r in run], [plans[r][0][plans[r][1]:] for r in run])
         results = []
         for r, (a, k, best) in enumerate(plans):
