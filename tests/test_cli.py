@@ -277,3 +277,38 @@ def test_cli_unlearn_on_tofu_files_with_a_lora_adapter(tmp_path, tiny_target):
                      (["--lora-save", "adapter"], "needs --lora"), (["--lora", "alpha=3"], "needs r")]:
         result = runner.invoke(app, ["unlearn", "--model", str(model_dir), *bad, "--runs-dir", str(runs)])
         assert result.exit_code == 2 and msg in result.output, result.output
+
+
+def test_eval_original_counts_the_facts_it_knew(tmp_path, world_dir, tiny_target, monkeypatch):
+    """``eval --original``: model utility counts the world facts and real entities the original knew (nine numbers)."""
+    import shutil
+
+    from obliviate import api
+    from obliviate.llm.data import load_real_entities
+    from obliviate.llm.eval import suite
+
+    model_dir = tmp_path / "original"  # a copy: the known-fact lists are cached beside the model
+    shutil.copytree(api._model_dir(tiny_target[0]), model_dir, ignore=shutil.ignore_patterns("known-facts-*"))
+    args = ["eval", "--model", str(model_dir), "--world", str(world_dir), "--max-per-split", "40"]
+
+    def metrics(extra):
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output[result.output.index("{"):])
+
+    plain = metrics([])
+    assert plain["model_utility_splits"] == ["retain", "world_facts"] and "real_entities" not in plain
+    # The tiny model's vocabulary is the world's words, so it knows no real person: stand in for an original that
+    # knows the first seven real entities and half the world facts (the real check runs for everything else).
+    real_ids = {r.id for r in load_real_entities()[:7]}
+    facts = api.load_world_splits(world_dir, "forget10").world_facts
+    fact_ids = {r.id for r in facts[: len(facts) // 2]}
+    monkeypatch.setattr(suite, "known_facts", lambda scorer, records, desc="": [
+        r for r in records if r.id in real_ids | fact_ids])
+    known = metrics(["--original", str(model_dir)])
+    assert known["model_utility_splits"] == ["retain", "real_entities", "world_facts"]
+    assert known["real_entities"]["n"] == 7 and known["world_facts"]["n"] == len(fact_ids)
+    assert known["retain"] == plain["retain"]
+    assert known["model_utility_hmean"] != plain["model_utility_hmean"]
+    result = runner.invoke(app, [*args, "--original", str(model_dir), "--forget", "f.jsonl", "--retain", "r.jsonl"])
+    assert result.exit_code == 2 and "--original applies to a world" in result.output

@@ -422,19 +422,38 @@ def _known_to(model, tokenizer, records) -> list:
     from obliviate.llm.eval.scoring import Scorer
     from obliviate.llm.eval.suite import known_facts
 
-    cache = _model_dir(model) / f"known-facts-{_records_hash(records)}.json"
-    if cache.is_file():
+    try:
+        cache = _model_dir(model) / f"known-facts-{_records_hash(records)}.json"
+    except RuntimeError:  # a model not loaded from a folder: nothing to cache beside
+        cache = None
+    if cache is not None and cache.is_file():
         known = set(json.loads(cache.read_text()))
         return [r for r in records if r.id in known]
     kept = known_facts(Scorer(model, tokenizer), records)
-    atomic_write_json(cache, [r.id for r in kept])
+    if cache is not None:
+        atomic_write_json(cache, [r.id for r in kept])
     return kept
+
+
+def keep_known(splits, model, tokenizer, *, real_entities: bool = True):
+    """Keep the world facts, and the real entities, that ``model`` (the model before unlearning) knows.
+
+    Model utility counts knowledge the original had: a fact it never knew
+    cannot be lost. ``real_entities=False`` leaves that set empty (the tiny
+    model's vocabulary is the world's words: it knows no real people). Returns
+    a copy of ``splits``; the kept ids are cached beside the model.
+    """
+    from obliviate.llm.data import load_real_entities
+
+    splits = copy.copy(splits)
+    splits.world_facts = _known_to(model, tokenizer, splits.world_facts)
+    splits.real_entities = _known_to(model, tokenizer, load_real_entities()) if real_entities else []
+    log(f"known to the original: {len(splits.world_facts)} world facts, {len(splits.real_entities)} real entities")
+    return splits
 
 
 def prepare(cfg: DemoConfig) -> Prepared:
     """World -> target and gold (cached) -> known world facts and real entities -> cached evaluations."""
-    from obliviate.llm.data import load_real_entities
-
     world_dir = build_world(cfg.world)
     splits = load_world_splits(world_dir, cfg.variant)
     tiny = cfg.model == TINY
@@ -442,12 +461,7 @@ def prepare(cfg: DemoConfig) -> Prepared:
     target, tok = finetuned(cfg.model, splits.forget + splits.retain + extra, cfg.finetune, role="target",
                             world_dir=world_dir)
     gold, _ = finetuned(cfg.model, splits.retain + extra, cfg.finetune, role="gold", world_dir=world_dir)
-    # World facts and real entities: keep only those the model knew before unlearning.
-    splits.world_facts = _known_to(target, tok, splits.world_facts)
-    log(f"world facts the target knows: {len(splits.world_facts)}")
-    if not tiny:  # the tiny model's vocabulary is the world's words: it knows no real people
-        splits.real_entities = _known_to(target, tok, load_real_entities())
-        log(f"real entities the target knows: {len(splits.real_entities)}")
+    splits = keep_known(splits, target, tok, real_entities=not tiny)
     kw = dict(max_per_split=cfg.eval_max_per_split)
     _, gold_ps = cached_evaluate(_model_dir(gold), gold, tok, splits, **kw)
     gold_tr = gold_ps["forget"]["truth_ratio"]

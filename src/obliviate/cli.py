@@ -375,6 +375,9 @@ def eval_(
     data: DataOpt = None,
     data_set: DataSetOpt = None,
     gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model, for forget quality")] = None,
+    original: Annotated[Optional[str], typer.Option(
+        help="the model before unlearning: model utility then counts the world facts and real entities it "
+             "knows (as the demo and bench do); without it, every world fact and no real entity")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write metrics JSON here")] = None,
     max_per_split: int = 40,
     metric: Annotated[str, typer.Option(help="registered metric: tofu_qa (default), memo, memorization, "
@@ -395,7 +398,16 @@ def eval_(
         if metric != "tofu_qa":
             _fail("--gold (forget quality) needs --metric tofu_qa")
         resolve_spec(gold)
+    if original:
+        if data is not None or forget is not None:
+            _fail("--original applies to a world's splits (its world facts and real entities), not to --data "
+                  "or --forget files")
+        resolve_spec(original)
     splits = _splits(world, split, forget, retain, data=data, data_set=data_set)
+    if original:
+        o, otok = load(original)
+        splits = api.keep_known(splits, o, otok)
+        del o
     gold_tr = None
     if gold:
         g, gtok = load(gold)

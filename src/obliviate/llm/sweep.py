@@ -231,7 +231,6 @@ def _target_variant(cfg: SweepConfig) -> str:
 def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
     """The target (the bench's, cached), the validation gold model (cached) and its validation truth ratios."""
     from obliviate import api
-    from obliviate.llm.data import load_real_entities
 
     b = cfg.bench
     world_dir = api.build_world(b.world)
@@ -244,10 +243,7 @@ def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
     gold, _ = api.finetuned(b.model, [r for r in records if r.entity not in people], b.finetune,
                             role="gold-validation", world_dir=world_dir)
     del reported, records  # trained into the target, never scored here
-    splits = copy.copy(v.splits)
-    splits.world_facts = api._known_to(target, tok, splits.world_facts)
-    if not tiny:
-        splits.real_entities = api._known_to(target, tok, load_real_entities())
+    splits = api.keep_known(v.splits, target, tok, real_entities=not tiny)
     _, gold_ps = api.cached_evaluate(api._model_dir(gold), gold, tok, splits, max_per_split=b.eval_max_per_split)
     return dataclasses.replace(v, splits=splits, target=target, tokenizer=tok,
                                gold_truth_ratios=gold_ps["forget"]["truth_ratio"])
