@@ -30,6 +30,7 @@ from pathlib import Path
 os.environ.setdefault("OBLIVIATE_QUIET", "1")
 
 from obliviate.core.errors import ConfigError  # noqa: E402
+from obliviate.llm.eval.during import keep_key  # noqa: E402
 from obliviate.llm.methods import METHODS  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def _default_point(sweep: dict, spec: str, configs: list[dict]) -> dict | None:
     unlearn = sweep["bench"]["unlearn"]
     own = sweep["bench"].get("unlearn_overrides", {}).get(spec, {})
     lr, epochs = own.get("lr", unlearn["lr"]), own.get("epochs", unlearn["epochs"])
-    defaults = METHODS.get(spec).from_dict(sweep["bench"].get("method_configs", {}).get(spec, {}))
+    defaults = METHODS.get(spec).from_dict(sweep["bench"].get("method_configs", {}).get(spec, {})).config
     for c in configs:
         same_weights = all(getattr(defaults, k) == v for k, v in c["weights"].items())
         if math.isclose(c["lr"], lr) and math.isclose(c["epochs"], epochs) and same_weights:
@@ -47,14 +48,12 @@ def _default_point(sweep: dict, spec: str, configs: list[dict]) -> dict | None:
 
 
 def rank(rows: dict[str, tuple[float, float]], threshold: float) -> dict[str, int]:
-    """1-based ranks: p >= threshold first, by utility; then the rest by forget quality (NaN last)."""
-    def key(item):
-        p, u = item[1]
-        p = -1.0 if math.isnan(p) else p
-        u = -1.0 if math.isnan(u) else u
-        return (0, -u) if p >= threshold else (1, -p)
-
-    return {name: i for i, (name, _) in enumerate(sorted(rows.items(), key=key), 1)}
+    """1-based ranks under the sweep's selection rule (``keep_key``): passing methods by utility, then the rest
+    by forget quality; ties by name."""
+    keyed = [{"name": n, "step": i, "forget_quality_ks_pvalue": p, "model_utility_hmean": u}
+             for i, (n, (p, u)) in enumerate(sorted(rows.items()))]
+    ordered = sorted(keyed, key=lambda r: keep_key(r, threshold), reverse=True)
+    return {r["name"]: i for i, r in enumerate(ordered, 1)}
 
 
 def _fmt(x: float, spec: str = ".3g") -> str:
