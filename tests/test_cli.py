@@ -207,7 +207,6 @@ def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, 
     import torch
 
     from obliviate import api
-    from obliviate.core.config import save_yaml
 
     model_dir = tmp_path / "m"
     tiny_target[0].save_pretrained(model_dir)
@@ -215,21 +214,24 @@ def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, 
     cfg = dict(epochs=2.0, lr=1e-3, batch_size=4, checkpoint_every=0)
     full = api.unlearn(copy.deepcopy(tiny_target[0]), tiny_target[1], splits, "npo", api.UnlearnConfig(**cfg))
 
-    run = tmp_path / "run"
-    save_yaml(run / "config.yaml", {"note": "interrupted"})
-
     def ctrl_c(step, logs):
         if step == 3:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        api.unlearn(copy.deepcopy(tiny_target[0]), tiny_target[1], splits, "npo", api.UnlearnConfig(**cfg),
-                    run_dir=run, callbacks=[ctrl_c])
+    args = ["unlearn", "--model", str(model_dir), "--method", "npo", "--forget", str(split_files[0]),
+            "--retain", str(split_files[1]), "--epochs", "2", "--lr", "1e-3"]
+    real_unlearn = api.unlearn
+    api.unlearn = lambda *a, callbacks=None, **kw: real_unlearn(*a, callbacks=[ctrl_c], **kw)
+    try:  # typer turns Ctrl-C into exit code 130
+        assert runner.invoke(app, args + ["--runs-dir", str(tmp_path / "runs")]).exit_code == 130
+    finally:
+        api.unlearn = real_unlearn
+    (run,) = (tmp_path / "runs").iterdir()
     assert (run / "checkpoint" / "state.json").is_file()
-    result = runner.invoke(app, ["unlearn", "--model", str(model_dir), "--method", "npo", "--forget",
-                                 str(split_files[0]), "--retain", str(split_files[1]), "--epochs", "2",
-                                 "--lr", "1e-3", "--resume", str(run)])
+    result = runner.invoke(app, args + ["--resume", str(run)])
     assert result.exit_code == 0, result.output
+    events = [json.loads(line)["step"] for line in (run / "events.jsonl").read_text().splitlines()]
+    assert events == list(range(1, len(events) + 1))  # each step logged once
     from transformers import AutoModelForCausalLM
 
     resumed = AutoModelForCausalLM.from_pretrained(run / "model")

@@ -11,6 +11,7 @@ A five-line session::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import platform
@@ -23,7 +24,8 @@ from typing import Any
 from obliviate.core.config import from_dict, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
-from obliviate.core.store import atomic_dir, atomic_write_json, cache_home, new_run_dir, stable_hash
+from obliviate.core.store import (atomic_dir, atomic_write_json, cache_home, check_resume, clean_stale_temps,
+                                  finish_run, locked, new_run_dir, open_out_dir, stable_hash)
 from obliviate.train.trainer import TrainConfig, cache_settings
 
 TINY = "tiny"
@@ -80,11 +82,19 @@ def build_world(cfg: WorldConfig | None = None, out_dir: str | Path | None = Non
 def _build_world(cfg: WorldConfig, out_dir: str | Path | None) -> Path:
     from obliviate.llm.data import generate_world, save_world
 
-    folder = Path(out_dir) if out_dir else cache_home() / "worlds" / f"world-{stable_hash({**to_dict(cfg), 'v': DATA_VERSION})}"
-    if (folder / "world.json").is_file() and (folder / "probes-forget10" / "probes.json").is_file():
-        return folder
-    world = generate_world(cfg.n_entities, cfg.seed)
-    save_world(world, folder, cfg.holdout_fraction, cfg.seed)
+    settings = {**to_dict(cfg), "v": DATA_VERSION}
+    if out_dir:  # a folder of the user's: new, or a world made there with the same settings
+        folder = Path(out_dir)
+        open_out_dir(folder, "world", settings, reuse_finished=True)
+    else:
+        folder = cache_home() / "worlds" / f"world-{stable_hash(settings)}"
+    with locked(folder, f"the world {folder}"):  # a second process waits, then reuses it
+        if (folder / "world.json").is_file() and (folder / "probes-forget10" / "probes.json").is_file():
+            return folder
+        world = generate_world(cfg.n_entities, cfg.seed)
+        save_world(world, folder, cfg.holdout_fraction, cfg.seed)
+        if out_dir:
+            finish_run(folder)
     log(f"world: {cfg.n_entities} people (seed {cfg.seed}) in {folder}")
     return folder
 
@@ -155,22 +165,31 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
     folder (about a second) instead of training again. Interrupted training
     resumes from its checkpoint.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    from obliviate.core import dist
     from obliviate.core.progress import third_party_bars
 
     third_party_bars()
     key = stable_hash({"spec": spec, "records": _records_hash(records), "train": cache_settings(cfg), "v": 1})
     folder = cache_home() / "finetuned" / f"{role}-{key}"
+    # One process trains a cached model; another one asking for it meanwhile waits, then loads it. Under
+    # torchrun every process trains together (process 0 writes), so the launch itself is the guard there.
+    with contextlib.nullcontext() if dist.distributed() else locked(folder, f"the {role} model {folder}"):
+        return _finetuned(spec, records, cfg, role, world_dir, folder)
+
+
+def _finetuned(spec: str, records, cfg: TrainConfig, role: str, world_dir, folder: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from obliviate.core import dist
+
+    clean_stale_temps(folder.parent, folder.name)  # a killed writer's half-saved folder
     if (folder / "config.json").is_file():
         log(f"{role}: cached model {folder}")
         tok = AutoTokenizer.from_pretrained(folder)
         return AutoModelForCausalLM.from_pretrained(folder).eval(), tok
-    from obliviate.core import dist
-
     model, tok = base_model(spec, world_dir)
     log(f"{role}: fine-tuning {spec} on {len(records)} QA records ({cfg.epochs:g} epochs, lr {cfg.lr:g})")
-    ckpt = cache_home() / "finetuned" / f".{role}-{key}.ckpt"
+    ckpt = folder.with_name(f".{folder.name}.ckpt")
     model = finetune(model, tok, records, cfg, checkpoint_dir=ckpt, description=f"fine-tuning {role}")
     if dist.is_main():  # every process trained; the first one writes, the others wait and read
         with atomic_dir(folder) as tmp:
@@ -180,6 +199,33 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
     del model
     # Reload from the cache so the model's name_or_path is its own folder, as on a cached run.
     return AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
+
+
+def finetune_into(out: str | Path, spec: str, records, cfg: TrainConfig) -> Path:
+    """``obliviate finetune``: fine-tune ``spec`` on ``records`` into the model folder ``out``.
+
+    ``out`` must be new (or empty), or a folder this function made for the same
+    model, records and settings and did not finish (then training resumes from
+    its checkpoint ``.<out>.ckpt`` beside it); a finished model folder, another
+    command's run or any other folder is refused before any work, untouched.
+    The finished folder (model, tokenizer, ``run.json``) replaces ``out`` atomically.
+    """
+    from obliviate.core import dist
+    from obliviate.models import load
+
+    out = Path(out)
+    settings = {"spec": spec, "records": _records_hash(records), "train": cache_settings(cfg)}
+    with dist.main_first():
+        open_out_dir(out, "finetune", settings)
+    model, tok = load(spec)
+    model = finetune(model, tok, records, cfg, checkpoint_dir=out.with_name(f".{out.name}.ckpt"))
+    if dist.is_main():
+        with atomic_dir(out) as tmp:
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            finish_run(out, into=tmp)
+    dist.barrier()
+    return out
 
 
 # ---------------------------------------------------------------- unlearning
@@ -489,9 +535,10 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
     t0 = time.time()
     p = prepare(cfg)
     if run_dir is None:
-        run_dir = new_run_dir(cfg.runs_dir, "demo")
+        run_dir = new_run_dir(cfg.runs_dir, "demo", command="demo", settings=to_dict(cfg))
         save_yaml(run_dir / "config.yaml", to_dict(cfg))
     else:
+        check_resume(run_dir, "demo", to_dict(cfg))
         log(f"resuming demo run {run_dir}")
     t_unlearn = time.time()
     unlearned = unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, cfg.method, cfg.unlearn,
@@ -514,6 +561,7 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
     }
     atomic_write_json(run_dir / "metrics.json", results)
     write_report(run_dir)
+    finish_run(run_dir)
     return run_dir
 
 
@@ -537,6 +585,7 @@ def resume_demo(run_dir: str | Path) -> Path:
     from obliviate.core.config import load_yaml
 
     run_dir = Path(run_dir)
+    check_resume(run_dir, "demo")  # an unfinished demo run, before its config.yaml is even read
     if not (run_dir / "config.yaml").is_file():
         raise DataError(f"{run_dir} has no config.yaml: not a demo run folder")
     return run_demo(demo_config_from(load_yaml(run_dir / "config.yaml")), run_dir=run_dir)

@@ -81,12 +81,13 @@ def _save_model_run(runs_dir: Path, name: str, config: dict, model, figures: dic
     from safetensors.torch import save
 
     from obliviate.core.config import save_yaml
-    from obliviate.core.store import atomic_write_bytes, atomic_write_json, new_run_dir
+    from obliviate.core.store import atomic_write_bytes, atomic_write_json, finish_run, new_run_dir
 
-    run_dir = new_run_dir(runs_dir, name)
+    run_dir = new_run_dir(runs_dir, name, command=f"{name.split('-')[0]} unlearn", settings=config)
     save_yaml(run_dir / "config.yaml", config)
     atomic_write_bytes(run_dir / "model.safetensors", save({k: v.contiguous() for k, v in model.state_dict().items()}))
     atomic_write_json(run_dir / "metrics.json", figures)
+    finish_run(run_dir)
     width = max(len(k) for k in shown)
     for key in shown:
         typer.echo(f"{key:>{width}}: {figures[key]:.4g}")
@@ -236,20 +237,13 @@ def finetune(
     """
     from obliviate import api
     from obliviate.core import dist
-    from obliviate.core.store import atomic_dir
     from obliviate.llm.data import load_jsonl
-    from obliviate.models import load
 
     records = load_jsonl(data)
     cfg = _with_lora(api.FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora, grad_accum)
-    m, tok = load(model)
-    m = api.finetune(m, tok, records, cfg, checkpoint_dir=out.with_name(f".{out.name}.ckpt"))
+    api.finetune_into(out, model, records, cfg)  # refuses an --out it did not make for these settings
     if dist.is_main():
-        with atomic_dir(out) as tmp:
-            m.save_pretrained(tmp)
-            tok.save_pretrained(tmp)
         typer.echo(str(out))
-    dist.barrier()
 
 
 @app.command()
@@ -308,7 +302,7 @@ def unlearn(
     from obliviate import api
     from obliviate.core import dist
     from obliviate.core.config import from_dict, parse_overrides, save_yaml, to_dict
-    from obliviate.core.store import atomic_dir, new_run_dir
+    from obliviate.core.store import atomic_dir, check_resume, finish_run, new_run_dir
     from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_results
     from obliviate.llm.methods import get_method
     from obliviate.models import load, resolve_spec
@@ -330,18 +324,16 @@ def unlearn(
         _fail("--lora-save adapter needs --lora")
     cfg = _training_choices(_with_lora(api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora,
                                        grad_accum), combiner, combiner_set, sampling, neighbours)
+    settings = {"model": model, "method": method, "method_config": m.to_dict(), "train": to_dict(cfg),
+                "split": split, "lora_save": lora_save, "processes": dist.world_size(), "data": data or "",
+                "data_set": list(data_set or []), "forget": str(forget or ""), "retain": str(retain or ""),
+                "holdout": str(holdout or ""), "eval_during": to_dict(ecfg), "gold": gold or ""}
+    if resume is not None:
+        check_resume(resume, "unlearn", settings)  # an unfinished unlearn run with these settings, or refused
     net, tok = load(model)
-    if resume is not None and not (resume / "config.yaml").is_file():
-        _fail(f"{resume} has no config.yaml: not an unlearn run folder")
-    run_dir = resume or new_run_dir(runs_dir, f"unlearn-{method.lower()}")
+    run_dir = resume or new_run_dir(runs_dir, f"unlearn-{method.lower()}", command="unlearn", settings=settings)
     if dist.is_main():
-        save_yaml(run_dir / "config.yaml", {"model": model, "method": method, "method_config": m.to_dict(),
-                                            "train": to_dict(cfg), "split": split, "lora_save": lora_save,
-                                            "processes": dist.world_size(), "data": data or "",
-                                            "data_set": list(data_set or []),
-                                            "forget": str(forget or ""), "retain": str(retain or ""),
-                                            "holdout": str(holdout or ""), "eval_during": to_dict(ecfg),
-                                            "gold": gold or ""})
+        save_yaml(run_dir / "config.yaml", settings)
     during = EvalDuring(tok, splits, ecfg, gold=(lambda: load(gold)[0]) if gold else None,
                         run_dir=run_dir) if ecfg.every else None
     try:
@@ -360,6 +352,7 @@ def unlearn(
                           **api.run_provenance())
             typer.echo(f"kept the model of step {during.kept['step']} ({ecfg.keep}); trajectory: "
                        f"{run_dir / 'trajectory.jsonl'}, report: {run_dir / 'report.html'}")
+        finish_run(run_dir)
         typer.echo(str(run_dir))
     dist.barrier()
 

@@ -158,3 +158,32 @@ def test_training_ends_when_an_epoch_has_no_batch(world_dir, splits):
                       lambda recs: collate_records(fmt, recs), cfg, callbacks=[lambda s, l: steps.append(s)])
     trainer.fit()
     assert trainer.total_steps == 20 and steps == [1, 2, 3, 4] and trainer.ran_out and seen == [0, 1, 2]
+
+
+def test_a_crash_between_checkpoints_logs_each_step_once_after_resume(world_dir, splits, tmp_path):
+    """Killed at step 5 (last checkpoint: step 4): the resumed run replays step 5 and logs it once."""
+    import json
+
+    records = splits.retain[:32]
+    ckpt, events = tmp_path / "ckpt", tmp_path / "events.jsonl"
+
+    def killed(step, logs):
+        if step == 5:
+            raise RuntimeError("killed")  # no Ctrl-C checkpoint: like kill -9
+
+    with pytest.raises(RuntimeError):
+        _trainer(_fresh(world_dir), records, TrainConfig(**CFG), checkpoint_dir=ckpt, events_path=events,
+                 callbacks=[killed]).fit()
+    assert [json.loads(line)["step"] for line in events.read_text().splitlines()] == [1, 2, 3, 4, 5]
+    resumed = _trainer(_fresh(world_dir), records, TrainConfig(**CFG), checkpoint_dir=ckpt, events_path=events)
+    resumed.fit()
+    steps = [json.loads(line)["step"] for line in events.read_text().splitlines()]
+    assert steps == list(range(1, resumed.total_steps + 1))
+
+
+def test_exploded_weights_after_the_last_update_are_refused(world_dir, splits):
+    """One step at lr 1e30: the loss before it is fine, the weights after it are not."""
+    records = splits.retain[:8]
+    cfg = TrainConfig(epochs=1.0, lr=1e30, batch_size=8, max_grad_norm=1.0, checkpoint_every=0)
+    with pytest.raises(TrainingDiverged, match="after the last update .* exploded"):
+        _trainer(_fresh(world_dir), records, cfg).fit()

@@ -40,6 +40,12 @@ def log(msg: str) -> None:
         console().print(msg, highlight=False)
 
 
+def warn(msg: str) -> None:
+    """``warning: msg`` on stderr, even under OBLIVIATE_QUIET (something the user must not miss; process 0 only)."""
+    if not _other_process():
+        print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
     """Yield ``advance(n=1, **fields)``; shows a rich bar unless quiet.

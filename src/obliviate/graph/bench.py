@@ -286,9 +286,8 @@ def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from jinja2 import Template
 
-    from obliviate.core.report.html import _png
+    from obliviate.core.report.html import _png, render_html
 
     rows = board["rows"]
     settings = sorted({(r["dataset"], r["task"]) for r in rows})
@@ -308,7 +307,7 @@ def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
     atomic_write_bytes(Path(out) / "chart.png", base64.b64decode(png))
     heads = ["dataset", "task", "method", "runs"] + [h for _, h in COLUMNS]
     table = [[r["dataset"], r["task"], r["method"], str(r["runs"])] + [_cell(r, k) for k, _ in COLUMNS] for r in rows]
-    html = Template(_TEMPLATE).render(heads=heads, table=table, png=png, n=board["n_runs"], out=str(out))
+    html = render_html(_TEMPLATE, heads=heads, table=table, png=png, n=board["n_runs"], out=str(out))
     return atomic_write_text(Path(out) / "report.html", html)
 
 

@@ -677,9 +677,7 @@ def format_leaderboard(board: dict[str, Any]) -> str:
 def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html``: the leaderboard, the forget-quality-vs-utility Pareto chart,
     per-metric bars, the relearning curves and the SAE alignment panels (also ``alignment.png``)."""
-    from jinja2 import Template
-
-    from obliviate.core.report.html import _png
+    from obliviate.core.report.html import _png, render_html
 
     import matplotlib
 
@@ -749,7 +747,7 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     heads = ["method", "runs"] + [h for _, h, _ in COLUMNS]
     table = [[(f"{r['name']} (control)" if r["control"] else r["name"]), str(r["runs"])]
              + [_fmt(r, k) for k, _, _ in COLUMNS] for r in rows]
-    html = Template(_TEMPLATE).render(heads=heads, table=table, charts=charts,
+    html = render_html(_TEMPLATE, heads=heads, table=table, charts=charts,
                                       notes=[(h, how) for _, h, how in COLUMNS], stat_notes=_stat_notes(board),
                                       n=board["n_runs"], out=str(out))
     return atomic_write_text(Path(out) / "report.html", html)

@@ -16,7 +16,11 @@
   moments is exactly 0);
 * a checkpoint every ``checkpoint_every`` steps and on Ctrl-C, resumed
   automatically by the next ``fit`` with the same ``checkpoint_dir``;
-* a guard that stops on NaN/inf or exploding losses with a clear message;
+* a guard that stops on NaN/inf or exploding losses with a clear message, and
+  checks the weights after the last update too (non-finite or past
+  :func:`_weight_bound`: :class:`TrainingDiverged`, nothing returned to save);
+* a resumed run first drops the step-log lines written after its checkpoint
+  (they are replayed), so ``events.jsonl`` never holds a step twice;
 * an optional ``method`` with ``after_step(logs) -> dict[str, float]``,
   called after every optimizer step with that step's logs (loss means over
   all micro-batches of all processes, so identical everywhere); the figures
@@ -60,7 +64,7 @@ import torch
 from obliviate.core import dist
 from obliviate.core.errors import ConfigError, TrainingDiverged
 from obliviate.core.progress import log, progress
-from obliviate.core.store import append_jsonl
+from obliviate.core.store import append_jsonl, rewrite_jsonl
 from obliviate.train import checkpoint
 from obliviate.train.combiners import COMBINERS, Combiner, make_combiner
 from obliviate.train.samplers import SAMPLERS, Sampler, parse_neighbours
@@ -335,6 +339,9 @@ class Trainer:
             if self.method is not None and "method" in state:
                 self.method.load_state_dict(state["method"])
             log(f"resuming {self.description} from step {start}/{self.total_steps} ({self.checkpoint_dir})")
+        if self.events_path and dist.is_main():  # lines of steps after the checkpoint are replayed: drop them
+            rewrite_jsonl(self.events_path, lambda e: e.get("step", 0) <= start)
+        weight_bound = _weight_bound(self.params)
         model.train()
         step = start
         for cb in self.callbacks:  # e.g. llm.eval.during.EvalDuring: its evaluation before the first step
@@ -368,6 +375,7 @@ class Trainer:
         for cb in self.callbacks:  # the last evaluation; restoring a kept state, before LoRA is merged
             if hasattr(cb, "on_fit_end"):
                 cb.on_fit_end(self, step)
+        self._check_weights(step, weight_bound)  # after the last update too, before anything is saved
         model.eval()
         if is_peft(model) and self.merge_adapter:
             model = model.merge_and_unload()
@@ -379,6 +387,18 @@ class Trainer:
                 shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
         self.model = model
         return model
+
+    def _check_weights(self, step: int, bound: float) -> None:
+        """Stop when a trained weight is non-finite or exploded (``|w| > bound``, see :func:`_weight_bound`)."""
+        with torch.no_grad():
+            finite = all(bool(torch.isfinite(p).all()) for p in self.params)
+            top = max((float(p.detach().abs().max()) for p in self.params if p.numel()), default=0.0) if finite else math.nan
+        if not finite or top > bound:
+            what = "non-finite" if not finite else f"exploded (max |w| = {top:.3g} > {bound:.3g})"
+            raise TrainingDiverged(
+                f"{self.description}: after the last update (step {step}) the weights are {what}; the run "
+                f"stopped and nothing was saved as the model (lower lr={self.config.lr} or fewer epochs)"
+            )
 
     def _save(self, model, opt, sched, step: int) -> None:
         if dist.is_main():
@@ -448,6 +468,27 @@ def _settings(cfg: TrainConfig) -> dict:
     d = dataclasses.asdict(cfg)
     d.pop("checkpoint_every")
     return d
+
+
+MAX_WEIGHT_ABS = 1e4  # trained weights beyond this have exploded (see _weight_bound)
+MAX_WEIGHT_GROWTH = 100.0
+
+
+def _weight_bound(params: list[torch.nn.Parameter]) -> float:
+    """The largest |weight| a run may end with: ``max(MAX_WEIGHT_ABS, MAX_WEIGHT_GROWTH * max|w| at the start)``.
+
+    Why these numbers: trained transformer weights sit far below 10^4 (the tiny
+    test model's largest is below 10 after its high-lr fine-tuning), and half
+    precision tops out at 65504, so a weight past 10^4 is unusable however it
+    got there. AdamW moves a weight by about ``lr`` per step, so a sane run
+    (lr <= 1e-2, thousands of steps) changes max |w| by at most tens, far from
+    either bound; a diverged one (``--lr 1e30``) lands many orders of magnitude
+    beyond. The relative term
+    keeps a model that starts with large weights from being refused for them.
+    """
+    with torch.no_grad():
+        start = max((float(p.detach().abs().max()) for p in params if p.numel()), default=0.0)
+    return max(MAX_WEIGHT_ABS, MAX_WEIGHT_GROWTH * start) if math.isfinite(start) else math.inf
 
 
 def _masked(mask: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:

@@ -116,10 +116,19 @@ def _trajectory_chart(plt, rows: list[dict], during: dict) -> tuple[str, str]:
     return title, png
 
 
+def render_html(template: str, **values) -> str:
+    """Render a jinja2 template with every value HTML-escaped (autoescape), for every report we write.
+
+    A forget file, run folder or method name holding ``<script>`` shows as text.
+    Nothing is passed pre-built as HTML: charts go in as base64 text.
+    """
+    from jinja2 import Environment
+
+    return Environment(autoescape=True).from_string(template).render(**values)
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` from the run's files and return its path."""
-    from jinja2 import Template
-
     run_dir = Path(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     events_path = run_dir / "events.jsonl"
@@ -129,8 +138,10 @@ def write_report(run_dir: str | Path) -> Path:
     trajectory_path = run_dir / "trajectory.jsonl"  # evaluations during unlearning (llm/eval/during.py)
     trajectory = [json.loads(line) for line in trajectory_path.read_text().splitlines() if line.strip()] \
         if trajectory_path.is_file() else []
-    html = Template(_TEMPLATE).render(
+    html = render_html(
+        _TEMPLATE,
         run=run_dir.name,
+        nothing_unlearned=bool(metrics.get("nothing_unlearned")),
         method=metrics.get("method"),
         splits=metrics.get("splits", {}),
         names=list(models),
@@ -146,7 +157,8 @@ _TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate
 td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}td:first-child{text-align:left}
 img{margin:1em 1em 0 0}</style></head><body>
 <h1>obliviate run {{ run }}</h1>
-<p>Method <b>{{ method }}</b> on split <b>{{ splits.variant }}</b>; records: {% for k, v in splits.n.items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
+{% if nothing_unlearned %}<p style="color:#b00;font-weight:bold">Nothing was unlearned: the kept model is the one of step 0, before any unlearning step (--keep best found no later evaluation better).</p>
+{% endif %}<p>Method <b>{{ method }}</b> on split <b>{{ splits.variant }}</b>; records: {% for k, v in splits.n.items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
 <table><tr><th>metric</th>{% for n in names %}<th>{{ n }}</th>{% endfor %}</tr>
 {% for label, vals in rows %}<tr><td>{{ label }}</td>{% for v in vals %}<td>{{ "%.4g"|format(v) if v is not none else "" }}</td>{% endfor %}</tr>
 {% endfor %}</table>

@@ -69,7 +69,7 @@ import torch
 from obliviate.core import dist
 from obliviate.core.config import field_help, to_dict
 from obliviate.core.errors import ConfigError, DataError
-from obliviate.core.progress import log
+from obliviate.core.progress import log, warn
 from obliviate.core.store import atomic_dir, atomic_write_json, atomic_write_text, stable_hash
 
 KEEP_CHOICES = ("last", "best")
@@ -258,6 +258,12 @@ class EvalDuring:
         """The evaluation whose model the run returns: the pick (best) or the last row (last)."""
         return self.best if self.config.keep == "best" else (self.rows[-1] if self.rows else None)
 
+    @property
+    def nothing_unlearned(self) -> bool:
+        """Whether the kept model is the one before the first unlearning step (``keep="best"`` picked step 0)."""
+        kept = self.kept
+        return kept is not None and kept["step"] == 0
+
     def results(self) -> dict[str, Any]:
         """What a run's ``metrics.json`` says about these evaluations (which step was kept, by which rule)."""
         kept = self.kept
@@ -387,6 +393,10 @@ class EvalDuring:
 def write_results(run_dir: str | Path, during: EvalDuring, *, method: str, variant: str, **extra: Any) -> Path:
     """An unlearn run's ``metrics.json`` and ``report.html`` from its evaluations; returns the report's path.
 
+    When the kept model is that of step 0 (``keep="best"`` found no later
+    evaluation better), a warning goes to stderr and ``metrics.json`` says
+    ``"nothing_unlearned": true`` (the report shows it at the top).
+
     ``metrics.json`` holds the first evaluation (the model before unlearning)
     and the kept one side by side under ``models``, ``eval_during`` (the
     settings, the rule and ``kept_step``) and ``extra``. The figures are on the
@@ -397,7 +407,12 @@ def write_results(run_dir: str | Path, during: EvalDuring, *, method: str, varia
     run_dir = Path(run_dir)
     first, kept, info = during.rows[0], during.kept, during.results()
     models = {f"start (step {first['step']})": first["metrics"], f"kept (step {kept['step']})": kept["metrics"]}
+    nothing = during.nothing_unlearned
+    if nothing:
+        warn(f"--keep {during.config.keep} kept the model of step 0, before any unlearning step: NOTHING WAS "
+             f"UNLEARNED (no evaluation after step 0 beat it by the rule: {KEEP_RULE}); metrics.json says "
+             "nothing_unlearned: true")
     atomic_write_json(run_dir / "metrics.json", {"models": models, "method": method,
                                                  "splits": {"variant": variant, "n": info["records"]},
-                                                 "eval_during": info, **extra})
+                                                 "eval_during": info, "nothing_unlearned": nothing, **extra})
     return write_report(run_dir)
