@@ -5,6 +5,9 @@ Geometric's own ``Planetoid`` class from local files, never downloaded. The
 files are found through one setting, ``OBLIVIATE_DATA`` (the folder holding
 ``planetoid/<Name>/raw/``), and copied once to a writable cache
 (``<cache>/planetoid``, where the loader writes ``processed/``).
+**Trust the data folder:** the Planetoid raw files (``raw/ind.<name>.*``) are
+Python pickles that PyG unpickles, so a raw-data folder can run code when it is
+loaded; use only a copy you trust (the published release).
 
 Link prediction follows GNNDelete (Cheng et al., ICLR 2023, arXiv 2302.13406):
 the undirected edges (upper triangle, ``u < v``) are split into 90% train,
