@@ -7,6 +7,7 @@ CLI ``--set key=value`` with a typo fails with a message naming the valid keys.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -51,9 +52,12 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
         if isinstance(value, bool) and tp is not str:
             raise ConfigError(f"{name}: expected {tp.__name__}, got {value!r}")
         try:
-            return tp(value) if not (tp is int and isinstance(value, str)) else int(float(value))
-        except (TypeError, ValueError):
+            out = tp(value) if not (tp is int and isinstance(value, str)) else int(float(value))
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{name}: expected {tp.__name__}, got {value!r}") from None
+        if tp is float and not math.isfinite(out):  # no setting means anything with nan or inf
+            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
+        return out
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{name}: expected a list, got {value!r}")
@@ -79,6 +83,29 @@ def from_dict(cls: type[C], data: dict[str, Any] | None) -> C:
         raise ConfigError(f"{cls.__name__}: {e}") from None
 
 
+def check_number(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> None:
+    """Raise a ConfigError naming ``name`` unless ``value`` is a finite number within the bounds given.
+
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``; nan and inf are always refused (no
+    setting of this project means anything with them).
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if ok:
+        return
+    if low is not None and high is not None:
+        where = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        where = f" {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        where = f" {'<' if high_open else '<='} {high:g}"
+    else:
+        where = ""
+    raise ConfigError(f"{name} must be a finite number{where}, got {value!r}")
+
+
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     """``["beta=0.2", "alpha=1"]`` -> ``{"beta": "0.2", "alpha": "1"}`` (typed later)."""
     out: dict[str, Any] = {}
@@ -102,10 +129,14 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, expected a YAML config file")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e.__class__.__name__})") from None
     if not isinstance(data, dict):

@@ -29,6 +29,11 @@ STRING_FIELDS = (
 )
 REQUIRED_FIELDS = (*STRING_FIELDS[:5], "perturbed_answers", "fact_type")
 _NEEDS = ", ".join(REQUIRED_FIELDS)
+# The longest text a QA record field may hold. Questions and answers are a sentence or two (the world's
+# longest field is under 100 characters, TOFU's answers a few hundred); 4096 characters is about 1000
+# tokens, so a batch of 16 prompt+answer pairs stays far below any model's context and a few GB of
+# logits. Without a cap one 2.4 MB answer line padded a batch to ~600k tokens: a 160 GB allocation.
+MAX_TEXT_CHARS = 4096
 
 
 def slugify(text: str) -> str:
@@ -89,6 +94,10 @@ class QARecord:
         perturbed = data["perturbed_answers"]
         if not isinstance(perturbed, list) or not all(isinstance(p, str) for p in perturbed):
             raise DataError(f"{where}: field 'perturbed_answers' must be a list of strings")
+        for name, text in [*((n, data[n]) for n in STRING_FIELDS), *(("perturbed_answers", p) for p in perturbed)]:
+            if len(text) > MAX_TEXT_CHARS:
+                raise DataError(f"{where}: field {name!r} is {len(text):,} characters long; a QA record's texts "
+                                f"may be at most {MAX_TEXT_CHARS} (a question or answer is a sentence or two)")
         if not perturbed:
             raise DataError(f"{where}: field 'perturbed_answers' needs at least 1 wrong answer")
         meta = data.get("meta", {})
@@ -115,7 +124,9 @@ def read_text(path: Path) -> str:
 
 def _iter_lines(path: Path) -> Iterable[tuple[int, str]]:
     text = read_text(path)
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # only "\n" ends a JSONL line: str.splitlines() would also split at U+2028/U+2029 (and \x1c-\x1e,
+    # \x85...), which JSON allows raw inside strings
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             yield lineno, line
 
