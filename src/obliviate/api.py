@@ -49,8 +49,13 @@ class WorldConfig:
     holdout_fraction: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.n_entities < 8:
-            raise ConfigError(f"WorldConfig.n_entities must be >= 8, got {self.n_entities}")
+        from obliviate.core.config import check_number
+        from obliviate.llm.data.world import MAX_ENTITIES
+
+        if self.n_entities < 8 or self.n_entities > MAX_ENTITIES:
+            raise ConfigError(f"WorldConfig.n_entities (world --entities) must be from 8 to {MAX_ENTITIES}, "
+                              f"got {self.n_entities}")
+        check_number("WorldConfig.seed (world --seed)", self.seed, low=0)
         if not 0 < self.holdout_fraction < 0.5:
             raise ConfigError(f"WorldConfig.holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}")
 
@@ -410,6 +415,16 @@ class DemoConfig:
     unlearn: TrainConfig = field(default_factory=UnlearnConfig)
     eval_max_per_split: int = 40
     runs_dir: str = "runs"
+
+    def __post_init__(self) -> None:
+        from obliviate.core.config import check_number
+        from obliviate.llm.data import FORGET_VARIANTS
+
+        # a cap on records per utility split: 0 would score nothing (there is no "no cap" value)
+        check_number("DemoConfig.eval_max_per_split", self.eval_max_per_split, low=1)
+        if self.variant not in FORGET_VARIANTS:
+            raise ConfigError(f"DemoConfig.variant: unknown forget split {self.variant!r}; valid: "
+                              f"{', '.join(FORGET_VARIANTS)}")
 
 
 def tiny_demo_config(**overrides: Any) -> DemoConfig:

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from obliviate.core.config import mean_std, save_yaml, to_dict
+from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -73,6 +73,14 @@ class GraphRunConfig:
             raise ConfigError(f"graph task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        from obliviate.graph.data import WHERE
+
+        if self.where not in WHERE:
+            raise ConfigError(f"where (--where) must be one of {', '.join(WHERE)}, got {self.where!r}")
+        check_number("GraphRunConfig.fraction (--fraction)", self.fraction, low=0, high=0.5, low_open=True,
+                     high_open=True)
+        check_number("GraphRunConfig.train_steps", self.train_steps, low=1)
+        check_number("GraphRunConfig.train_lr", self.train_lr, low=0, low_open=True)
 
 
 @dataclass
@@ -99,6 +107,10 @@ class GraphBenchConfig:
         bad = [t for t in self.tasks if t not in TASKS]
         if bad or not self.methods or not self.seeds:
             raise ConfigError(f"a graph bench needs methods, seeds and tasks among {', '.join(TASKS)}")
+        if min(self.seeds) < 0:
+            raise ConfigError(f"GraphBenchConfig.seeds (--seeds) must be >= 0, got {self.seeds}")
+        check_number("GraphBenchConfig.node_fraction", self.node_fraction, low=0, high=0.5, low_open=True,
+                     high_open=True)
 
 
 class PeakMemory:

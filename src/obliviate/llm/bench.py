@@ -114,6 +114,10 @@ class BenchConfig:
             raise ConfigError(f"unknown forget split(s) {bad}; valid: {', '.join(FORGET_VARIANTS)}")
         if not self.methods or not self.variants or not self.seeds:
             raise ConfigError("a bench needs at least one method, one split and one seed")
+        if min(self.seeds) < 0:
+            raise ConfigError(f"BenchConfig.seeds (--seeds) must be >= 0, got {self.seeds}")
+        if self.eval_max_per_split < 1:
+            raise ConfigError(f"BenchConfig.eval_max_per_split must be >= 1, got {self.eval_max_per_split}")
         for m in self.methods:
             unlearn_config(self, m)  # raises on an unknown or bad training setting
 
@@ -141,7 +145,7 @@ def bench_config_from(data: dict[str, Any]) -> BenchConfig:
         if data.get(k) is not None:
             parts[k] = from_dict(cls, data.pop(k))
     parts.update(api.train_configs_from(data))
-    return BenchConfig(**{**data, **parts})
+    return from_dict(BenchConfig, {**data, **parts})  # an unknown key or a bad type: one ConfigError
 
 
 def _demo_config(cfg: BenchConfig, variant: str):

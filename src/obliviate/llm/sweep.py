@@ -127,14 +127,16 @@ class SweepConfig:
             self.bench = bench_config_from(self.bench)
         if self.budget < 1:
             raise ConfigError(f"SweepConfig.budget must be >= 1, got {self.budget}")
-        if not self.epoch_factors or any(f <= 0 for f in self.epoch_factors):
+        if not self.epoch_factors or any(not 0 < f < float("inf") for f in self.epoch_factors):
             raise ConfigError(f"SweepConfig.epoch_factors must be positive, got {self.epoch_factors}")
-        if not self.lr_factors or any(f <= 0 for f in self.lr_factors):
+        if not self.lr_factors or any(not 0 < f < float("inf") for f in self.lr_factors):
             raise ConfigError(f"SweepConfig.lr_factors must be positive, got {self.lr_factors}")
         if not 0 <= self.threshold <= 1:
             raise ConfigError(f"SweepConfig.threshold must be in [0, 1], got {self.threshold}")
         if self.validation_count < 0:
             raise ConfigError(f"SweepConfig.validation_count must be >= 0, got {self.validation_count}")
+        if self.seed < 0:
+            raise ConfigError(f"SweepConfig.seed (--seed) must be >= 0, got {self.seed}")
         for spec in self.bench.methods:
             method_grid(self, spec)  # raises on a weight the method does not have or a grid too short
 

@@ -80,13 +80,22 @@ class EvalConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
-        case(self.case)
-        if not 0 <= self.t_avg < self.t_end:
-            raise ConfigError(f"need 0 <= t_avg < t_end, got t_avg={self.t_avg}, t_end={self.t_end}")
+        try:
+            case(self.case).params(n=self.dns_n, dt=self.dt, dealias=self.dealias)
+        except ConfigError as e:
+            raise ConfigError(f"dns_n (--dns-n): {e}") from None
+        case(self.case).params(n=self.n, dt=self.dt, dealias=self.dealias)  # a bad grid (--n) fails here
+        if not 0 <= self.t_avg < self.t_end < math.inf:  # nan fails too
+            raise ConfigError(f"need 0 <= t_avg < t_end (finite), got t_avg={self.t_avg}, t_end={self.t_end}")
+        if not 0 <= self.dns_t_spinup < self.dns_t_end < math.inf:
+            raise ConfigError(f"need 0 <= t_spinup < t_end (finite), got t_spinup={self.dns_t_spinup}, "
+                              f"t_end={self.dns_t_end}")
+        if self.cost_steps < 1:
+            raise ConfigError(f"cost_steps must be >= 1, got {self.cost_steps}")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        if not self.sample_every > 0:
-            raise ConfigError("sample_every must be > 0")
+        if not 0 < self.sample_every < math.inf:
+            raise ConfigError(f"sample_every must be a finite number > 0, got {self.sample_every}")
 
     @property
     def torch_dtype(self) -> torch.dtype:

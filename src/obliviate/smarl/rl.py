@@ -296,7 +296,14 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.envs < 1 or self.rollout < 1 or self.iterations < 0 or self.checkpoint_every < 1:
-            raise ConfigError("envs, rollout and checkpoint_every must be >= 1 and iterations >= 0")
+            raise ConfigError(f"envs, rollout and checkpoint_every must be >= 1 and iterations >= 0, got envs="
+                              f"{self.envs}, rollout={self.rollout}, checkpoint_every={self.checkpoint_every}, "
+                              f"iterations={self.iterations}")
+        if self.seed < 0:
+            raise ConfigError(f"seed (--seed) must be >= 0, got {self.seed}")
+        if not 0 <= self.time_limit_min < math.inf:  # nan fails too
+            raise ConfigError(f"time_limit_min (--time-limit, minutes; 0 = no limit) must be a finite number "
+                              f">= 0, got {self.time_limit_min}")
 
 
 def _tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:

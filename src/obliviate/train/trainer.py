@@ -118,12 +118,19 @@ class TrainConfig:
     lora_targets: str = ""
 
     def __post_init__(self) -> None:
-        if self.epochs <= 0:
-            raise ConfigError(f"TrainConfig.epochs must be > 0, got {self.epochs}")
-        if self.lr <= 0 or not math.isfinite(self.lr):
-            raise ConfigError(f"TrainConfig.lr must be a positive number, got {self.lr}")
-        if self.batch_size < 1 or self.grad_accum < 1:
-            raise ConfigError("TrainConfig.batch_size and grad_accum must be >= 1")
+        from obliviate.core.config import check_number
+
+        # more than a million passes is a typo (and overflows the step count long before it ends)
+        check_number("TrainConfig.epochs (--epochs)", self.epochs, low=0, high=1e6, low_open=True)
+        check_number("TrainConfig.lr (--lr)", self.lr, low=0, low_open=True)
+        check_number("TrainConfig.batch_size (--batch-size)", self.batch_size, low=1)
+        check_number("TrainConfig.grad_accum (--grad-accum)", self.grad_accum, low=1)
+        check_number("TrainConfig.weight_decay", self.weight_decay, low=0)
+        check_number("TrainConfig.warmup_ratio", self.warmup_ratio, low=0, high=1, high_open=True)
+        check_number("TrainConfig.max_grad_norm (0 = off)", self.max_grad_norm, low=0)
+        check_number("TrainConfig.seed", self.seed, low=0)
+        check_number("TrainConfig.checkpoint_every (0 = only on Ctrl-C)", self.checkpoint_every, low=0)
+        check_number("TrainConfig.max_loss_abs", self.max_loss_abs, low=0, low_open=True)
         if self.scheduler not in ("linear", "constant"):
             raise ConfigError(f"TrainConfig.scheduler must be linear or constant, got {self.scheduler!r}")
         if self.combiner not in COMBINERS:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from obliviate.core.config import mean_std, save_yaml, to_dict
+from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -57,6 +57,14 @@ class VisionRunConfig:
             raise ConfigError(f"model must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.forget not in ("class", "random"):
             raise ConfigError(f"forget must be class or random, got {self.forget!r}")
+        check_number("VisionRunConfig.aligned (--aligned)", self.aligned, low=0, high=1)
+        if not 0 <= self.forget_class <= 9:  # both sources are digits 0-9
+            raise ConfigError(f"VisionRunConfig.forget_class (--forget-class) must be a digit 0-9, "
+                              f"got {self.forget_class}")
+        check_number("VisionRunConfig.forget_fraction", self.forget_fraction, low=0, high=1, low_open=True,
+                     high_open=True)
+        check_number("VisionRunConfig.train_epochs", self.train_epochs, low=0, low_open=True)
+        check_number("VisionRunConfig.train_lr", self.train_lr, low=0, low_open=True)
 
 
 @dataclass
@@ -74,6 +82,8 @@ class VisionBenchConfig:
             VISION_METHODS.get(m)
         if not self.methods or not self.seeds:
             raise ConfigError("a vision bench needs at least one method and one seed")
+        if min(self.seeds) < 0:
+            raise ConfigError(f"VisionBenchConfig.seeds (--seeds) must be >= 0, got {self.seeds}")
 
 
 def prepare(cfg: VisionRunConfig, seed: int):

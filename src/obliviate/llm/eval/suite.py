@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from obliviate.core.errors import ConfigError
 from obliviate.llm.eval.metrics import METRICS, MetricContext
 from obliviate.llm.eval.metrics.tofu import forget_quality, forget_quality_log10, model_utility
 from obliviate.llm.eval.scoring import Scorer
@@ -112,6 +113,8 @@ def evaluate(
     Returns:
         ``(metrics, per_sample)``.
     """
+    if max_per_split is not None and max_per_split < 1:  # None = no cap; 0 would score nothing
+        raise ConfigError(f"max_per_split must be >= 1 (or None for no cap), got {max_per_split}")
     scorer = scorer or Scorer(model, tokenizer, batch_size=batch_size)
     compute = METRICS.get(metric)
     extra: dict[str, Any] = {}

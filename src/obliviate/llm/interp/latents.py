@@ -74,6 +74,9 @@ class LensConfig:
             self.sae = from_dict(SAEConfig, self.sae)
         if self.top_latents < 1:
             raise ConfigError(f"LensConfig.top_latents must be >= 1, got {self.top_latents}")
+        if self.layer < -1:
+            raise ConfigError(f"LensConfig.layer (--layer) must be a decoder block >= 0, or -1 for the default, "
+                              f"got {self.layer}")
         if not 0 < self.max_density <= 1:
             raise ConfigError(f"LensConfig.max_density must be in (0, 1], got {self.max_density}")
 
@@ -145,7 +148,9 @@ def corpus_texts(fmt, splits, corpus_file: str = "") -> list[str]:
         path = Path(corpus_file)
         if not path.is_file():
             raise DataError(f"{path}: corpus file not found")
-        texts += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        from obliviate.llm.data.records import read_text
+
+        texts += [line for line in read_text(path).split("\n") if line.strip()]  # DataError if not UTF-8
     return texts
 
 

@@ -83,8 +83,11 @@ class SAEConfig:
             raise ConfigError("SAEConfig: expansion, epochs and batch_size must be >= 1 and k >= 0")
         if not 0 < self.heldout < 0.5:
             raise ConfigError(f"SAEConfig.heldout must be in (0, 0.5), got {self.heldout}")
-        if self.lr < 0 or self.aux_coef < 0:
-            raise ConfigError("SAEConfig.lr and aux_coef must be >= 0")
+        if not (0 <= self.lr < float("inf") and 0 <= self.aux_coef < float("inf")):
+            raise ConfigError(f"SAEConfig.lr and aux_coef must be finite numbers >= 0, got {self.lr}, {self.aux_coef}")
+        if not 1 < self.outlier_factor < float("inf") or self.seed < 0:
+            raise ConfigError(f"SAEConfig.outlier_factor must be a finite number > 1 and seed >= 0, got "
+                              f"{self.outlier_factor}, {self.seed}")
 
 
 class SAE(torch.nn.Module):
