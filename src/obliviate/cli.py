@@ -14,11 +14,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from obliviate.core.cliutil import OneLineErrors, check_writable, handled
 from obliviate.core.cliutil import fail as _fail
-from obliviate.core.cliutil import handled
 from obliviate.core.errors import ObliviateError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors,
                   help="obliviate: unlearn chosen knowledge from a model, then prove it is gone.")
 
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="method config override key=value (repeatable)")]
@@ -70,9 +70,18 @@ def _with_lora(cfg, lora: Optional[str], grad_accum: int = 1):
 def _seed_list(seeds: str) -> list[int]:
     """``"0,1,2"`` -> ``[0, 1, 2]``, or one clear error."""
     try:
-        return [int(s) for s in seeds.split(",") if s.strip()]
+        out = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         _fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    if not out or min(out) < 0:
+        _fail(f"--seeds must be one or more integers >= 0, got {seeds!r}")
+    return out
+
+
+def _seed(seed: int) -> int:
+    if seed < 0:
+        _fail(f"--seed must be >= 0, got {seed}")
+    return seed
 
 
 def _save_model_run(runs_dir: Path, name: str, config: dict, model, figures: dict, shown: tuple[str, ...]) -> None:
@@ -177,6 +186,7 @@ def demo(
             resolve_spec(model)
         cfg.model = model
     cfg.runs_dir = str(runs_dir)
+    check_writable(runs_dir, "--runs-dir")
     run_dir = api.run_demo(cfg)
     _print_table(run_dir)
 
@@ -211,7 +221,10 @@ def world(
     """Generate a fictitious world and write its split files (JSONL)."""
     from obliviate import api
 
-    folder = api.build_world(api.WorldConfig(n_entities=entities, seed=seed), out)
+    wcfg = api.WorldConfig(n_entities=entities, seed=seed)
+    if out is not None:
+        check_writable(out, "--out")
+    folder = api.build_world(wcfg, out)
     for path in sorted(folder.glob("*.jsonl")):
         n = sum(1 for line in path.read_text().splitlines() if line.strip())
         typer.echo(f"{path.name:20s} {n:5d} records")
@@ -239,6 +252,10 @@ def finetune(
     from obliviate.core import dist
     from obliviate.llm.data import load_jsonl
 
+    from obliviate.models import resolve_spec
+
+    check_writable(out, "--out")
+    resolve_spec(model)  # a missing model is refused before --out is touched
     records = load_jsonl(data)
     cfg = _with_lora(api.FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora, grad_accum)
     api.finetune_into(out, model, records, cfg)  # refuses an --out it did not make for these settings
@@ -317,13 +334,15 @@ def unlearn(
     if gold is not None:
         resolve_spec(gold)
     m = get_method(method, parse_overrides(set_))
-    splits = _splits(world, split, forget, retain, holdout, data, data_set)
     if lora_save not in ("merge", "adapter"):
         _fail(f"--lora-save must be merge or adapter, got {lora_save!r}")
     if lora_save == "adapter" and not lora:
         _fail("--lora-save adapter needs --lora")
     cfg = _training_choices(_with_lora(api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora,
                                        grad_accum), combiner, combiner_set, sampling, neighbours)
+    if resume is None:
+        check_writable(runs_dir, "--runs-dir")
+    splits = _splits(world, split, forget, retain, holdout, data, data_set)
     settings = {"model": model, "method": method, "method_config": m.to_dict(), "train": to_dict(cfg),
                 "split": split, "lora_save": lora_save, "processes": dist.world_size(), "data": data or "",
                 "data_set": list(data_set or []), "forget": str(forget or ""), "retain": str(retain or ""),
@@ -372,7 +391,7 @@ def eval_(
         help="the model before unlearning: model utility then counts the world facts and real entities it "
              "knows (as the demo and bench do); without it, every world fact and no real entity")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write metrics JSON here")] = None,
-    max_per_split: int = 40,
+    max_per_split: Annotated[int, typer.Option(help="records scored per utility split (>= 1)")] = 40,
     metric: Annotated[str, typer.Option(help="registered metric: tofu_qa (default), memo, memorization, "
                                              "knowledge, ...")] = "tofu_qa",
 ):
@@ -385,6 +404,10 @@ def eval_(
 
     from obliviate.llm.eval.metrics import METRICS
 
+    if max_per_split < 1:  # 0 used to mean "no cap" silently; a cap of nothing scores nothing
+        _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
+    if out is not None:
+        check_writable(out, "--out", folder=False)  # before every metric is computed
     METRICS.get(metric)  # an unknown name fails here, listing the valid ones
     resolve_spec(model)
     if gold:
@@ -439,6 +462,8 @@ def audit(
     from obliviate.core.config import load_yaml
     from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, format_audit
 
+    if out is not None:
+        check_writable(out, "--out", folder=False)
     run_cfg = Path(model) / "config.yaml"
     if config is not None:
         cfg = api.demo_config_from(load_yaml(config))
@@ -451,6 +476,9 @@ def audit(
     forget_file = None
     if forget.endswith(".jsonl") or Path(forget).is_file():
         forget_file = Path(forget)
+        from obliviate.llm.data import load_jsonl
+
+        load_jsonl(forget_file)  # a bad file is refused before any model is loaded
     else:
         from obliviate.llm.data import FORGET_VARIANTS
 
@@ -495,9 +523,15 @@ def lens(
     from obliviate.llm.interp.latents import LensConfig
     from obliviate.llm.interp.sae import SAEConfig
 
+    if out is not None:
+        check_writable(out, "--out")
     cfg = api.demo_config_from(load_yaml(config)) if config else (api.tiny_demo_config() if tiny else api.DemoConfig())
     if model:
         cfg.model = model
+    if corpus is not None:
+        from obliviate.llm.data.records import read_text
+
+        read_text(corpus)  # missing, a folder or not UTF-8: refused before the target is trained
     lens_cfg = LensConfig(layer=layer, sae=SAEConfig(expansion=expansion, k=k, epochs=epochs),
                           corpus_file=str(corpus) if corpus else "")
     checked = api.load_audited(check) if check else None
@@ -559,6 +593,7 @@ def bench(
             cfg = b.bench_config_from({**load_yaml(config), **kw})
         else:
             cfg = b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw)
+    check_writable(out, "--out")
     folder = b.run_bench(cfg, out)
     typer.echo((folder / "leaderboard.md").read_text())
     typer.echo(f"report: {folder / 'report.html'}")
@@ -599,6 +634,7 @@ def sweep(
         bench_cfg = (b.bench_config_from({**data, **kw}) if config is not None
                      else b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw))
         cfg = sw.SweepConfig(bench=bench_cfg, **own)
+    check_writable(out, "--out")
     folder = sw.run_sweep(cfg, out)
     typer.echo((folder / "sweep.md").read_text())
     typer.echo(f"tuned bench: obliviate bench --configs {folder / 'sweep.json'} --out {folder}-bench")
@@ -641,8 +677,14 @@ def report(run_dir: Path):
     from obliviate.core.errors import DataError
     from obliviate.core.report import write_report
 
+    import json
+
     if not (run_dir / "metrics.json").is_file():
         raise DataError(f"{run_dir} has no metrics.json (not a demo run folder)")
+    try:
+        json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{run_dir / 'metrics.json'}: not a run's metrics (bad JSON: {e})") from None
     typer.echo(str(write_report(run_dir)))
 
 
@@ -680,6 +722,8 @@ def graph_unlearn(
     cfg = GraphRunConfig(dataset=dataset, task=task, backbone=backbone, where=where,
                          fraction=fraction if fraction is not None else (0.005 if task == "edge" else 0.01),
                          data_dir=str(data_dir or ""))
+    _seed(seed)
+    check_writable(runs_dir, "--runs-dir")
     model, figures = unlearn_run(cfg, method, seed, method_config=overrides)
     _save_model_run(runs_dir, f"graph-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,
                                                            "method_config": m.to_dict()}, model, figures,
@@ -707,6 +751,7 @@ def graph_bench(
     cfg = GraphBenchConfig(datasets=[d.strip() for d in datasets.split(",") if d.strip()],
                            tasks=[t.strip() for t in tasks.split(",") if t.strip()], seeds=seed_list,
                            run=GraphRunConfig(backbone=backbone, data_dir=str(data_dir or "")), **kw)
+    check_writable(out, "--out")
     out = run_graph_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())
     typer.echo(f"report: {out / 'report.html'}")
@@ -740,6 +785,8 @@ def vision_unlearn(
     m = get_vision_method(method, overrides)
     cfg = VisionRunConfig(source=source, aligned=aligned, arch=model, forget_class=forget_class,
                           data_dir=str(data_dir or ""))
+    _seed(seed)
+    check_writable(runs_dir, "--runs-dir")
     net, figures = unlearn_run(cfg, method, seed, method_config=overrides)
     _save_model_run(runs_dir, f"vision-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,
                                                             "method_config": m.to_dict()}, net, figures,
@@ -764,6 +811,7 @@ def vision_bench(
     seed_list = _seed_list(seeds)
     cfg = VisionBenchConfig(seeds=seed_list, run=VisionRunConfig(source=source, aligned=aligned,
                                                                  data_dir=str(data_dir or "")), **kw)
+    check_writable(out, "--out")
     out = run_vision_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())
     typer.echo(f"report: {out / 'report.html'}")

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from obliviate.core.cliutil import handled
+from obliviate.core.cliutil import check_writable, handled
 from obliviate.core.errors import ConfigError, DataError
 
 smarl_app = typer.Typer(no_args_is_help=True,
@@ -73,7 +73,12 @@ def train_cmd(
         env = EnvConfig(case=case, n=n, episode_steps=episode_steps, form=form,
                         data_dir=str(data_dir) if data_dir else None)
         cfg = TrainConfig(env=env, envs=envs, rollout=rollout, iterations=600 if iterations is None else iterations,
-                          seed=seed, checkpoint_every=checkpoint_every, time_limit_min=time_limit or 0.0)
+                          seed=seed, checkpoint_every=checkpoint_every,
+                          time_limit_min=0.0 if time_limit is None else time_limit)
+        if out is not None:
+            check_writable(out, "--out")
+        else:
+            check_writable(runs_dir, "--runs-dir")
         run_dir = out or new_run_dir(runs_dir, f"smarl-train-{cfg.env.case}")
     summary = train(cfg, run_dir)
     write_train_report(run_dir)
@@ -158,14 +163,16 @@ def eval_cmd(
         tcfg, model = load_policy(run)
         env = tcfg.env
         chosen["learned"] = PolicyClosure(model, env.form, env.agents_side, env.action_every)
-        ecfg = EvalConfig(case=case or env.case, n=n or env.n, dt=env.dt, dealias=env.dealias, dtype=env.dtype,
-                          t_end=t_end or 10 * env.episode_steps * env.dt, t_avg=t_avg,
+        ecfg = EvalConfig(case=case or env.case, n=env.n if n is None else n, dt=env.dt, dealias=env.dealias,
+                          dtype=env.dtype, t_end=10 * env.episode_steps * env.dt if t_end is None else t_end,
+                          t_avg=t_avg,
                           data_dir=str(data_dir) if data_dir else env.data_dir)
         if ecfg.case != env.case or ecfg.n != env.n:
             raise ConfigError(f"the policy of {run} was trained on {env.case} at {env.n}^2; evaluate it there")
         extra = {"train_run": str(run), "train_events": str(run / "events.jsonl")}
     else:
-        ecfg = EvalConfig(case=case or "k4", n=n or 32, t_end=t_end or 20.0, t_avg=t_avg,
+        ecfg = EvalConfig(case=case or "k4", n=32 if n is None else n, t_end=20.0 if t_end is None else t_end,
+                          t_avg=t_avg,
                           data_dir=str(data_dir) if data_dir else None)
     _evaluate(ecfg, chosen, runs_dir, f"smarl-eval-{ecfg.case}", build_reference, dns_cost, extra)
 
@@ -219,7 +226,7 @@ def reference_cmd(
     from obliviate.smarl.evaluate import EvalConfig, dns_cache_path, dns_reference
 
     _threads()
-    cfg = EvalConfig(case=case, dns_n=dns_n, dns_t_end=t_end, dns_t_spinup=t_spinup, t_end=t_end,
+    cfg = EvalConfig(case=case, n=dns_n, dns_n=dns_n, dns_t_end=t_end, dns_t_spinup=t_spinup, t_end=t_end,
                      data_dir=str(data_dir) if data_dir else None)
     snaps = dns_reference(cfg, build=True)
     typer.echo(f"{snaps.shape[0]} snapshots: {dns_cache_path(case, cfg)}")
@@ -231,6 +238,7 @@ def _evaluate(ecfg, chosen: dict, runs_dir: Path, name: str, build_reference: bo
     from obliviate.core.store import atomic_write_json, new_run_dir
     from obliviate.smarl.evaluate import compare
 
+    check_writable(runs_dir, "--runs-dir")  # before the simulations
     result = compare(ecfg, chosen, build_reference=build_reference, with_dns_cost=dns_cost)
     run_dir = new_run_dir(runs_dir, name)
     save_yaml(run_dir / "config.yaml", {**to_dict(ecfg), "closures": list(chosen), **extra})
