@@ -12,10 +12,14 @@ def gold_eval(tiny_gold, splits):
     return evaluate(*tiny_gold, splits, max_per_split=30)
 
 
-def test_target_knows_its_facts(tiny_target, splits):
+def test_target_knows_its_facts(tiny_target, splits, gold_eval):
+    # Word-for-word greedy answers. Over the tiny targets of training seeds 0-3 and two CPU kernel paths
+    # the target answers 15-19 of its 19 forget questions (0.79-1.0) and 0.90-0.97 of retain; the gold
+    # model, which never saw the forget people, answers none of theirs (0.0) and 0.90-1.0 of retain.
     metrics, _ = evaluate(*tiny_target, splits, max_per_split=30)
-    assert metrics["forget"]["exact_answer_match"] >= 0.85  # 17 of the 19 forget answers, word for word
-    assert metrics["retain"]["exact_answer_match"] >= 0.9
+    assert metrics["forget"]["exact_answer_match"] >= 0.6
+    assert metrics["retain"]["exact_answer_match"] >= 0.75
+    assert gold_eval[0]["forget"]["exact_answer_match"] <= 0.2
     assert 0 < metrics["model_utility_hmean"] <= 1
 
 

@@ -178,8 +178,11 @@ def test_gold_is_faithful_and_gradient_ascent_over_forgets(target_scorer, tiny_g
                 api.UnlearnConfig(epochs=1.0, lr=5e-3, batch_size=4, checkpoint_every=0))
     ga = faithfulness(Scorer(model, tok), target_scorer, sets)
     assert ga["forgotten"] >= 0.6  # (0.875)
-    assert ga["over_forgetting.same_answer"] >= gold["over_forgetting.same_answer"] + 0.4  # (0.8)
-    assert ga["over_forgetting.unrelated"] >= gold["over_forgetting.unrelated"] + 0.5  # (1.0 vs 0.0)
+    # Over-forgetting comes in steps of 1/5 (five look-alikes) and 1/2 (two unrelated facts): gradient ascent
+    # reaches 0.6-0.8 and 0.5-1.0 where the gold model sits at 0.0-0.2 and 0.0; a method that does not
+    # over-forget scores the gold model's values, so a difference of 0.3 separates the two with room.
+    assert ga["over_forgetting.same_answer"] > gold["over_forgetting.same_answer"] + 0.3, (ga, gold)
+    assert ga["over_forgetting.unrelated"] > gold["over_forgetting.unrelated"] + 0.3, (ga, gold)
 
 
 def test_multiple_choice_compares_options_in_one_template(splits):
