@@ -8,15 +8,16 @@ tolerance fair: gradient ascent run to the end of a fixed budget collapses
 everything, as the literature says, but it must not have collapsed retain by the
 time the forget set is half gone.
 
-The margins, measured over the tiny targets of training seeds 0-2 (OBLIVIATE_TEST_SEED),
+The margins, measured over the tiny targets of training seeds 0-5 (OBLIVIATE_TEST_SEED),
 with and without GU: at halving every method keeps 0.82-0.99 of its retain probability; gradient
 ascent pushed on until the forget likelihood is 2% of its start keeps 0.61-0.71.
 On this small world a retain term makes no measurable difference at halving
 (gradient ascent, which has none, keeps 0.94-0.99), so one tolerance serves every
 method. The step size is 5e-4 so that no method overshoots the halving by much in
-one step (at 1e-3 CE-U and UNDIAL stopped at 25% and kept only 0.79); KLUE (2% of
-the MLP neurons move) and SatImp (token weights shrink its gradient) get 1e-3,
-and still need 40-100 steps where the cap is 200.
+one step; CE-U and UNDIAL get 2.5e-4 (at 5e-4 one CE-U step took seed 5's forget
+likelihood from 1 to 0.05 and its retain to 0.66); KLUE (2% of the MLP neurons
+move) and SatImp (token weights shrink its gradient) get 1e-3, and still need
+40-100 steps where the cap is 200.
 """
 
 import numpy as np
@@ -28,12 +29,13 @@ from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.methods import METHODS
 
 UNLEARN = dict(epochs=40.0, lr=5e-4, batch_size=4, checkpoint_every=0)
-SLOW = {"KLUE": 1e-3, "SatImp": 1e-3}  # methods whose steps move little: a larger step size
+# Methods whose steps move little get a larger step size; those whose one step can overshoot, a smaller one.
+STEP = {"KLUE": 1e-3, "SatImp": 1e-3, "CE-U": 2.5e-4, "UNDIAL": 2.5e-4}
 
 
 def contract_config(name: str, **kw):
     """The contract's unlearning settings for ``name``."""
-    return api.UnlearnConfig(**{**UNLEARN, "lr": SLOW.get(name, UNLEARN["lr"]), **kw})
+    return api.UnlearnConfig(**{**UNLEARN, "lr": STEP.get(name, UNLEARN["lr"]), **kw})
 
 
 def retain_tolerance(name: str) -> float:
