@@ -274,6 +274,7 @@ CASES: list[Case] = [
     Case("bench-configs-and-model", f"bench --out {{C}}/bench --configs {{I}}/nope.json --model {NOBODY}",
          r"configs"),
     Case("bench-out-is-a-file", "bench --tiny --out {I}/a-file.txt", r"--out"),
+    Case("bench-out-foreign-folder", "bench --tiny --out {I}/world", r"--out.*not a .bench. folder"),
     Case("bench-out-unwritable", f"bench --tiny --out {UNWRITABLE}/bench", r"--out"),
     # ---------------------------------------------------------------- sweep
     *_numbers(SW, "sweep", "--budget", ["0", "-1"]),
@@ -283,6 +284,7 @@ CASES: list[Case] = [
     Case("sweep-config-lr-nan", "sweep --out {C}/sweep --config {I}/unlearn-lr-nan.yaml", r"lr"),
     Case("sweep-config-lr-factors-nan", "sweep --out {C}/sweep --config {I}/sweep-lr-factors-nan.yaml", r"lr_factors"),
     Case("sweep-out-is-a-file", "sweep --tiny --out {I}/a-file.txt", r"--out"),
+    Case("sweep-out-foreign-folder", "sweep --tiny --out {I}/bad-run", r"--out.*not a .sweep. folder"),
     Case("sweep-out-unwritable", f"sweep --tiny --out {UNWRITABLE}/sweep", r"--out"),
     # ---------------------------------------------------------------- report, methods, top level
     Case("report-missing", "report {C}/no-run", r"no-run"),
@@ -317,6 +319,7 @@ CASES: list[Case] = [
     Case("graph-bench-seeds-empty", f"{GB} --seeds ,", r"seeds"),
     Case("graph-bench-backbone-nope", f"{GB} --backbone mlp", r"backbone"),
     Case("graph-bench-out-is-a-file", "graph bench --data-dir {I}/data --out {I}/a-file.txt", r"--out"),
+    Case("graph-bench-out-foreign-folder", "graph bench --data-dir {I}/data --out {I}/world", r"--out.*not a .graph bench. folder"),
     Case("graph-bench-out-unwritable", f"graph bench --data-dir {{I}}/data --out {UNWRITABLE}/gb", r"--out"),
     # ---------------------------------------------------------------- vision
     Case("vision-unlearn-method-nope", f"{VU} --method forgetall", r"forgetall"),
@@ -339,6 +342,7 @@ CASES: list[Case] = [
     Case("vision-bench-source-nope", f"{VB} --source cifar", r"source"),
     *_numbers(VB, "vision-bench", "--aligned", ["nan", "2"]),
     Case("vision-bench-out-is-a-file", "vision bench --data-dir {I}/data --out {I}/a-file.txt", r"--out"),
+    Case("vision-bench-out-foreign-folder", "vision bench --source digits --data-dir {I}/data --out {I}/world", r"--out.*not a .vision bench. folder"),
     Case("vision-bench-out-unwritable", f"vision bench --data-dir {{I}}/data --out {UNWRITABLE}/vb", r"--out"),
     # ---------------------------------------------------------------- SMARL
     Case("smarl-train-case-nope", f"{ST} --case k5", r"k5"),

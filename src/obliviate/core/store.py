@@ -423,6 +423,30 @@ def open_out_dir(path: str | os.PathLike, command: str, settings: Any = None, *,
     return True
 
 
+def open_shared_out_dir(path: str | os.PathLike, command: str, marker: str) -> bool:
+    """Prepare the ``--out FOLDER`` of a bench-like command that resumes and that several processes may
+    share (disjoint method subsets): True when it continues an earlier one.
+
+    Accepted: a missing or empty folder, or one holding ``marker`` (the settings file that ``command``
+    writes first, e.g. ``bench.yaml``). Anything else (a file, a model or run folder, another
+    command's output) is refused with one line before any work, nothing changed. No lock is held: the
+    commands skip work another process on the same folder has finished.
+    """
+    from obliviate.core.errors import ObliviateError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ObliviateError(f"--out {path} is a file, not a folder; choose a new folder")
+    if path.is_dir() and any(path.iterdir()):
+        if not (path / marker).is_file():
+            raise ObliviateError(f"--out {path} exists and is not a {command!r} folder (no {marker}); it is not "
+                                 "written into: choose a new --out or delete it")
+        clean_stale_temps(path)
+        return True
+    path.mkdir(parents=True, exist_ok=True)
+    return False
+
+
 def new_run_dir(runs_dir: str | os.PathLike, name: str, *, command: str | None = None,
                 settings: Any = None) -> Path:
     """Create ``runs_dir/<timestamp>-<name>`` (unique) and return it.

@@ -216,8 +216,10 @@ def run_graph_bench(cfg: GraphBenchConfig, out: str | Path) -> Path:
     """Every (dataset, task, seed, method) not finished yet, then the leaderboard and report."""
     import dataclasses
 
+    from obliviate.core.store import open_shared_out_dir
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    open_shared_out_dir(out, "graph bench", "bench.yaml")  # new, empty, or an earlier graph bench here: nothing else
     save_yaml(out / "bench.yaml", to_dict(cfg))
     for dataset in cfg.datasets:
         for task in cfg.tasks:

@@ -202,8 +202,10 @@ def _extra_settings(cfg: BenchConfig) -> dict[str, Any]:
 
 def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
     """Run every (method, split, seed) not finished yet, then write the leaderboard. Returns ``out``."""
+    from obliviate.core.store import open_shared_out_dir
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    open_shared_out_dir(out, "bench", "bench.yaml")  # new, empty, or an earlier bench here: nothing else
     save_yaml(out / "bench.yaml", to_dict(cfg))
     jobs = [(m, v, s) for v in cfg.variants for m in cfg.methods for s in cfg.seeds]
     controls = [(c, v, 0) for v in cfg.variants for c in CONTROLS] if cfg.controls else []

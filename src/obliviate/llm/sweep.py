@@ -282,8 +282,10 @@ def _finished(out: Path, settings: dict[str, Any]) -> bool:
 
 def run_sweep(cfg: SweepConfig, out: str | Path) -> Path:
     """Run every method's grid points not finished yet, then write ``sweep.json``. Returns ``out``."""
+    from obliviate.core.store import open_shared_out_dir
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    open_shared_out_dir(out, "sweep", "sweep.yaml")  # new, empty, or an earlier sweep here: nothing else
     save_yaml(out / "sweep.yaml", to_dict(cfg))
     v = validation(cfg)
     s = v.splits

@@ -117,8 +117,10 @@ def unlearn_run(cfg: VisionRunConfig, method: str, seed: int, prepared=None, met
 
 
 def run_vision_bench(cfg: VisionBenchConfig, out: str | Path) -> Path:
+    from obliviate.core.store import open_shared_out_dir
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    open_shared_out_dir(out, "vision bench", "bench.yaml")  # new, empty, or an earlier vision bench here: nothing else
     save_yaml(out / "bench.yaml", to_dict(cfg))
     for seed in cfg.seeds:
         todo = [m for m in cfg.methods if not (out / "runs" / f"{m.lower()}-s{seed}" / "metrics.json").is_file()]
