@@ -28,6 +28,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stand_in_data import smarl_k4_files
+
 NOBODY = "nobody/no-such-model"  # a hub id: resolves without a download; loading it fails (offline)
 UNWRITABLE = "/proc/obliviate-bad-inputs"  # not creatable, even by root
 
@@ -448,32 +450,11 @@ def make_inputs(root: Path) -> Path:
     (root / "nonutf8.yaml").write_bytes(b"model: caf\xe9\n")
     (root / "a-file.txt").write_text("a regular file\n")
     (root / "data").mkdir(exist_ok=True)  # $OBLIVIATE_DATA: SMARL stand-in files; no graph or MNIST data
-    _smarl_stand_in(root / "data")
+    smarl_k4_files(root / "data")  # SMARL would start simulating if a bad input slipped through
     (root / "bad-run").mkdir(exist_ok=True)
     (root / "bad-run" / "metrics.json").write_text("{not json")
     assert load_jsonl(root / "forget.jsonl")
     return root
-
-
-def _smarl_stand_in(root: Path) -> None:
-    """The k4 files SMARL reads, in the authors' formats with made-up values (as tests/smarl/test_rl.py), so
-    that an input SMARL failed to refuse would start simulating instead of stopping at missing data."""
-    import numpy as np
-    from scipy.io import savemat
-
-    folder = root / "smarl" / "Re20kf4"
-    folder.mkdir(parents=True, exist_ok=True)
-    k = np.arange(512, dtype=float)
-    for kind in ("enstrophy", "energy"):
-        value = np.where(k > 0, np.maximum(k, 1.0) ** (-1.0 if kind == "enstrophy" else -3.0), 0.0)
-        np.savetxt(folder / f"{kind}_spectrum_Re20kf4_DNS1024_xy.dat", np.stack([k, value], 1))
-    rng = np.random.default_rng(0)
-    for n in (32, 64):
-        x = np.linspace(0, 2 * np.pi, n, endpoint=False)
-        for i in range(1, 6):
-            a, b = rng.normal(size=2)
-            w = 4 * (np.cos(4 * x)[:, None] + np.cos(4 * x)[None, :]) + a * np.sin(x)[:, None] + b * np.cos(2 * x)[None, :]
-            savemat(folder / f"iniWor_Re20kf4_{n}_{i}.mat", {"w1": w})
 
 
 def make_case_dir(case_dir: Path) -> Path:

@@ -99,14 +99,21 @@ def _fake_run(folder: Path, command: str, finished: bool) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("kind", ["finished-unlearn", "demo", "config-only", "other-settings"])
-def test_unlearn_resume_accepts_only_an_unfinished_unlearn_run_of_the_same_settings(tmp_path, files, kind):
-    run = tmp_path / "run"
+def _resume_target(run: Path, kind: str, command: str) -> Path:
+    """A folder ``--resume`` of ``command`` must refuse: ``config-only`` (a config.yaml and nothing else),
+    ``finished-<command>``, ``other-settings`` (an unfinished run of ``command`` made with other settings) or
+    another command's name (an unfinished run of that command)."""
     if kind == "config-only":
         run.mkdir()
         (run / "config.yaml").write_text("model: tiny\n")
-    else:
-        _fake_run(run, "demo" if kind == "demo" else "unlearn", finished=kind == "finished-unlearn")
+        return run
+    own = kind in (f"finished-{command}", "other-settings")
+    return _fake_run(run, command if own else kind, finished=kind.startswith("finished"))
+
+
+@pytest.mark.parametrize("kind", ["finished-unlearn", "demo", "config-only", "other-settings"])
+def test_unlearn_resume_accepts_only_an_unfinished_unlearn_run_of_the_same_settings(tmp_path, files, kind):
+    run = _resume_target(tmp_path / "run", kind, "unlearn")
     before = _snapshot(tmp_path)
     result = runner.invoke(app, ["unlearn", "--model", str(files[2]), "--forget", str(files[0]), "--retain",
                                  str(files[1]), "--epochs", "1", "--resume", str(run)])
@@ -116,12 +123,7 @@ def test_unlearn_resume_accepts_only_an_unfinished_unlearn_run_of_the_same_setti
 
 @pytest.mark.parametrize("kind", ["finished-demo", "unlearn", "config-only"])
 def test_demo_resume_refuses_finished_and_foreign_folders(tmp_path, kind):
-    run = tmp_path / "run"
-    if kind == "config-only":
-        run.mkdir()
-        (run / "config.yaml").write_text("model: tiny\n")
-    else:
-        _fake_run(run, "unlearn" if kind == "unlearn" else "demo", finished=kind == "finished-demo")
+    run = _resume_target(tmp_path / "run", kind, "demo")
     before = _snapshot(tmp_path)
     _refused(runner.invoke(app, ["demo", "--resume", str(run)]), "--resume")
     assert _snapshot(tmp_path) == before

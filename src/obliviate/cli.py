@@ -16,6 +16,7 @@ import typer
 
 from obliviate.core.cliutil import OneLineErrors, check_writable, handled
 from obliviate.core.cliutil import fail as _fail
+from obliviate.core.config import check_number
 from obliviate.core.errors import ObliviateError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors,
@@ -76,12 +77,6 @@ def _seed_list(seeds: str) -> list[int]:
     if not out or min(out) < 0:
         _fail(f"--seeds must be one or more integers >= 0, got {seeds!r}")
     return out
-
-
-def _seed(seed: int) -> int:
-    if seed < 0:
-        _fail(f"--seed must be >= 0, got {seed}")
-    return seed
 
 
 def _save_model_run(runs_dir: Path, name: str, config: dict, model, figures: dict, shown: tuple[str, ...]) -> None:
@@ -251,7 +246,6 @@ def finetune(
     from obliviate import api
     from obliviate.core import dist
     from obliviate.llm.data import load_jsonl
-
     from obliviate.models import resolve_spec
 
     check_writable(out, "--out")
@@ -674,10 +668,10 @@ def methods():
 @handled
 def report(run_dir: Path):
     """Re-render a run folder's report.html from its files."""
+    import json
+
     from obliviate.core.errors import DataError
     from obliviate.core.report import write_report
-
-    import json
 
     if not (run_dir / "metrics.json").is_file():
         raise DataError(f"{run_dir} has no metrics.json (not a demo run folder)")
@@ -722,7 +716,7 @@ def graph_unlearn(
     cfg = GraphRunConfig(dataset=dataset, task=task, backbone=backbone, where=where,
                          fraction=fraction if fraction is not None else (0.005 if task == "edge" else 0.01),
                          data_dir=str(data_dir or ""))
-    _seed(seed)
+    check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
     model, figures = unlearn_run(cfg, method, seed, method_config=overrides)
     _save_model_run(runs_dir, f"graph-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,
@@ -785,7 +779,7 @@ def vision_unlearn(
     m = get_vision_method(method, overrides)
     cfg = VisionRunConfig(source=source, aligned=aligned, arch=model, forget_class=forget_class,
                           data_dir=str(data_dir or ""))
-    _seed(seed)
+    check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
     net, figures = unlearn_run(cfg, method, seed, method_config=overrides)
     _save_model_run(runs_dir, f"vision-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,

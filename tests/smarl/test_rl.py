@@ -10,33 +10,9 @@ import pytest
 import torch
 
 from obliviate.smarl.rl import PPO, PPOConfig, TrainConfig, Trainer, gae, read_events, train
+from stand_in_data import smarl_k4_files
 
 torch.set_num_threads(1)
-
-
-def _stand_in_data(root: Path) -> None:
-    """The k4 files the environment reads, in the authors' formats, with made-up values.
-
-    So these tests run where the real data is not (CI): two-column spectra and
-    MATLAB initial fields ``w1``; the numbers are a k^-3 spectrum and smooth
-    random fields, not the DNS.
-    """
-    import numpy as np
-    from scipy.io import savemat
-
-    folder = root / "smarl" / "Re20kf4"
-    folder.mkdir(parents=True)
-    k = np.arange(512, dtype=float)
-    for kind in ("enstrophy", "energy"):
-        value = np.where(k > 0, np.maximum(k, 1.0) ** (-1.0 if kind == "enstrophy" else -3.0), 0.0)
-        np.savetxt(folder / f"{kind}_spectrum_Re20kf4_DNS1024_xy.dat", np.stack([k, value], 1))
-    rng = np.random.default_rng(0)
-    for n in (32, 64):
-        x = np.linspace(0, 2 * np.pi, n, endpoint=False)
-        for i in range(1, 6):
-            a, b = rng.normal(size=2)
-            w = 4 * (np.cos(4 * x)[:, None] + np.cos(4 * x)[None, :]) + a * np.sin(x)[:, None] + b * np.cos(2 * x)[None, :]
-            savemat(folder / f"iniWor_Re20kf4_{n}_{i}.mat", {"w1": w})
 
 
 @pytest.fixture()
@@ -47,7 +23,7 @@ def data_dir(tmp_path_factory, monkeypatch) -> str:
         return root
     stand_in = tmp_path_factory.getbasetemp() / "smarl-stand-in"
     if not stand_in.is_dir():
-        _stand_in_data(stand_in)
+        smarl_k4_files(stand_in)
     monkeypatch.setenv("OBLIVIATE_DATA", str(stand_in))
     return str(stand_in)
 

@@ -390,6 +390,15 @@ def check_resume(path: str | os.PathLike, command: str, settings: Any = None) ->
     return info
 
 
+def _holds_something(path: Path) -> bool:
+    """Whether ``--out path`` is a folder with something in it (False: missing or empty); a file is refused."""
+    from obliviate.core.errors import ObliviateError
+
+    if path.exists() and not path.is_dir():
+        raise ObliviateError(f"--out {path} is a file, not a folder; choose a new folder")
+    return path.is_dir() and any(path.iterdir())
+
+
 def open_out_dir(path: str | os.PathLike, command: str, settings: Any = None, *,
                  reuse_finished: bool = False) -> bool:
     """Prepare ``--out FOLDER`` for ``command``: True when it continues an earlier run there.
@@ -404,9 +413,7 @@ def open_out_dir(path: str | os.PathLike, command: str, settings: Any = None, *,
     from obliviate.core.errors import ObliviateError
 
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ObliviateError(f"--out {path} is a file, not a folder; choose a new folder")
-    if not path.exists() or not any(path.iterdir()):
+    if not _holds_something(path):
         path.mkdir(parents=True, exist_ok=True)
         start_run(path, command, settings)
         return False
@@ -435,9 +442,7 @@ def open_shared_out_dir(path: str | os.PathLike, command: str, marker: str) -> b
     from obliviate.core.errors import ObliviateError
 
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ObliviateError(f"--out {path} is a file, not a folder; choose a new folder")
-    if path.is_dir() and any(path.iterdir()):
+    if _holds_something(path):
         if not (path / marker).is_file():
             raise ObliviateError(f"--out {path} exists and is not a {command!r} folder (no {marker}); it is not "
                                  "written into: choose a new --out or delete it")

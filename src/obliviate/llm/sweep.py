@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.config import field_help, load_yaml, save_yaml, to_dict
+from obliviate.core.config import check_number, field_help, load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_json, atomic_write_text
@@ -127,10 +127,12 @@ class SweepConfig:
             self.bench = bench_config_from(self.bench)
         if self.budget < 1:
             raise ConfigError(f"SweepConfig.budget must be >= 1, got {self.budget}")
-        if not self.epoch_factors or any(not 0 < f < float("inf") for f in self.epoch_factors):
-            raise ConfigError(f"SweepConfig.epoch_factors must be positive, got {self.epoch_factors}")
-        if not self.lr_factors or any(not 0 < f < float("inf") for f in self.lr_factors):
-            raise ConfigError(f"SweepConfig.lr_factors must be positive, got {self.lr_factors}")
+        for name in ("epoch_factors", "lr_factors"):
+            factors = getattr(self, name)
+            if not factors:
+                raise ConfigError(f"SweepConfig.{name} must list at least one factor")
+            for f in factors:
+                check_number(f"SweepConfig.{name}", f, low=0, low_open=True)
         if not 0 <= self.threshold <= 1:
             raise ConfigError(f"SweepConfig.threshold must be in [0, 1], got {self.threshold}")
         if self.validation_count < 0:

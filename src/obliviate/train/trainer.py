@@ -397,11 +397,9 @@ class Trainer:
 
     def _check_weights(self, step: int, bound: float) -> None:
         """Stop when a trained weight is non-finite or exploded (``|w| > bound``, see :func:`_weight_bound`)."""
-        with torch.no_grad():
-            finite = all(bool(torch.isfinite(p).all()) for p in self.params)
-            top = max((float(p.detach().abs().max()) for p in self.params if p.numel()), default=0.0) if finite else math.nan
-        if not finite or top > bound:
-            what = "non-finite" if not finite else f"exploded (max |w| = {top:.3g} > {bound:.3g})"
+        top = _max_abs(self.params)  # nan or inf when a weight is
+        if not math.isfinite(top) or top > bound:
+            what = "non-finite" if not math.isfinite(top) else f"exploded (max |w| = {top:.3g} > {bound:.3g})"
             raise TrainingDiverged(
                 f"{self.description}: after the last update (step {step}) the weights are {what}; the run "
                 f"stopped and nothing was saved as the model (lower lr={self.config.lr} or fewer epochs)"
@@ -493,9 +491,15 @@ def _weight_bound(params: list[torch.nn.Parameter]) -> float:
     beyond. The relative term
     keeps a model that starts with large weights from being refused for them.
     """
-    with torch.no_grad():
-        start = max((float(p.detach().abs().max()) for p in params if p.numel()), default=0.0)
+    start = _max_abs(params)
     return max(MAX_WEIGHT_ABS, MAX_WEIGHT_GROWTH * start) if math.isfinite(start) else math.inf
+
+
+def _max_abs(params: list[torch.nn.Parameter]) -> float:
+    """The largest |weight| over ``params``: nan if any weight is nan (torch's max propagates it), inf if inf."""
+    with torch.no_grad():
+        tops = [p.detach().abs().max() for p in params if p.numel()]
+        return float(torch.stack(tops).max()) if tops else 0.0
 
 
 def _masked(mask: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:

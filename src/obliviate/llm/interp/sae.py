@@ -34,6 +34,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from obliviate.core.config import check_number
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log, progress
 
@@ -83,11 +84,10 @@ class SAEConfig:
             raise ConfigError("SAEConfig: expansion, epochs and batch_size must be >= 1 and k >= 0")
         if not 0 < self.heldout < 0.5:
             raise ConfigError(f"SAEConfig.heldout must be in (0, 0.5), got {self.heldout}")
-        if not (0 <= self.lr < float("inf") and 0 <= self.aux_coef < float("inf")):
-            raise ConfigError(f"SAEConfig.lr and aux_coef must be finite numbers >= 0, got {self.lr}, {self.aux_coef}")
-        if not 1 < self.outlier_factor < float("inf") or self.seed < 0:
-            raise ConfigError(f"SAEConfig.outlier_factor must be a finite number > 1 and seed >= 0, got "
-                              f"{self.outlier_factor}, {self.seed}")
+        check_number("SAEConfig.lr", self.lr, low=0)
+        check_number("SAEConfig.aux_coef", self.aux_coef, low=0)
+        check_number("SAEConfig.outlier_factor", self.outlier_factor, low=1, low_open=True)
+        check_number("SAEConfig.seed", self.seed, low=0)
 
 
 class SAE(torch.nn.Module):
