@@ -178,6 +178,7 @@ CASES: list[Case] = [
     Case("eval-out-unwritable", f"{E} --out {UNWRITABLE}/m.json", r"--out"),
     Case("eval-out-under-a-file", f"{E} --out {{I}}/a-file.txt/m.json", r"--out"),
     Case("eval-out-is-a-folder", f"{E} --out {{I}}/data", r"--out"),
+    Case("eval-out-not-its-own-file", f"{E} --out {{I}}/a-file.txt", r"a-file\.txt.*not written by", owner="safety"),
     Case("eval-model-missing", "eval --model {C}/no-model --forget {I}/forget.jsonl --retain {I}/retain.jsonl",
          r"model not found"),
     Case("eval-forget-without-retain", f"eval --model {NOBODY} --forget {{I}}/forget.jsonl", r"retain"),
@@ -247,6 +248,7 @@ CASES: list[Case] = [
     Case("audit-config-missing", f"audit {NOBODY} --config {{I}}/nope.yaml", r"nope\.yaml"),
     Case("audit-out-unwritable", f"{A} --out {UNWRITABLE}/a.json", r"--out"),
     Case("audit-out-is-a-folder", f"{A} --out {{I}}/data", r"--out"),
+    Case("audit-out-not-its-own-file", f"{A} --out {{I}}/a-file.txt", r"a-file\.txt.*not written by", owner="safety"),
     Case("audit-lora-bad", f"{A} --lora r=0", r"lora"),
     Case("audit-model-missing", "audit {C}/no-model --tiny", r"no-model"),
     # ---------------------------------------------------------------- lens
@@ -259,6 +261,7 @@ CASES: list[Case] = [
     Case("lens-config-epochs-nan", "lens --config {I}/unlearn-epochs-nan.yaml", r"epochs"),
     Case("lens-out-is-a-file", f"{L} --out {{I}}/a-file.txt", r"--out"),
     Case("lens-out-unwritable", f"{L} --out {UNWRITABLE}/lens", r"--out"),
+    Case("lens-out-foreign-folder", f"{L} --out {{I}}/data", r"data.*not an entity lens folder", owner="safety"),
     Case("lens-check-missing", f"{L} --check {{C}}/no-model", r"no-model"),
     # ---------------------------------------------------------------- bench
     Case("bench-seeds-not-ints", f"{B} --seeds a,b", r"seeds"),
@@ -358,6 +361,8 @@ CASES: list[Case] = [
     *_numbers(ST, "smarl-train", "--checkpoint-every", ["0"], r"checkpoint[-_]every"),
     Case("smarl-train-form-nope", f"{ST} --form dynamic", r"form"),
     Case("smarl-train-out-is-a-file", "smarl train --data-dir {I}/data --out {I}/a-file.txt", r"--out"),
+    Case("smarl-train-out-foreign-folder", "smarl train --data-dir {I}/data --out {I}/data", r"--out.*data.*not "
+         r"overwritten", owner="safety"),
     Case("smarl-train-runs-dir-unwritable", f"smarl train --data-dir {{I}}/data --runs-dir {UNWRITABLE}/r",
          r"runs-dir"),
     Case("smarl-train-resume-no-checkpoint", f"{ST} --resume {{I}}/data", r"checkpoint"),

@@ -95,10 +95,13 @@ def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
     train = yaml.safe_load((run / "config.yaml").read_text())["train"]
     assert train["combiner"] == "gu" and train["combiner_config"]["k"] == 4 and train["sampling"] == "melu"
     assert "gu_kept" in (run / "events.jsonl").read_text()  # the projection ran
-    result = runner.invoke(app, ["eval", "--model", str(model_dir), "--forget", str(split_files[0]),
-                                 "--retain", str(split_files[1]), "--metric", "memo", "--max-per-split", "4"])
-    assert result.exit_code == 0, result.output
+    args = ["eval", "--model", str(model_dir), "--forget", str(split_files[0]), "--retain", str(split_files[1]),
+            "--metric", "memo", "--max-per-split", "4", "--out", str(tmp_path / "m.json")]
+    for _ in range(2):  # the second run replaces the file the first one wrote (its own; a foreign file is refused)
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
     assert 0 < json.loads(result.output[result.output.index("{"):])["forget"]["memo"] <= 1
+    assert json.loads((tmp_path / "m.json").read_text())["written_by"] == "obliviate eval"
 
 
 def test_cli_sae_guided_on_own_files_needs_a_holdout(tmp_path, split_files, tiny_target, splits):

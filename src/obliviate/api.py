@@ -24,8 +24,8 @@ from typing import Any
 from obliviate.core.config import from_dict, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
-from obliviate.core.store import (atomic_dir, atomic_write_json, cache_home, check_resume, clean_stale_temps,
-                                  finish_run, locked, new_run_dir, open_out_dir, stable_hash)
+from obliviate.core.store import (WRITTEN_BY, atomic_dir, atomic_write_json, cache_home, check_resume,
+                                  clean_stale_temps, finish_run, locked, new_run_dir, open_out_dir, stable_hash)
 from obliviate.train.trainer import TrainConfig, cache_settings
 
 TINY = "tiny"
@@ -677,7 +677,7 @@ def audit_model(model, *, cfg: DemoConfig, forget_file: str | Path | None = None
     result = audit(model, p.tokenizer, splits, probes, original=original if original is not None else p.target,
                    gold=gold if gold is not None else p.gold, cfg=audit_cfg)
     if out is not None:
-        atomic_write_json(out, result.to_dict())
+        atomic_write_json(out, {**result.to_dict(), WRITTEN_BY: "obliviate audit"})
     return result
 
 

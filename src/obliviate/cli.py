@@ -393,7 +393,7 @@ def eval_(
     import json
 
     from obliviate import api
-    from obliviate.core.store import atomic_write_json
+    from obliviate.core.store import WRITTEN_BY, atomic_write_json, check_own_file
     from obliviate.models import load, resolve_spec
 
     from obliviate.llm.eval.metrics import METRICS
@@ -402,6 +402,7 @@ def eval_(
         _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
     if out is not None:
         check_writable(out, "--out", folder=False)  # before every metric is computed
+        check_own_file(out, "--out", "eval")
     METRICS.get(metric)  # an unknown name fails here, listing the valid ones
     resolve_spec(model)
     if gold:
@@ -428,7 +429,7 @@ def eval_(
                               metric=metric)
     text = json.dumps(metrics, indent=2)
     if out:
-        atomic_write_json(out, metrics)
+        atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
     typer.echo(text)
 
 
@@ -454,10 +455,12 @@ def audit(
     """
     from obliviate import api
     from obliviate.core.config import load_yaml
+    from obliviate.core.store import check_own_file
     from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, format_audit
 
     if out is not None:
         check_writable(out, "--out", folder=False)
+        check_own_file(out, "--out", "audit")
     run_cfg = Path(model) / "config.yaml"
     if config is not None:
         cfg = api.demo_config_from(load_yaml(config))
@@ -514,11 +517,13 @@ def lens(
     the forget entities sit (on the target and, with --check, on another model)."""
     from obliviate import api
     from obliviate.core.config import load_yaml
+    from obliviate.core.store import check_own_folder
     from obliviate.llm.interp.latents import LensConfig
     from obliviate.llm.interp.sae import SAEConfig
 
     if out is not None:
         check_writable(out, "--out")
+        check_own_folder(out, "--out", "latents.json", "an entity lens folder")  # the lens replaces it whole
     cfg = api.demo_config_from(load_yaml(config)) if config else (api.tiny_demo_config() if tiny else api.DemoConfig())
     if model:
         cfg.model = model

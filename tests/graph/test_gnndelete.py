@@ -23,10 +23,10 @@ def two_communities(n: int = 60, seed: int = 0):
 
 
 @pytest.fixture(scope="module")
-def setup():
+def setup(train_seed):
     g = two_communities()
-    model = GNN("gcn", g.x.shape[1], g.num_classes, hidden=32, out=16, seed=0)
-    original = fit(model, task_loss("edge", View.full(g)), graph_config(100, 1e-2, 0))
+    model = GNN("gcn", g.x.shape[1], g.num_classes, hidden=32, out=16, seed=train_seed)
+    original = fit(model, task_loss("edge", View.full(g)), graph_config(100, 1e-2, train_seed))
     d = sample_deletion(g, "edge", 0.05, "random", seed=1)
     ctx = GraphContext(original, g, d, "edge", seed=0)
     snapshot = {k: v.clone() for k, v in original.state_dict().items()}
@@ -80,8 +80,10 @@ def test_forgets_and_keeps_utility(setup):
     view = View.after(g, d)
     before, after = M.deleted_auc(original, view, d), M.deleted_auc(unlearned, view, d)
     # a dense two-community graph: deleted edges are hard to tell from the retained ones of the same
-    # community, so Df AUC rises modestly here (0.68 -> 0.75; on Cora 0.70 -> 0.98)
-    assert after > before + 0.05, (before, after)
+    # community, so Df AUC rises modestly here (on Cora 0.70 -> 0.98): by 0.035..0.106 over the originals of
+    # OBLIVIATE_TEST_SEED 0-7 under both kernel paths. The untrained (identity) operator changes it by
+    # exactly 0 and a wrong-signed deletion loss lowers it, so 0.02 separates them.
+    assert after > before + 0.02, (before, after)
     u0, u1 = M.utility(original, view, "edge"), M.utility(unlearned, view, "edge")
     assert u1 > u0 - 0.1, (u0, u1)
     attack = M.MembershipAttack(original, View.full(g))

@@ -36,11 +36,11 @@ def graph():
 
 
 @pytest.fixture(scope="module")
-def trained(graph):
+def trained(graph, train_seed):
     out = {}
     for task in ("edge", "node"):
-        model = GNN("gcn", graph.x.shape[1], graph.num_classes, hidden=32, out=16, seed=0)
-        out[task] = fit(model, task_loss(task, View.full(graph)), graph_config(150, 1e-2, 0))
+        model = GNN("gcn", graph.x.shape[1], graph.num_classes, hidden=32, out=16, seed=train_seed)
+        out[task] = fit(model, task_loss(task, View.full(graph)), graph_config(150, 1e-2, train_seed))
     return out
 
 
@@ -96,10 +96,17 @@ def test_methods_unlearn_and_keep_utility(name, task, graph, trained):
     assert all(torch.equal(a, b) for a, b in zip(snapshot, original.parameters()))  # the original is untouched
     u0, u1 = M.utility(original, after, task), M.utility(model, after, task)
     df0, df1 = M.deleted_auc(original, after, d), M.deleted_auc(model, after, d)
-    if task == "edge" or name != "GradAscent":
+    # Margins measured over the originals of OBLIVIATE_TEST_SEED 0-7 under both kernel paths (AMD EPYC AVX2 and
+    # ATEN_CPU_CAPABILITY=default give the same figures to 0.002). Utility change (edge task): D2DGN
+    # -0.014..+0.040, GNNDelete -0.048..-0.014, Retrain -0.034..+0.050; gradient ascent -0.153..-0.063
+    # (it damages utility by design: test_d2dgn_beats_gradient_ascent_at_equal_utility holds it to that),
+    # so it is held to no utility bound. Df AUC rise: D2DGN >= 0.167, GNNDelete >= 0.082, Retrain >= 0.136,
+    # gradient ascent 0.016..0.085. A no-op leaves both exactly unchanged (0), a wrong-signed loss lowers Df AUC.
+    if name != "GradAscent":
         assert u1 > u0 - (0.1 if task == "edge" else 0.15), (name, task, u0, u1)
     if task == "edge":
-        assert df1 > df0 + 0.05, (name, df0, df1)  # deleted edges now look less like edges
+        rise = 0.005 if name == "GradAscent" else 0.05
+        assert df1 > df0 + rise, (name, df0, df1)  # deleted edges now look less like edges
         attack = M.MembershipAttack(original, before)
         assert M.mi_ratio(attack, original, model, before, after, d) > 1.0
     again = get_graph_method(name).unlearn(ctx)

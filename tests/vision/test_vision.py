@@ -20,9 +20,10 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def original(data):
-    model = classifier("cnn", tuple(data.train.x.shape[1:]), data.num_classes, seed=0)
-    return fit(model, ce_loss(data.train), torch.arange(len(data.train)), vision_config(6, 3e-3, seed=0))
+def original(data, train_seed):
+    model = classifier("cnn", tuple(data.train.x.shape[1:]), data.num_classes, seed=train_seed)
+    return fit(model, ce_loss(data.train), torch.arange(len(data.train)),
+               vision_config(6, 3e-3, seed=train_seed))
 
 
 @pytest.mark.parametrize("share", [0.95, 0.98, 0.99, 0.995])
@@ -81,8 +82,12 @@ def test_every_method_lowers_forget_accuracy(name, data, original):
     model = get_vision_method(name).unlearn(ctx)
     assert all(torch.equal(a, b) for a, b in zip(before, original.parameters()))  # original untouched
     e0, e1 = evaluate(original, data, req), evaluate(model, data, req)
+    # Measured over the originals of OBLIVIATE_TEST_SEED 0-3 under both kernel paths (identical figures):
+    # forget accuracy 0.95 -> 0.000..0.107 for every method; retain accuracy >= 0.884 for every method but
+    # NegGrad (plain ascent on the forget class, no retain term: 0.613..0.902). A collapsed model scores
+    # chance on the nine retain classes (~0.11), a no-op keeps forget accuracy at 0.95.
     assert e1["forget_acc"] < e0["forget_acc"] - 0.5, (name, e0["forget_acc"], e1["forget_acc"])
-    assert e1["retain_acc"] > 0.7, (name, e1["retain_acc"])
+    assert e1["retain_acc"] > (0.4 if name == "NegGrad" else 0.7), (name, e1["retain_acc"])
     again = get_vision_method(name).unlearn(ctx)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))  # seeded
 
@@ -91,7 +96,17 @@ def test_random_subset_request_runs(data, original):
     req = forget_random(data, 0.05, seed=0)
     ctx = VisionContext(original, data, req, seed=0, train_epochs=6, train_lr=3e-3)
     model = get_vision_method("NegGradPlus").unlearn(ctx)
-    assert evaluate(model, data, req)["forget_acc"] <= evaluate(original, data, req)["forget_acc"]
+
+    def forget_loss(net):
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(net.eval()(data.train.x[req.forget]),
+                                                     data.train.y[req.forget]).item()
+
+    # A random 5% of a model that generalises: retraining without them would still classify them well, so
+    # forget accuracy is no yardstick (it moved -0.17..+0.01 over the originals of OBLIVIATE_TEST_SEED
+    # 0-7). The forget loss is: it rose by 0.070..0.397 (a no-op: exactly 0), with retain accuracy 0.80..0.95.
+    assert forget_loss(model) > forget_loss(original) + 0.03
+    assert evaluate(model, data, req)["retain_acc"] > 0.7
 
 
 def test_cupid_partition_and_mask_have_the_configured_sizes(data, original):

@@ -452,6 +452,41 @@ def open_shared_out_dir(path: str | os.PathLike, command: str, marker: str) -> b
     return False
 
 
+def check_own_folder(path: str | os.PathLike, option: str, marker: str, what: str) -> None:
+    """Refuse an output folder that a command replaces as a whole (e.g. ``lens --out``) unless it is
+    missing, empty, or that command's own earlier output (it holds ``marker``): a folder the command did
+    not make is never replaced. Nothing is created or changed."""
+    from obliviate.core.errors import ObliviateError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ObliviateError(f"{option} {path} is a file, not a folder; choose a new folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
+        raise ObliviateError(f"{option} {path} exists and is not {what} (no {marker}); it is not replaced: "
+                             f"choose a new {option} or delete it")
+
+
+WRITTEN_BY = "written_by"  # the key that marks a JSON file as a command's own output
+
+
+def check_own_file(path: str | os.PathLike, option: str, command: str) -> None:
+    """Refuse an output file that exists and was not written by ``command`` (a JSON object whose
+    ``written_by`` is ``obliviate <command>``): re-running a command replaces its own result, never a
+    file it did not write. Nothing is changed."""
+    from obliviate.core.errors import ObliviateError
+
+    path = Path(path)
+    if not path.exists() or path.is_dir():  # a folder is refused by check_writable with its own message
+        return
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        obj = None
+    if not (isinstance(obj, dict) and obj.get(WRITTEN_BY) == f"obliviate {command}"):
+        raise ObliviateError(f"{option} {path} exists and was not written by `obliviate {command}`; it is not "
+                             f"overwritten: choose a new {option} or delete it")
+
+
 def new_run_dir(runs_dir: str | os.PathLike, name: str, *, command: str | None = None,
                 settings: Any = None) -> Path:
     """Create ``runs_dir/<timestamp>-<name>`` (unique) and return it.

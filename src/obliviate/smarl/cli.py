@@ -57,7 +57,7 @@ def train_cmd(
     """Train the shared policy of the 16 agents with PPO (checkpointed; resumes; Ctrl-C saves)."""
     import dataclasses
 
-    from obliviate.core.store import new_run_dir
+    from obliviate.core.store import new_run_dir, open_out_dir
     from obliviate.smarl.env import EnvConfig
     from obliviate.smarl.rl import CHECKPOINT, TrainConfig, load_train_config, train
 
@@ -77,9 +77,10 @@ def train_cmd(
                           time_limit_min=0.0 if time_limit is None else time_limit)
         if out is not None:
             check_writable(out, "--out")
+            open_out_dir(out, "smarl train")  # new, empty, or an unstarted smarl run; anything else is refused
         else:
             check_writable(runs_dir, "--runs-dir")
-        run_dir = out or new_run_dir(runs_dir, f"smarl-train-{cfg.env.case}")
+        run_dir = out or new_run_dir(runs_dir, f"smarl-train-{cfg.env.case}", command="smarl train")
     summary = train(cfg, run_dir)
     write_train_report(run_dir)
     if summary["interrupted"]:
