@@ -173,6 +173,10 @@ CASES: list[Case] = [
     # ---------------------------------------------------------------- eval
     *_numbers(E, "eval", "--max-per-split", ["-1", "0"]),
     Case("eval-metric-nope", f"{E} --metric nope", r"nope"),
+    Case("eval-compat-nope", f"{E} --compat tofu", r"compat.*tofu"),
+    Case("eval-summary-with-other-metric", f"{E} --metric memo --summary {{C}}/s.json", r"summary"),
+    Case("eval-summary-exists", f"{E} --summary {{I}}/a-file.txt", r"summary.*a-file\.txt"),
+    Case("eval-summary-is-a-folder", f"{E} --summary {{I}}/data", r"summary"),
     Case("eval-gold-with-other-metric", f"{E} --metric memo --gold {NOBODY}", r"gold"),
     Case("eval-original-with-forget", f"{E} --original {NOBODY}", r"original"),
     Case("eval-out-unwritable", f"{E} --out {UNWRITABLE}/m.json", r"--out"),
@@ -186,6 +190,16 @@ CASES: list[Case] = [
          r"huge\.jsonl:1"),
     Case("eval-split-nope", f"eval --model {NOBODY} --world {{I}}/world --split forget99", r"forget99"),
     Case("eval-world-missing", f"eval --model {NOBODY} --world {{I}}/no-world", r"no-world"),
+    Case("eval-lm-eval-task-missing", f"{E} --lm-eval nope --lm-eval-dir {{I}}/tasks", r"'nope' not found.*tinyqa"),
+    Case("eval-lm-eval-one-of-two-missing", f"{E} --lm-eval tinyqa,nope --lm-eval-dir {{I}}/tasks", r"'nope'"),
+    Case("eval-lm-eval-without-dir", f"{E} --lm-eval tinyqa", r"--lm-eval-dir"),
+    Case("eval-lm-eval-dir-without-tasks", f"{E} --lm-eval-dir {{I}}/tasks", r"--lm-eval\b"),
+    Case("eval-lm-eval-limit-without-tasks", f"{E} --lm-eval-limit 5", r"--lm-eval-limit"),
+    Case("eval-lm-eval-empty-name", f"{E} --lm-eval tinyqa, --lm-eval-dir {{I}}/tasks", r"--lm-eval"),
+    Case("eval-lm-eval-dir-missing", f"{E} --lm-eval tinyqa --lm-eval-dir {{I}}/no-tasks", r"no-tasks"),
+    Case("eval-lm-eval-dir-is-a-file", f"{E} --lm-eval tinyqa --lm-eval-dir {{I}}/a-file.txt", r"a-file\.txt"),
+    Case("eval-lm-eval-data-missing", f"{E} --lm-eval nodata --lm-eval-dir {{I}}/tasks", r"nodata.*no-such\.jsonl"),
+    *_numbers(f"{E} --lm-eval tinyqa --lm-eval-dir {{I}}/tasks", "eval", "--lm-eval-limit", ["0", "-1"]),
     # ---------------------------------------------------------------- demo (flags and --config YAML)
     Case("demo-config-unlearn-epochs-nan", f"{DC}/unlearn-epochs-nan.yaml", r"epochs"),
     Case("demo-config-finetune-epochs-inf", f"{DC}/finetune-epochs-inf.yaml", r"epochs"),
@@ -458,8 +472,20 @@ def make_inputs(root: Path) -> Path:
     smarl_k4_files(root / "data")  # SMARL would start simulating if a bad input slipped through
     (root / "bad-run").mkdir(exist_ok=True)
     (root / "bad-run" / "metrics.json").write_text("{not json")
+    _lm_eval_tasks(root / "tasks")
     assert load_jsonl(root / "forget.jsonl")
     return root
+
+
+def _lm_eval_tasks(folder: Path) -> None:
+    """An lm-eval task folder (``eval --lm-eval``): ``tinyqa`` with its data file, ``nodata`` without."""
+    folder.mkdir(exist_ok=True)
+    (folder / "tinyqa.jsonl").write_text(json.dumps({"question": "a b", "choices": ["c", "d"], "label": 0}) + "\n")
+    task = ("task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data}\n"
+            "test_split: test\noutput_type: multiple_choice\ndoc_to_text: '{{{{question}}}}'\n"
+            "doc_to_choice: '{{{{choices}}}}'\ndoc_to_target: label\nmetric_list:\n  - metric: acc\n")
+    (folder / "tinyqa.yaml").write_text(task.format(name="tinyqa", data=folder / "tinyqa.jsonl"))
+    (folder / "nodata.yaml").write_text(task.format(name="nodata", data=folder / "no-such.jsonl"))
 
 
 def make_case_dir(case_dir: Path) -> Path:

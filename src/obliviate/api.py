@@ -31,7 +31,8 @@ from obliviate.train.trainer import TrainConfig, cache_settings
 TINY = "tiny"
 # Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
 DATA_VERSION = 3
-EVAL_VERSION = 3  # 3: OpenUnlearning model utility (retain, real entities, world facts), robust log10 FQ
+EVAL_VERSION = 4  # 3: OpenUnlearning model utility (retain, real entities, world facts), robust log10 FQ;
+#                   4: compat, OpenUnlearning's other TOFU figures, collapse mark
 
 
 @dataclass
@@ -376,6 +377,22 @@ def evaluate(model, tokenizer, splits, **kwargs):
     from obliviate.llm.eval.suite import evaluate as _evaluate
 
     return _evaluate(model, tokenizer, splits, **kwargs)
+
+
+def openunlearning_summary(metrics: dict[str, Any], model, tokenizer, splits, *,
+                           compat: str = "openunlearning") -> dict[str, float]:
+    """``metrics`` of :func:`evaluate` under OpenUnlearning's ``TOFU_SUMMARY.json`` key names, with the
+    forget set's ``extraction_strength`` and ``exact_memorization`` (their TOFU defaults) computed on
+    ``model`` by the same ``compat`` conventions. See :func:`obliviate.llm.eval.suite.openunlearning_summary`."""
+    from obliviate.llm.eval.metrics import METRICS, MetricContext
+    from obliviate.llm.eval.scoring import Scorer
+    from obliviate.llm.eval.suite import openunlearning_summary as _summary
+
+    extra = {}
+    if getattr(splits, "forget", None):
+        extra = METRICS.get("memorization")(Scorer(model, tokenizer), splits.forget,
+                                           MetricContext("forget", {"compat": compat}))
+    return _summary(metrics, extra)
 
 
 def cached_evaluate(model_dir: Path, model, tokenizer, splits, gold_forget_truth_ratios=None, **kwargs):

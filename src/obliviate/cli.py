@@ -370,6 +370,29 @@ def unlearn(
     dist.barrier()
 
 
+def _lm_eval_tasks(names: Optional[str], task_dir: Optional[Path], limit: Optional[int]) -> list[str]:
+    """``eval --lm-eval``'s task names, checked against --lm-eval-dir before any model is loaded."""
+    if names is None:
+        if task_dir is not None or limit is not None:
+            _fail(f"{'--lm-eval-dir' if task_dir is not None else '--lm-eval-limit'} needs --lm-eval "
+                  "(the task names to run)")
+        return []
+    tasks = [t.strip() for t in names.split(",")]
+    if not all(tasks):
+        _fail(f"--lm-eval must be comma-separated task names, got {names!r}")
+    if task_dir is None:
+        _fail("--lm-eval needs --lm-eval-dir (the folder of the tasks' YAML files)")
+    if limit is not None and limit < 1:
+        _fail(f"--lm-eval-limit must be >= 1 (examples per task), got {limit}")
+    if not task_dir.expanduser().is_dir():
+        what = "is a file, expected a folder" if task_dir.exists() else "no such folder"
+        _fail(f"--lm-eval-dir {task_dir}: {what}")
+    from obliviate.llm.eval.harness import check_tasks
+
+    check_tasks(tasks, task_dir)  # each name defined there, its local data files present
+    return tasks
+
+
 @app.command("eval")
 @handled
 def eval_(
@@ -388,8 +411,22 @@ def eval_(
     max_per_split: Annotated[int, typer.Option(help="records scored per utility split (>= 1)")] = 40,
     metric: Annotated[str, typer.Option(help="registered metric: tofu_qa (default), memo, memorization, "
                                              "knowledge, ...")] = "tofu_qa",
+    compat: Annotated[str, typer.Option(help="conventions: obliviate (default) or openunlearning (their 1e-10 "
+                                             "guards, eos dropped from token-wise figures, stemmed ROUGE on 200 "
+                                             "new tokens; docs/metrics.md)")] = "obliviate",
+    summary: Annotated[Optional[Path], typer.Option(
+        help="also write the figures under OpenUnlearning's TOFU_SUMMARY.json key names here (a new file)")] = None,
+    lm_eval: Annotated[Optional[str], typer.Option("--lm-eval", help="also run these EleutherAI lm-eval tasks "
+                                                   "(comma-separated names) from --lm-eval-dir, offline")] = None,
+    lm_eval_dir: Annotated[Optional[Path], typer.Option("--lm-eval-dir", help="folder of lm-eval task YAML files "
+                                                        "(their data files local)")] = None,
+    lm_eval_limit: Annotated[Optional[int], typer.Option("--lm-eval-limit", help="examples scored per lm-eval "
+                                                         "task (>= 1; default: all)")] = None,
 ):
-    """TOFU metrics of a model (forget quality too when --gold is given), or another registered metric."""
+    """TOFU metrics of a model (forget quality too when --gold is given), or another registered metric.
+
+    With --lm-eval, the accuracies of those lm-eval tasks go under "lm_eval" beside them.
+    """
     import json
 
     from obliviate import api
@@ -397,13 +434,22 @@ def eval_(
     from obliviate.models import load, resolve_spec
 
     from obliviate.llm.eval.metrics import METRICS
+    from obliviate.llm.eval.metrics.base import check_compat
 
     if max_per_split < 1:  # 0 used to mean "no cap" silently; a cap of nothing scores nothing
         _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
     if out is not None:
         check_writable(out, "--out", folder=False)  # before every metric is computed
         check_own_file(out, "--out", "eval")
+    check_compat(compat)
+    if summary is not None:
+        if metric != "tofu_qa":
+            _fail("--summary (OpenUnlearning's TOFU summary) needs --metric tofu_qa")
+        check_writable(summary, "--summary", folder=False)
+        if summary.exists():
+            _fail(f"--summary {summary} exists; it is not overwritten: choose a new file or delete it")
     METRICS.get(metric)  # an unknown name fails here, listing the valid ones
+    lm_eval_tasks = _lm_eval_tasks(lm_eval, lm_eval_dir, lm_eval_limit)
     resolve_spec(model)
     if gold:
         if metric != "tofu_qa":
@@ -422,14 +468,20 @@ def eval_(
     gold_tr = None
     if gold:
         g, gtok = load(gold)
-        _, ps = api.evaluate(g, gtok, splits, max_per_split=max_per_split)
+        _, ps = api.evaluate(g, gtok, splits, max_per_split=max_per_split, compat=compat)
         gold_tr = ps["forget"]["truth_ratio"]
     net, tok = load(model)
     metrics, _ = api.evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
-                              metric=metric)
+                              metric=metric, compat=compat)
+    if lm_eval_tasks:
+        from obliviate.llm.eval.harness import run_lm_eval
+
+        metrics["lm_eval"] = run_lm_eval(net, tok, lm_eval_tasks, lm_eval_dir, limit=lm_eval_limit)
     text = json.dumps(metrics, indent=2)
     if out:
         atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
+    if summary is not None:
+        atomic_write_json(summary, api.openunlearning_summary(metrics, net, tok, splits, compat=compat))
     typer.echo(text)
 
 

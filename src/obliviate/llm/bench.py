@@ -382,6 +382,8 @@ COLUMNS = [  # (key, header, how to read it)
     ("alignment", "SAE alignment", "forget entities' known/unknown latent scores: 0 = where known entities sit, "
                                    "1 = where never-seen ones sit"),
     ("forgotten", "audit: forgotten", "runs the audit certifies / runs"),
+    ("collapsed", "collapsed", "runs whose true forget answers sit e^5 below a uniform guess and more (destroyed, "
+                               "not forgotten: their forget quality is not counted, the row sorts last) / runs"),
     ("unlearn_seconds", "time s", "unlearning wall time"),
 ]
 
@@ -389,9 +391,10 @@ COLUMNS = [  # (key, header, how to read it)
 def _row_values(m: dict[str, Any]) -> dict[str, float]:
     met, aud = m["metrics"], m["audit"]
     relearn = [v for k, v in aud.items() if k.startswith("relearn_") and k.endswith(".max_residual")]
+    collapsed = bool(met.get("collapsed", False))  # a destroyed model's truth ratios can look like the gold's
     return {
-        "forget_quality": met.get("forget_quality_ks_pvalue", math.nan),
-        "forget_quality_log10": _log10_fq(met),
+        "forget_quality": math.nan if collapsed else met.get("forget_quality_ks_pvalue", math.nan),
+        "forget_quality_log10": math.nan if collapsed else _log10_fq(met),
         "model_utility": met.get("model_utility_hmean", math.nan),
         "privleak": aud.get("membership.privleak", math.nan),
         "relearn_recovery": max(relearn) if relearn else math.nan,
@@ -401,6 +404,7 @@ def _row_values(m: dict[str, Any]) -> dict[str, float]:
         "over_forgetting": m.get("faithfulness", {}).get("over_forgetting.same_answer", math.nan),
         "alignment": m.get("alignment", {}).get("alignment", math.nan),
         "forgotten": float(m["verdict"] == "FORGOTTEN"),
+        "collapsed": float(collapsed),
         "unlearn_seconds": m.get("unlearn_seconds", math.nan),
     }
 
@@ -543,11 +547,11 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
             xs = xs[np.isfinite(xs)]
             if key == "forget_quality":
                 row[key] = float(np.median(xs)) if len(xs) else math.nan
-            elif key == "forgotten":
+            elif key in ("forgotten", "collapsed"):
                 row[key] = f"{int(xs.sum())}/{len(vals)}"
             else:
                 row[key] = float(xs.mean()) if len(xs) else math.nan
-            if key not in ("forget_quality", "forgotten") and len(xs) > 1:
+            if key not in ("forget_quality", "forgotten", "collapsed") and len(xs) > 1:
                 row[key + "_std"] = float(xs.std(ddof=1))
                 row[key + "_ci"] = list(t_interval(xs))
         row["trajectories"] = _mean_trajectories(Path(out), rs)
@@ -590,6 +594,8 @@ def _pareto_score(row: dict[str, Any]) -> float:
     """Sort key: forget quality (log10, capped) and utility together."""
     fq = _num(row["forget_quality_log10"])
     mu = _num(row["model_utility"])
+    if not str(row.get("collapsed", "0/")).startswith("0/"):  # a destroyed model is never ranked above others
+        return -math.inf
     if not math.isfinite(fq) or not math.isfinite(mu):
         return -math.inf
     return min(fq, math.log10(0.05)) + 4 * mu

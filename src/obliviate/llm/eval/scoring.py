@@ -138,6 +138,11 @@ class Scorer:
         self._opening: tuple[int, ...] | None = None
 
     @property
+    def vocab_size(self) -> int:
+        """Tokens the model chooses among (the tokenizer's, added tokens included)."""
+        return len(self.tokenizer)
+
+    @property
     def device(self):
         return next(self.model.parameters()).device
 
@@ -457,11 +462,43 @@ class Scorer:
         return self._memoised("token_stats", [(q, a) for q, a in pairs],
                               lambda todo: self._pair_stats(todo, desc))
 
+    def text_stats(self, texts: Sequence[str], desc: str = "text statistics",
+                   max_tokens: int = 2048) -> list[TokenStats]:
+        """Per-token statistics of raw text (no prompt format), in input order: MUSE's membership inference
+        on documents. Each text is tokenised as the tokenizer does by default (with its bos, if it adds
+        one), cut at ``max_tokens``; every token after the first is scored given the ones before it."""
+        tok = self.tokenizer
+
+        def compute(todo: list[str]) -> list[TokenStats]:
+            ids = [tok(t)["input_ids"][:max_tokens] for t in todo]
+            bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+            ids = [x if len(x) >= 2 else [bos, *x] for x in ids]  # at least one token to predict
+            out: list[Any] = [None] * len(todo)
+            batches = list(self._batches([len(x) for x in ids]))
+            with self._eval_mode(), progress(len(batches), desc) as advance:
+                for idx in batches:
+                    width = max(len(ids[i]) for i in idx)
+                    batch = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
+                    mask = torch.zeros((len(idx), width), dtype=torch.long)
+                    for row, i in enumerate(idx):  # right padding: positions are those of the text alone
+                        batch[row, : len(ids[i])] = torch.tensor(ids[i])
+                        mask[row, : len(ids[i])] = 1
+                    logits = self.model(input_ids=batch.to(self.device), attention_mask=mask.to(self.device)).logits
+                    rows = [logits[row, : len(ids[i]) - 1] for row, i in enumerate(idx)]
+                    for i, parts in zip(idx, self._stats_of(rows, [tuple(ids[i][1:]) for i in idx])):
+                        out[i] = TokenStats(*parts)
+                    advance()
+            return out
+
+        return self._memoised(("text_stats", max_tokens), list(texts), compute)
+
     # --------------------------------------------------------------- generation
 
-    def generate(self, questions: Sequence[str], desc: str = "generating") -> list[str]:
-        """Greedy answers (decoded, stripped), in input order."""
-        n = self.max_new_tokens
+    def generate(self, questions: Sequence[str], desc: str = "generating",
+                 max_new_tokens: int | None = None) -> list[str]:
+        """Greedy answers (decoded, stripped), in input order, of at most ``max_new_tokens`` (default: the
+        scorer's) new tokens; generation stops at eos."""
+        n = max_new_tokens or self.max_new_tokens
 
         def compute(todo: list[str]) -> list[str]:
             return self._greedy([self.fmt.encode_prompt(q) for q in todo], n, desc)

@@ -27,6 +27,7 @@ import numpy as np
 
 from obliviate.core.errors import ConfigError
 from obliviate.llm.eval.metrics import METRICS, MetricContext
+from obliviate.llm.eval.metrics.base import check_compat
 from obliviate.llm.eval.metrics.tofu import forget_quality, forget_quality_log10, model_utility
 from obliviate.llm.eval.scoring import Scorer
 
@@ -97,6 +98,7 @@ def evaluate(
     batch_size: int = 16,
     metric: str = "tofu_qa",
     scorer: Scorer | None = None,
+    compat: str = "obliviate",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Evaluate one model on the forget split and the utility splits.
 
@@ -109,16 +111,20 @@ def evaluate(
         max_per_split: cap on utility-split records (forget is never capped).
         batch_size: scorer batch size.
         scorer: a Scorer on ``model`` to use (and whose memo later metrics can reuse).
+        compat: ``obliviate`` (default) or ``openunlearning`` (their exact conventions; see
+            :data:`~obliviate.llm.eval.metrics.base.COMPAT_MODES` and docs/metrics.md).
 
     Returns:
-        ``(metrics, per_sample)``.
+        ``(metrics, per_sample)``. ``metrics["compat"]`` says which conventions; ``metrics["collapsed"]``
+        (with ``tofu_qa`` on a forget split) whether the true forget answers sit far below a uniform guess.
     """
     if max_per_split is not None and max_per_split < 1:  # None = no cap; 0 would score nothing
         raise ConfigError(f"max_per_split must be >= 1 (or None for no cap), got {max_per_split}")
+    check_compat(compat)
     scorer = scorer or Scorer(model, tokenizer, batch_size=batch_size)
     compute = METRICS.get(metric)
-    extra: dict[str, Any] = {}
-    out: dict[str, Any] = {}
+    extra: dict[str, Any] = {"compat": compat}
+    out: dict[str, Any] = {"compat": compat}
     for name in EVAL_SPLITS:
         records = getattr(splits, name, None) or []
         if name != "forget":
@@ -128,6 +134,8 @@ def evaluate(
     used = [s for s in UTILITY_SPLITS if s in out and all(m in out[s] for m in UTILITY_FIGURES)]  # TOFU figures only
     out["model_utility_hmean"] = model_utility([out[s][m] for s in used for m in UTILITY_FIGURES]) if used else math.nan
     out["model_utility_splits"] = used
+    if "collapsed" in out.get("forget", {}):
+        out["collapsed"] = out["forget"]["collapsed"]
     per_sample = extra.get("per_sample", {})
     return add_forget_quality(out, per_sample, gold_forget_truth_ratios), per_sample
 
@@ -141,3 +149,44 @@ def add_forget_quality(metrics: dict[str, Any], per_sample: dict[str, Any],
         metrics["forget_quality_ks_pvalue"] = forget_quality(ours, gold)
         metrics["forget_quality_log10_pvalue"] = forget_quality_log10(ours, gold)
     return metrics
+
+
+# OpenUnlearning's split prefixes and figure names (its configs/eval/tofu_metrics/*.yaml)
+OU_PREFIX = {"forget": "forget", "retain": "retain", "real_entities": "ra", "world_facts": "wf"}
+OU_FIGURES = {"answer_prob": "Q_A_Prob", "para_prob": "Q_A_PARA_Prob", "pert_prob": "Q_A_PERT_Prob",
+              "rouge_l_recall": "Q_A_ROUGE", "para_rouge_l_recall": "Q_A_PARA_ROUGE",
+              "pert_rouge_l_recall": "Q_A_PERT_ROUGE", "truth_ratio": "Truth_Ratio"}
+
+
+def openunlearning_summary(metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, float]:
+    """The figures of :func:`evaluate` under OpenUnlearning's ``TOFU_SUMMARY.json`` key names.
+
+    ``forget_quality``, ``model_utility``, ``forget_truth_ratio`` (their lower-case key), and per split
+    ``<s>_Q_A_Prob``, ``<s>_Q_A_PARA_Prob``, ``<s>_Q_A_PERT_Prob``, ``<s>_Q_A_ROUGE``, ``<s>_Q_A_PARA_ROUGE``,
+    ``<s>_Q_A_PERT_ROUGE``, ``<s>_Truth_Ratio`` with ``<s>`` in forget, retain, ra (real entities), wf (world
+    facts); on ra and wf ``<s>_Q_A_Prob`` is the raw probability and ``<s>_Q_A_Prob_normalised`` the option
+    share (as theirs). ``extra`` adds already-named figures (``extraction_strength``, ``exact_memorization``,
+    ``privleak``, ``mia_min_k``, ...). Only figures that were computed appear; values are plain floats.
+    Meant for ``compat="openunlearning"`` metrics: with the default conventions the keys are the same but
+    the numbers are ours.
+    """
+    out: dict[str, float] = {}
+    if metrics.get("forget_quality_ks_pvalue") is not None:
+        out["forget_quality"] = float(metrics["forget_quality_ks_pvalue"])
+    if metrics.get("model_utility_hmean") is not None and math.isfinite(metrics["model_utility_hmean"]):
+        out["model_utility"] = float(metrics["model_utility_hmean"])
+    for split, prefix in OU_PREFIX.items():
+        figures = metrics.get(split)
+        if not isinstance(figures, dict):
+            continue
+        for ours, theirs in OU_FIGURES.items():
+            if ours in figures:
+                out[f"{prefix}_{theirs}"] = float(figures[ours])
+        if "answer_prob_raw" in figures:
+            out[f"{prefix}_Q_A_Prob"] = float(figures["answer_prob_raw"])
+            out[f"{prefix}_Q_A_Prob_normalised"] = float(figures["answer_prob"])
+    if "forget_Truth_Ratio" in out:
+        out["forget_truth_ratio"] = out.pop("forget_Truth_Ratio")
+    for key, value in (extra or {}).items():
+        out[key] = float(value)
+    return out

@@ -37,23 +37,42 @@ def rouge_l_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def exact_memorization(stats: Sequence[TokenStats]) -> np.ndarray:
-    """Per sample, the share of answer tokens whose teacher-forced argmax equals the label."""
-    return np.array([s.argmax_match.mean() if len(s) else 0.0 for s in stats], dtype=float)
+def _matches(s: TokenStats, ou: bool) -> np.ndarray:
+    """The argmax matches a token-wise figure reads: every answer token (eos included), or with ``ou``
+    all but the last, as OpenUnlearning's ``tokenwise_vocab_logprobs`` ("-1 to ignore eos prediction")."""
+    return s.argmax_match[:-1] if ou else s.argmax_match
 
 
-def extraction_strength(stats: Sequence[TokenStats]) -> np.ndarray:
+def exact_memorization(stats: Sequence[TokenStats], *, ou: bool = False) -> np.ndarray:
+    """Per sample, the share of answer tokens whose teacher-forced argmax equals the label.
+
+    ``ou=True``: without the last label token (eos); a sample left with no token is NaN (theirs: None,
+    left out of the mean).
+    """
+    out = []
+    for s in stats:
+        m = _matches(s, ou)
+        out.append(m.mean() if len(m) else (np.nan if ou else 0.0))
+    return np.array(out, dtype=float)
+
+
+def extraction_strength(stats: Sequence[TokenStats], *, ou: bool = False) -> np.ndarray:
     """Per sample, ``1 - k/|y|``, ``k`` the smallest index from which every argmax matches its label.
 
-    All tokens match: 1; the last token mismatches: 0 (``k = |y|``). OpenUnlearning's
-    loop stops at ``k = |y| - 1`` and so gives ``1/|y|`` in that case; we count
-    the empty suffix instead.
+    All tokens match: 1; the last token mismatches: 0 (``k = |y|``). ``ou=True``: OpenUnlearning's exactly:
+    the last label token (eos) is dropped first (so a model that reproduces the answer but does not stop
+    scores 1), and its loop stops at ``k = |y| - 1``, giving ``1/|y|`` when the last token mismatches.
     """
     out = np.zeros(len(stats))
     for i, s in enumerate(stats):
-        miss = ~s.argmax_match[::-1]  # from the end
-        trailing = int(np.argmax(miss)) if miss.any() else len(s)  # matches at the end
-        out[i] = trailing / len(s) if len(s) else 0.0
+        m = _matches(s, ou)
+        n = len(m)
+        if n == 0:
+            continue
+        miss = ~m[::-1]  # from the end
+        trailing = int(np.argmax(miss)) if miss.any() else n  # matches at the end
+        k = n - trailing
+        out[i] = 1 - (min(k, n - 1) if ou else k) / n
     return out
 
 
@@ -73,9 +92,10 @@ def _base_scorer(ctx: MetricContext, metric: str):
 def memorization(scorer, records, ctx: MetricContext) -> dict[str, float]:
     """Mean exact memorisation and extraction strength of the answers (teacher forcing)."""
     stats = scorer.token_stats([(r.question, r.answer) for r in records], desc=f"memorisation {ctx.split}")
+    ou = ctx.openunlearning
     return {
-        "exact_memorization": float(exact_memorization(stats).mean()),
-        "extraction_strength": float(extraction_strength(stats).mean()),
+        "exact_memorization": float(np.nanmean(exact_memorization(stats, ou=ou))),
+        "extraction_strength": float(extraction_strength(stats, ou=ou).mean()),
     }
 
 
