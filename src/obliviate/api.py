@@ -43,11 +43,17 @@ class WorldConfig:
         n_entities: people in the world (trained + holdout).
         seed: generator seed.
         holdout_fraction: share of people never trained (MIA reference, "unknown" entities).
+        validation: people set apart for tuning (trained, in no reported split; 0: none, the sweep
+            then takes them from the retain people). The ``standard`` and ``tofu`` profiles set it.
+
+    The defaults are the ``demo`` profile (25 people: forget10 is 2 people, 20 answers); see
+    :data:`WORLD_PROFILES` and :func:`world_profile` for worlds with statistical power.
     """
 
     n_entities: int = 25
     seed: int = 0
     holdout_fraction: float = 0.2
+    validation: int = 0
 
     def __post_init__(self) -> None:
         from obliviate.core.config import check_number
@@ -59,6 +65,26 @@ class WorldConfig:
         check_number("WorldConfig.seed (world --seed)", self.seed, low=0)
         if not 0 < self.holdout_fraction < 0.5:
             raise ConfigError(f"WorldConfig.holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}")
+        check_number("WorldConfig.validation", self.validation, low=0)
+
+
+WORLD_PROFILES: dict[str, dict[str, Any]] = {
+    # 25 people, 20 trained: forget01 = forget05 = forget10 = 2 people (20 answers). Quick, no power.
+    "demo": dict(n_entities=25, holdout_fraction=0.2, validation=0),
+    # 140 people: 28 holdout, 12 validation, 100 reported trained. forget01 2 people (~20 answers),
+    # forget05 6 (~60), forget10 12 (~120), validation 12 (~120): the default for leaderboards.
+    "standard": dict(n_entities=140, holdout_fraction=0.2, validation=12),
+    # TOFU's shape in people: 250, 50 holdout, 200 trained, forget01/05/10 = 2/10/20 people, 20 validation.
+    # About 10 answers a person (TOFU: 20). For a GPU: the target fine-tunes on ~2,000 answers.
+    "tofu": dict(n_entities=250, holdout_fraction=0.2, validation=20),
+}
+
+
+def world_profile(name: str, **overrides: Any) -> WorldConfig:
+    """The :class:`WorldConfig` of a named profile (:data:`WORLD_PROFILES`), with ``overrides`` (e.g. ``seed``)."""
+    if name not in WORLD_PROFILES:
+        raise ConfigError(f"unknown world profile {name!r}; choose one of {', '.join(WORLD_PROFILES)}")
+    return WorldConfig(**{**WORLD_PROFILES[name], **overrides})
 
 
 def FinetuneConfig(**overrides: Any) -> TrainConfig:
@@ -89,6 +115,8 @@ def _build_world(cfg: WorldConfig, out_dir: str | Path | None) -> Path:
     from obliviate.llm.data import generate_world, save_world
 
     settings = {**to_dict(cfg), "v": DATA_VERSION}
+    if not cfg.validation:  # worlds made before the field existed keep their cache folder
+        settings.pop("validation")
     if out_dir:  # a folder of the user's: new, or a world made there with the same settings
         folder = Path(out_dir)
         open_out_dir(folder, "world", settings, reuse_finished=True)
@@ -98,7 +126,7 @@ def _build_world(cfg: WorldConfig, out_dir: str | Path | None) -> Path:
         if (folder / "world.json").is_file() and (folder / "probes-forget10" / "probes.json").is_file():
             return folder
         world = generate_world(cfg.n_entities, cfg.seed)
-        save_world(world, folder, cfg.holdout_fraction, cfg.seed)
+        save_world(world, folder, cfg.holdout_fraction, cfg.seed, validation=cfg.validation)
         if out_dir:
             finish_run(folder)
     log(f"world: {cfg.n_entities} people (seed {cfg.seed}) in {folder}")
@@ -530,14 +558,25 @@ def keep_known(splits, model, tokenizer, *, real_entities: bool = True):
     return splits
 
 
+def _set_apart(world_dir: Path, splits) -> list:
+    """Trained records in no reported split: the validation people's (and records naming them) of a world
+    with ``WorldConfig.validation`` (empty otherwise). The target learns them, so a sweep can forget them."""
+    from obliviate.llm.data import load_jsonl
+
+    if not (Path(world_dir) / "validation.jsonl").is_file():
+        return []
+    reported = {r.id for r in splits.forget + splits.retain}
+    return [r for r in load_jsonl(Path(world_dir) / "qa_all.jsonl") if r.id not in reported]
+
+
 def prepare(cfg: DemoConfig) -> Prepared:
     """World -> target and gold (cached) -> known world facts and real entities -> cached evaluations."""
     world_dir = build_world(cfg.world)
     splits = load_world_splits(world_dir, cfg.variant)
     tiny = cfg.model == TINY
     extra = list(splits.world_facts) if tiny else []  # the tiny model learns world facts in "pre-training"
-    target, tok = finetuned(cfg.model, splits.forget + splits.retain + extra, cfg.finetune, role="target",
-                            world_dir=world_dir)
+    target, tok = finetuned(cfg.model, splits.forget + splits.retain + _set_apart(world_dir, splits) + extra,
+                            cfg.finetune, role="target", world_dir=world_dir)
     gold, _ = finetuned(cfg.model, splits.retain + extra, cfg.finetune, role="gold", world_dir=world_dir)
     splits = keep_known(splits, target, tok, real_entities=not tiny)
     kw = dict(max_per_split=cfg.eval_max_per_split)

@@ -209,14 +209,16 @@ def _print_table(run_dir: Path) -> None:
 @app.command()
 @handled
 def world(
-    entities: Annotated[int, typer.Option(help="people in the world")] = 25,
+    profile: Annotated[str, typer.Option(help="demo (25 people, quick), standard (140: forget10 = 12 people, "
+                                              "validation people apart; for leaderboards) or tofu (250)")] = "demo",
+    entities: Annotated[Optional[int], typer.Option(help="people in the world (default: the profile's)")] = None,
     seed: Annotated[int, typer.Option(help="generator seed")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="folder (default: the cache)")] = None,
 ):
     """Generate a fictitious world and write its split files (JSONL)."""
     from obliviate import api
 
-    wcfg = api.WorldConfig(n_entities=entities, seed=seed)
+    wcfg = api.world_profile(profile, seed=seed, **({"n_entities": entities} if entities is not None else {}))
     if out is not None:
         check_writable(out, "--out")
     folder = api.build_world(wcfg, out)
@@ -613,6 +615,9 @@ def bench(
     controls: Annotated[Optional[bool], typer.Option(help="also audit target, gold and a suppression-only model "
                                                           "(default yes)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML BenchConfig (see a bench's bench.yaml)")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="world profile: standard (the leaderboard's: forget10 = "
+                                                        "12 people, ~115 answers), tofu, or demo (the default, "
+                                                        "2 people)")] = None,
     configs: Annotated[Optional[Path], typer.Option(help="a sweep's sweep.json: each method runs the config "
                                                          "`obliviate sweep` selected, seeds 0-4 by default; the "
                                                          "sweep's model and settings are used")] = None,
@@ -631,9 +636,16 @@ def bench(
         kw["controls"] = controls
     if methods:
         kw["methods"] = [m.strip() for m in methods.split(",")]
+    if profile is not None:
+        from obliviate import api
+
+        from obliviate.core.config import to_dict
+
+        kw["world"] = to_dict(api.world_profile(profile)) if config is not None else api.world_profile(profile)
     if configs is not None:
-        if config is not None or model:
-            _fail("--configs brings the sweep's own model and settings: drop --config and --model")
+        if config is not None or model or profile is not None:
+            _fail("--configs brings the sweep's own model, world and settings: drop --config, --model and "
+                  "--profile")
         from obliviate.llm.sweep import bench_config_from_sweep
 
         cfg = bench_config_from_sweep(configs, **kw)

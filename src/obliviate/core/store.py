@@ -275,6 +275,9 @@ def locked(path: str | os.PathLike, what: str = "") -> Iterator[None]:
 
     from obliviate.core.progress import log
 
+    if str(Path(path).resolve()) in _claimed:  # this process already holds it as its run folder
+        yield
+        return
     lock = FileLock(str(lock_file(path)))
     try:
         lock.acquire(timeout=0)

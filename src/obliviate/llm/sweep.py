@@ -41,11 +41,21 @@ counts for a method without a swept weight) and the same seed. Grid points
 keep their index when the budget grows, so a larger sweep in the same folder
 reuses the finished ones.
 
-**The selection rule** (the one ``--keep best`` uses,
-:func:`obliviate.llm.eval.during.pick_best`): among a method's configs whose
-validation forget quality p-value is at least ``threshold`` (0.05), the one
-with the highest model utility; if none passes, the one with the highest
-forget quality; ties go to the earlier grid point.
+**The selection rule** (:func:`select`): among a method's configs that are
+*like the gold model within* ``delta`` on the validation people (the upper end
+of the people-bootstrap 90% interval of the KS distance ``D`` between the
+config's and the validation gold's forget truth ratios is at most ``delta``,
+0.2; :func:`obliviate.llm.eval.stats.equivalence_to_gold`), the one with the
+highest model utility; if none is, the one with the highest forget quality
+(KS p; on one validation set this is the smallest ``D``); ties go to the
+earlier grid point. It replaced "p >= ``threshold`` (0.05) passes", still
+``--keep best``'s rule (:func:`obliviate.llm.eval.during.pick_best`): on 20
+validation answers the KS test misses distances below ~0.4, so the mildest
+config that escaped detection won on utility. Now too few answers to show a
+config within ``delta`` of gold means none is picked on utility; the
+p-value stays reported, with ``threshold`` only counting the configs at or
+above it. Configs finished before the interval existed count as not shown
+within ``delta``.
 
 **Files**: ``<out>/sweep.yaml`` (the config), ``validation.json`` (the
 validation people and the record ids of each set), one folder per config
@@ -74,6 +84,7 @@ from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_json, atomic_write_text
 from obliviate.llm.bench import BenchConfig, bench_config_from, method_config, unlearn_config
+from obliviate.llm.eval.stats import EQUIVALENCE_DELTA
 
 # Each method's main weight(s) and the values swept: the paper default and one value on the other side of the
 # forgetting/utility trade-off. A method not listed (GradAscent, CE-U, FLAT: their only weight scales the loss,
@@ -95,8 +106,9 @@ SWEEP_WEIGHTS: dict[str, dict[str, list[Any]]] = {
     "PDU": {"eps": [0.3, 1.0]},  # retain-NLL bound
 }
 LR_FACTORS = [1.0, 0.5, 2.0, 0.25, 4.0, 0.125, 8.0, 0.0625, 16.0]  # outward from the bench's learning rate
-RULE = ("among the configs whose validation forget quality (KS p) is at least the threshold, the highest model "
-        "utility; if none passes, the highest forget quality; ties go to the earlier grid point")
+RULE = ("among the configs like the gold model within delta on the validation people (the people-bootstrap 90% "
+        "interval of the KS distance D to gold ends at most delta), the highest model utility; if none is, the "
+        "highest forget quality (KS p, i.e. the smallest D); ties go to the earlier grid point")
 
 
 @dataclass
@@ -112,7 +124,10 @@ class SweepConfig:
     bench: BenchConfig = field(default_factory=BenchConfig)
     budget: int = field_help(12, "configs per method (the same for every method)")
     seed: int = field_help(0, "unlearning seed of every config")
-    threshold: float = field_help(0.05, "forget quality p-value a config must reach to be picked on utility")
+    threshold: float = field_help(0.05, "forget quality p-value: sweep.md counts the configs at or above it "
+                                        "(reported only; the selection reads delta)")
+    delta: float = field_help(EQUIVALENCE_DELTA, "largest KS distance to the validation gold model read as "
+                                                 "'like gold': the selection rule's equivalence margin")
     validation_count: int = field_help(0, "validation people; 0 = as many as the largest reported forget split")
     lr_factors: list[float] = field(default_factory=lambda: list(LR_FACTORS),
                                     metadata={"help": "learning rates tried, as factors of the bench's, in order"})
@@ -135,6 +150,8 @@ class SweepConfig:
                 check_number(f"SweepConfig.{name}", f, low=0, low_open=True)
         if not 0 <= self.threshold <= 1:
             raise ConfigError(f"SweepConfig.threshold must be in [0, 1], got {self.threshold}")
+        if not 0 < self.delta <= 1:
+            raise ConfigError(f"SweepConfig.delta must be in (0, 1], got {self.delta}")
         if self.validation_count < 0:
             raise ConfigError(f"SweepConfig.validation_count must be >= 0, got {self.validation_count}")
         if self.seed < 0:
@@ -217,8 +234,11 @@ def validation(cfg: SweepConfig) -> Validation:
 
     w = cfg.bench.world
     world = load_world(api.build_world(w) / "world.json")
-    count = cfg.validation_count or max(len(split_entities(world, v, w.holdout_fraction, w.seed).forget)
-                                        for v in cfg.bench.variants)
+    if w.validation and cfg.validation_count and cfg.validation_count != w.validation:
+        raise ConfigError(f"the world sets {w.validation} validation people apart (WorldConfig.validation); "
+                          f"validation_count {cfg.validation_count} would tune on reported retain people")
+    count = w.validation or cfg.validation_count or max(
+        len(split_entities(world, v, w.holdout_fraction, w.seed).forget) for v in cfg.bench.variants)
     people = validation_entities(world, w.holdout_fraction, w.seed, count)
     splits = validation_splits(world, w.holdout_fraction, w.seed, count, world_facts=load_world_facts())
     excluded = split_entities(world, "forget10", w.holdout_fraction, w.seed).forget
@@ -235,16 +255,18 @@ def _target_variant(cfg: SweepConfig) -> str:
 def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
     """The target (the bench's, cached), the validation gold model (cached) and its validation truth ratios."""
     from obliviate import api
+    from obliviate.llm.data.splits import names_any
 
     b = cfg.bench
     world_dir = api.build_world(b.world)
     reported = api.load_world_splits(world_dir, _target_variant(cfg))
     tiny = b.model == api.TINY
     extra = list(reported.world_facts) if tiny else []
-    records = reported.forget + reported.retain + extra  # the same call as api.prepare: the cached target
+    # the same records as api.prepare: the cached target (with the people a world sets apart for tuning)
+    records = reported.forget + reported.retain + api._set_apart(world_dir, reported) + extra
     target, tok = api.finetuned(b.model, records, b.finetune, role="target", world_dir=world_dir)
-    people = set(v.people)
-    gold, _ = api.finetuned(b.model, [r for r in records if r.entity not in people], b.finetune,
+    # the validation gold never sees the validation people: neither their records nor others naming them
+    gold, _ = api.finetuned(b.model, [r for r in records if not names_any(r, list(v.people))], b.finetune,
                             role="gold-validation", world_dir=world_dir)
     del reported, records  # trained into the target, never scored here
     splits = api.keep_known(v.splits, target, tok, real_entities=not tiny)
@@ -340,21 +362,35 @@ def _figures(metrics: dict[str, Any]) -> dict[str, float]:
 
     return {"forget_quality_ks_pvalue": metrics.get("forget_quality_ks_pvalue", math.nan),
             "forget_quality_log10": _log10_fq(metrics),
+            **{k: metrics.get(k) for k in NEW_FIGURES},
             "model_utility_hmean": metrics.get("model_utility_hmean", math.nan)}
+
+
+NEW_FIGURES = ("forget_quality_ks_distance", "forget_quality_ks_distance_ci", "forget_quality_detectable_distance")
+
+
+def equivalent(row: dict[str, Any], delta: float = EQUIVALENCE_DELTA) -> bool:
+    """Whether a config's people-bootstrap interval of the KS distance to gold ends at most ``delta``."""
+    ci = row.get("forget_quality_ks_distance_ci")
+    hi = _num(ci[1]) if isinstance(ci, (list, tuple)) and len(ci) == 2 else math.nan
+    return math.isfinite(hi) and hi <= delta
 
 
 # ---------------------------------------------------------------- selection
 
 
-def select(rows: list[dict[str, Any]], threshold: float = 0.05) -> dict[str, Any] | None:
+def select(rows: list[dict[str, Any]], delta: float = EQUIVALENCE_DELTA) -> dict[str, Any] | None:
     """The config the selection rule picks among a method's finished ``rows`` (None for none); see the module doc.
 
-    Each row needs ``index``, ``forget_quality_ks_pvalue`` and ``model_utility_hmean``.
+    Each row needs ``index``, ``forget_quality_ks_pvalue``, ``model_utility_hmean`` and (to be picked on
+    utility) ``forget_quality_ks_distance_ci``. A missing or NaN value counts as the lowest.
     """
-    from obliviate.llm.eval.during import pick_best
+    def key(r: dict[str, Any]) -> tuple:
+        eq = equivalent(r, delta)
+        score = _num(r.get("model_utility_hmean") if eq else r.get("forget_quality_ks_pvalue"))
+        return eq, score if math.isfinite(score) else -math.inf, -int(r["index"])
 
-    pick = pick_best([{**r, "step": r["index"]} for r in rows], threshold)
-    return None if pick is None else next(r for r in rows if r["index"] == pick["index"])
+    return max(rows, key=key) if rows else None
 
 
 def write_sweep(cfg: SweepConfig, out: str | Path, people: list[str] | None = None) -> dict[str, Any]:
@@ -370,15 +406,15 @@ def write_sweep(cfg: SweepConfig, out: str | Path, people: list[str] | None = No
                 m = json.loads((config_folder(out, spec, i) / "metrics.json").read_text())
                 rows.append({k: m[k] for k in ("index", "lr", "epochs", "weights", "method_config",
                                                "forget_quality_ks_pvalue", "forget_quality_log10",
-                                               "model_utility_hmean", "unlearn_seconds")})
-        pick = select(rows, cfg.threshold)
+                                               "model_utility_hmean", "unlearn_seconds")}
+                            | {k: m.get(k, m.get("metrics", {}).get(k)) for k in NEW_FIGURES})
+        pick = select(rows, cfg.delta)
         selected = None
         if pick is not None:
-            p = pick["forget_quality_ks_pvalue"]
             selected = {**pick, "unlearn": {"lr": pick["lr"], "epochs": pick["epochs"]},
-                        "passes": p is not None and p >= cfg.threshold}
+                        "passes": equivalent(pick, cfg.delta)}
         methods[spec] = {"budget": len(grid), "finished": len(rows), "configs": rows, "selected": selected}
-    data = {"rule": RULE, "threshold": cfg.threshold, "budget": cfg.budget, "seed": cfg.seed,
+    data = {"rule": RULE, "delta": cfg.delta, "threshold": cfg.threshold, "budget": cfg.budget, "seed": cfg.seed,
             "validation": {"people": people, "note": "trained people outside forget10 and its neighbours, "
                                                      "scored against a gold model that never saw them"},
             "bench": to_dict(cfg.bench), "methods": methods}
@@ -388,18 +424,23 @@ def write_sweep(cfg: SweepConfig, out: str | Path, people: list[str] | None = No
 
 
 def format_sweep(data: dict[str, Any]) -> str:
-    """Markdown: each method's selected config and how many of its configs passed the threshold."""
-    lines = ["| method | configs | pass p >= {:g} | selected lr | epochs | weights | val. forget quality (KS p) "
-             "| val. log10 FQ | val. model utility |".format(data["threshold"]), "|" + "---|" * 9]
+    """Markdown: each method's selected config and how many of its configs are like gold (and reach the p threshold)."""
+    delta = data.get("delta", EQUIVALENCE_DELTA)
+    lines = ["| method | configs | like gold (D ≤ {:g}) | p >= {:g} | selected lr | epochs | weights "
+             "| val. forget quality (KS p) | val. log10 FQ | val. KS D [people 90% CI] | val. model utility |"
+             .format(delta, data["threshold"]), "|" + "---|" * 11]
     for spec, m in data["methods"].items():
+        n_eq = sum(1 for r in m["configs"] if equivalent(r, delta))
         n_pass = sum(1 for r in m["configs"] if _num(r["forget_quality_ks_pvalue"]) >= data["threshold"])
         s = m["selected"]
         if s is None:
-            lines.append(f"| {spec} | {m['finished']}/{m['budget']} | – | – | – | – | – | – | – |")
+            lines.append(f"| {spec} | {m['finished']}/{m['budget']} | – | – | – | – | – | – | – | – | – |")
             continue
         w = _shown(s["weights"]) or "–"
-        lines.append(f"| {spec} | {m['finished']}/{m['budget']} | {n_pass} | {s['lr']:.3g} | {s['epochs']:g} | {w} "
-                     f"| {_num(s['forget_quality_ks_pvalue']):.3g} | {_num(s['forget_quality_log10']):.2f} "
+        ci = s.get("forget_quality_ks_distance_ci") or [math.nan, math.nan]
+        lines.append(f"| {spec} | {m['finished']}/{m['budget']} | {n_eq} | {n_pass} | {s['lr']:.3g} | {s['epochs']:g} "
+                     f"| {w} | {_num(s['forget_quality_ks_pvalue']):.3g} | {_num(s['forget_quality_log10']):.2f} "
+                     f"| {_num(s.get('forget_quality_ks_distance')):.2f} [{_num(ci[0]):.2f}, {_num(ci[1]):.2f}] "
                      f"| {_num(s['model_utility_hmean']):.3f} |")
     lines += ["", f"Selection rule: {data['rule']}.",
               f"Validation people: {', '.join(data['validation']['people'])} ({data['validation']['note']})."]

@@ -165,17 +165,29 @@ def make_splits(
     holdout_fraction: float = 0.2,
     seed: int | None = None,
     world_facts: list[QARecord] | None = None,
+    validation: int = 0,
 ) -> Splits:
     """QA splits of ``world``; see :func:`split_entities` for the arguments.
 
     Trained records never name a holdout person, so holdout names stay unseen
     (relations *to* holdout people are dropped from forget and retain).
     ``world_facts`` defaults to the shipped facts (:func:`load_world_facts`).
+    ``validation`` > 0 sets that many :func:`validation_entities` apart (the
+    ``standard`` and ``tofu`` world profiles): they are trained (in
+    ``qa_all.jsonl``) but no reported split holds or names them, so a sweep that
+    tunes on them never reads a reported record, and a reported run never reads
+    theirs.
     """
     roles = split_entities(world, variant, holdout_fraction, seed)
-    forget = _trained_records(world, roles.forget, roles.holdout)
-    retain = _trained_records(world, roles.retain, roles.holdout)
-    holdout = qa_records(world, roles.holdout)
+    val = validation_entities(world, holdout_fraction, seed, validation) if validation else []
+    retain_people = [n for n in roles.retain if n not in val]
+
+    def clean(records: list[QARecord]) -> list[QARecord]:
+        return [r for r in records if not names_any(r, val)]
+
+    forget = clean(_trained_records(world, roles.forget, roles.holdout))
+    retain = clean(_trained_records(world, retain_people, roles.holdout))
+    holdout = clean(qa_records(world, roles.holdout))
     facts = load_world_facts() if world_facts is None else world_facts
     return _checked(forget, retain, holdout, facts, f"world seed {world.seed}")
 
@@ -261,12 +273,16 @@ def save_world(
     directory: str | os.PathLike,
     holdout_fraction: float = 0.2,
     seed: int | None = None,
+    validation: int = 0,
 ) -> Path:
     """Write ``world.json``, ``qa_all.jsonl``, ``holdout.jsonl``, each forget/retain pair
     and each variant's audit probes (``probes-<variant>/``, see :func:`save_probes`).
 
-    ``qa_all.jsonl`` holds every trained record (forget + retain). Every file
-    is written atomically. Returns the folder.
+    ``qa_all.jsonl`` holds every trained record (forget + retain, and the
+    validation people's). With ``validation`` > 0 (see :func:`make_splits`) the
+    reported files leave the validation people out and ``validation.jsonl``
+    holds their records (:func:`validation_splits`' forget set). Every file is
+    written atomically. Returns the folder.
     """
     from obliviate.llm.data.probes import make_probes, probes_dir, save_probes  # import cycle
 
@@ -275,9 +291,13 @@ def save_world(
     roles = split_entities(world, "forget10", holdout_fraction, seed)
     trained = [e.name for e in world.entities if e.name not in roles.holdout]
     save_jsonl(_trained_records(world, trained, roles.holdout), directory / "qa_all.jsonl")
-    save_jsonl(qa_records(world, roles.holdout), directory / "holdout.jsonl")
+    first = make_splits(world, "forget10", holdout_fraction, seed, world_facts=[], validation=validation)
+    save_jsonl(first.holdout, directory / "holdout.jsonl")
+    if validation:
+        val = validation_splits(world, holdout_fraction, seed, validation, world_facts=[])
+        save_jsonl(val.forget, directory / "validation.jsonl")
     for variant in FORGET_VARIANTS:
-        splits = make_splits(world, variant, holdout_fraction, seed, world_facts=[])
+        splits = make_splits(world, variant, holdout_fraction, seed, world_facts=[], validation=validation)
         save_jsonl(splits.forget, directory / f"{variant}.jsonl")
         save_jsonl(splits.retain, directory / f"{retain_name(variant)}.jsonl")
         probes = make_probes(world, variant, holdout_fraction, seed, world_facts=[])
