@@ -359,3 +359,31 @@ def test_a_collapsed_model_is_marked_and_never_ranked(tiny_target, splits, tmp_p
     assert rows["Ascent"]["collapsed"] == "2/2" and rows["Works"]["collapsed"] == "0/2"
     assert math.isnan(rows["Ascent"]["forget_quality"]) and rows["Works"]["forget_quality"] == pytest.approx(0.01)
     assert "collapsed" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_cli_eval_compat_writes_openunlearnings_summary(tiny_target, splits, tmp_path):
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+    from obliviate.llm.data import save_jsonl
+
+    model, tok = tiny_target
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    save_jsonl(splits.forget[:6], tmp_path / "f.jsonl")
+    save_jsonl(splits.retain[:6], tmp_path / "r.jsonl")
+    args = ["eval", "--model", str(tmp_path / "m"), "--forget", str(tmp_path / "f.jsonl"), "--retain",
+            str(tmp_path / "r.jsonl"), "--max-per-split", "6", "--compat", "openunlearning",
+            "--summary", str(tmp_path / "TOFU_SUMMARY.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output[result.output.index("{"):])
+    assert printed["compat"] == "openunlearning"
+    summary = json.loads((tmp_path / "TOFU_SUMMARY.json").read_text())
+    assert summary["forget_Q_A_Prob"] == pytest.approx(printed["forget"]["answer_prob"])
+    assert summary["forget_truth_ratio"] == pytest.approx(printed["forget"]["truth_ratio"])
+    assert summary["retain_Q_A_ROUGE"] == pytest.approx(printed["retain"]["rouge_l_recall"])
+    assert 0 <= summary["extraction_strength"] <= 1 and 0 <= summary["exact_memorization"] <= 1
+    assert all(isinstance(v, float) for v in summary.values())
+    again = CliRunner().invoke(app, args)  # the summary is never overwritten
+    assert again.exit_code == 2 and "summary" in again.output
