@@ -160,6 +160,7 @@ def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
     assert g["forget_quality_ks_pvalue"] == 1.0 and "forget_quality_ks_pvalue" in u
     html = (run / "report.html").read_text()
     assert "data:image/png;base64," in html and "forget quality" in html
+    assert "forget answers of the right kind" in html and g["forget"]["plausible_wrong"] >= 0.8  # gold: wrong values
     assert (run / "model" / "config.json").is_file() and (run / "config.yaml").is_file()
     assert (run / "events.jsonl").read_text().count("\n") >= 1
     audit_the_demo_run(run, tmp_path)

@@ -31,8 +31,8 @@ from obliviate.train.trainer import TrainConfig, cache_settings
 TINY = "tiny"
 # Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
 DATA_VERSION = 3
-EVAL_VERSION = 4  # 3: OpenUnlearning model utility (retain, real entities, world facts), robust log10 FQ;
-#                   4: compat, OpenUnlearning's other TOFU figures, collapse mark
+EVAL_VERSION = 5  # 3: OpenUnlearning model utility (retain, real entities, world facts), robust log10 FQ;
+#                   4: compat, OpenUnlearning's other TOFU figures, collapse mark; 5: plausibility
 
 
 @dataclass

@@ -32,6 +32,7 @@ def test_audit_certifies_an_independent_retrain(second_gold, tiny_target, tiny_g
     assert result.verdict == FORGOTTEN, format_audit(result)
     assert result.check("original_knew").status == "pass"
     assert result.check("likelihood").values["residual"] < 0.1
+    assert result.check("plausibility").status == "pass"  # wrong values of the right kind, as gold's
 
 
 def test_audit_fails_the_target(tiny_target, tiny_gold, splits, probes):
@@ -53,6 +54,7 @@ def test_audit_is_not_fooled_by_a_model_that_only_refuses(tiny_target, tiny_gold
     assert result.verdict == NOT_FORGOTTEN
     for name in ("likelihood", "truth_ratio", "membership", "relearn_low"):
         assert result.check(name).status == "fail", name
+    assert result.check("plausibility").status == "fail"  # refusals are no answers of the right kind
     assert "NOT FORGOTTEN" in format_audit(result)
 
 
@@ -101,3 +103,30 @@ def test_relearn_attack_measures_a_trajectory_and_leaves_the_model_alone(tiny_go
     assert [s for s, _ in traj] == [0, 2, 4, 6]
     assert traj[-1][1] > traj[0][1]  # the biographies teach the forget facts to a model that never saw them
     assert all((a == b).all() for a, b in zip(before, model.parameters()))
+
+
+def test_truth_ratio_check_reads_equivalence_not_p_above_alpha():
+    """pass = like gold within D 0.2 (the people-bootstrap interval of the KS distance ends at most 0.2); fail =
+    told apart (p < 0.05) and not that close; warn = neither. The old rule ("p >= 0.05 passes") passes the first
+    case (20 answers of 2 people: any difference below ~0.4 goes unseen) and fails the last (1000 answers: p < 0.05
+    for a distance of ~0.1)."""
+    import numpy as np
+
+    from obliviate.llm.audit import _truth_ratio_check
+
+    def models(people, per_person, shift, seed):  # truth ratios of the audited and gold models on the same records
+        rng = np.random.default_rng(seed)
+        base = np.repeat(rng.normal(0, 1, people), per_person)
+        names = [f"person-{k}" for k in range(people) for _ in range(per_person)]
+        return (list(np.exp(base + rng.normal(0, 0.5, len(base)) + shift)),
+                list(np.exp(base + rng.normal(0, 0.5, len(base)))), names)
+
+    few = _truth_ratio_check(*models(2, 10, 0.0, seed=1), CFG)
+    assert few.status == "warn" and few.values["ks_pvalue"] >= 0.05 and not few.values["equivalent"]
+    assert few.values["detectable_distance"] > 0.4 and "too few" in few.evidence
+    many = _truth_ratio_check(*models(40, 10, 0.0, seed=0), CFG)
+    assert many.status == "pass" and many.values["ks_distance_ci"][1] <= 0.2 and many.values["people"] == 40
+    shifted = _truth_ratio_check(*models(40, 10, 1.0, seed=0), CFG)
+    assert shifted.status == "fail" and shifted.values["ks_distance_ci"][0] > 0.2
+    close = _truth_ratio_check(*models(50, 20, 0.2, seed=0), CFG)
+    assert close.status == "pass" and close.values["ks_pvalue"] < 0.05

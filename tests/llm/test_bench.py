@@ -41,8 +41,11 @@ def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     assert rows["target"]["forgotten"] == "0/1" and rows["suppressed"]["forgotten"] == "0/1"
     assert rows["gold"]["forget_quality"] == pytest.approx(1.0)
     for key in ("model_utility", "privleak", "relearn_recovery", "quant_recovery", "fluency_ppl", "unlearn_seconds",
-                "over_forgetting", "alignment"):
+                "over_forgetting", "alignment", "plausible"):
         assert rows["NPO"][key] == rows["NPO"][key], key  # a number, not NaN
+    # forget answers of the right kind: the target states them, gold guesses values of the kind, the filter refuses
+    assert rows["target"]["plausible"] >= 0.8 and rows["gold"]["plausible"] >= 0.8
+    assert rows["suppressed"]["plausible"] <= 0.2
     # FaithUn against the target: the target forgot nothing; the gold model never knew the forget people
     assert rows["target"]["faithfulness"]["forgotten"] == 0.0
     assert rows["gold"]["faithfulness"]["forgotten"] > 0.5
@@ -51,6 +54,7 @@ def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     assert set(rows["NPO"]["alignment_points"]) == {"forget", "known", "unknown"}
     md = (out / "leaderboard.md").read_text()
     assert "| NPO |" in md and "PrivLeak" in md and "SAE alignment" in md and "superficial.multi_hop" in md
+    assert "right-kind answers" in md
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64") == 4  # Pareto, per-metric bars, relearning curves, alignment
     assert (out / "alignment.png").stat().st_size > 1000

@@ -82,6 +82,32 @@ def test_leaderboard_intervals_marks_and_report(tmp_path):
     assert "†" in html and "Welch" in html
 
 
+def test_leaderboard_power_column_and_people_interval(tmp_path):
+    """The detectable distance sits beside forget quality, D carries its t-interval over seeds and the median
+    people-bootstrap interval, and "like gold" counts the runs whose interval ends at most 0.2."""
+    ds, his = [0.10, 0.12, 0.14], [0.18, 0.22, 0.19]
+    for seed, (d, hi) in enumerate(zip(ds, his)):
+        _fake_run(tmp_path, "A", seed, 0.7, -0.5)
+        path = b.run_folder(tmp_path, "A", "forget10", seed) / "metrics.json"
+        m = json.loads(path.read_text())
+        m["metrics"].update(forget_quality_ks_distance=d, forget_quality_detectable_distance=0.42,
+                            forget_quality_ks_distance_ci=[d - 0.05, hi], forget_quality_equivalent=hi <= 0.2)
+        path.write_text(json.dumps(m))
+    _fake_run(tmp_path, "Old", 0, 0.7, -0.5)  # a run from before the interval: no D, no verdict
+    rows = {r["name"]: r for r in b.leaderboard(tmp_path)["rows"]}
+    a = rows["A"]
+    assert a["detectable_distance"] == pytest.approx(0.42) and "detectable_distance_ci" not in a
+    assert a["ks_distance"] == pytest.approx(0.12) and a["ks_distance_ci"] == pytest.approx(b.t_interval(ds))
+    assert a["ks_distance_people_ci"] == pytest.approx([0.07, 0.19])  # medians of the ends
+    assert a["equivalent"] == "2/3" and rows["Old"]["equivalent"] != rows["Old"]["equivalent"]  # NaN: none
+    md = (tmp_path / "leaderboard.md").read_text()
+    head = md.splitlines()[0]
+    assert "forget quality (KS p) | power: KS D detectable at 80% |" in head and "like gold (D ≤ 0.2)" in head
+    a_line = next(line for line in md.splitlines() if line.startswith("| A |"))
+    lo, hi = a["ks_distance_ci"]
+    assert f"0.120 [{lo:.3f}, {hi:.3f}] people [0.070, 0.190]" in a_line and "| 2/3 |" in a_line
+
+
 # ---------------------------------------------------------------- the validation split
 
 
@@ -110,17 +136,29 @@ def test_validation_split_is_apart_from_every_reported_forget_set():
 # ---------------------------------------------------------------- the grid and the selection rule
 
 
+def _cfg(index, p, mu, hi=None):
+    """A finished config: KS p, utility and the upper end of the people-bootstrap interval of D (None: no interval)."""
+    return dict(index=index, forget_quality_ks_pvalue=p, model_utility_hmean=mu,
+                **({} if hi is None else {"forget_quality_ks_distance_ci": [0.0, hi]}))
+
+
 def test_selection_rule():
-    rows = [dict(index=0, forget_quality_ks_pvalue=0.01, model_utility_hmean=0.95),  # best utility, fails
-            dict(index=1, forget_quality_ks_pvalue=0.6, model_utility_hmean=0.50),
-            dict(index=2, forget_quality_ks_pvalue=0.06, model_utility_hmean=0.70),
-            dict(index=3, forget_quality_ks_pvalue=0.9, model_utility_hmean=0.70),  # a tie: the earlier wins
-            dict(index=4, forget_quality_ks_pvalue=0.3, model_utility_hmean=math.nan)]
+    """Among configs like gold within delta (interval of D ends <= 0.2), the highest utility. The old rule
+    ("p >= 0.05 passes", then utility) picks config 0 here: not told apart on few answers, yet not shown close."""
+    rows = [_cfg(0, 0.6, 0.95, hi=0.35),  # best utility, p passes, but D may be up to 0.35: not like gold
+            _cfg(1, 0.01, 0.50, hi=0.15),  # like gold although the KS test tells them apart (by less than 0.15)
+            _cfg(2, 0.3, 0.70, hi=0.18),
+            _cfg(3, 0.9, 0.70, hi=0.2),  # at delta counts; a tie with 2: the earlier wins
+            _cfg(4, 0.5, math.nan, hi=0.1),  # NaN utility: the lowest
+            _cfg(5, 0.99, 0.99)]  # finished before the interval existed: not shown like gold
     assert sw.select(rows)["index"] == 2
-    assert sw.select(rows, threshold=0.5)["index"] == 3
-    none_pass = [dict(index=0, forget_quality_ks_pvalue=0.001, model_utility_hmean=0.9),
-                 dict(index=1, forget_quality_ks_pvalue=0.02, model_utility_hmean=0.1)]
-    assert sw.select(none_pass)["index"] == 1  # the highest forget quality
+    assert sw.select(rows, delta=0.16)["index"] == 1  # only 1 and 4 are within 0.16
+    assert sw.equivalent(rows[3]) and not sw.equivalent(rows[0]) and not sw.equivalent(rows[5])
+    # none like gold: the highest forget quality (on one validation set, the smallest D); the old rule would
+    # pick 0 (both p >= 0.05, higher utility), a broken fallback on utility too
+    none_pass = [_cfg(0, 0.6, 0.9, hi=0.4), _cfg(1, 0.9, 0.1, hi=0.3)]
+    assert sw.select(none_pass)["index"] == 1
+    assert sw.select([_cfg(0, 0.001, 0.9), _cfg(1, 0.02, 0.1)])["index"] == 1
     assert sw.select([]) is None
 
 
@@ -236,6 +274,6 @@ def test_cli_bench_configs_rejects_a_second_source(tmp_path):
 
     res = CliRunner().invoke(app, ["bench", "--configs", str(tmp_path / "sweep.json"), "--model", "tiny",
                                    "--out", str(tmp_path / "b")])
-    assert res.exit_code == 2 and "drop --config and --model" in res.output
+    assert res.exit_code == 2 and "drop --config, --model and --profile" in res.output
     res = CliRunner().invoke(app, ["bench", "--configs", str(tmp_path / "sweep.json"), "--out", str(tmp_path / "b")])
     assert res.exit_code == 2 and "sweep.json" in res.output and not (tmp_path / "b").exists()

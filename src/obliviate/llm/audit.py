@@ -57,7 +57,11 @@ class AuditConfig:
         max_records: records per probe set (deterministic subsample).
         tolerance: largest residual share of the original's knowledge that passes.
         privleak_tolerance: largest |PrivLeak| (percent) that passes.
-        ks_alpha: forget quality (KS p-value vs gold) must be at least this.
+        ks_alpha: level of the KS test of forget truth ratios against gold: a
+            p-value below it fails the ``truth_ratio`` check, unless the model is
+            within :data:`~obliviate.llm.eval.stats.EQUIVALENCE_DELTA` (KS distance
+            0.2, a module constant so finished bench runs keep their settings) of
+            gold, which passes; neither: ``warn`` (too few answers to tell).
         min_known_gap: the original must know the forget set better than an
             unseen model by this much answer probability, or nothing is certified.
         noise_floor: differences from the unseen model smaller than this (in the
@@ -174,6 +178,7 @@ def measure(model, tokenizer, sets: dict[str, list], *, base: Scorer | None = No
     m["rouge_forget"] = tofu["rouge_l_recall"]
     m["truth_ratio_forget"] = extra["per_sample"]["forget"]["truth_ratio"]
     m["tofu_forget"] = tofu
+    m["plausibility"] = _plausibility(scorer, forget)  # the same memoised greedy answers, classified
     m["knowmem"] = METRICS.get("knowledge")(scorer, forget, MetricContext("forget", {}))  # generations are memoised
     if sets.get("holdout"):
         ctx = MetricContext("forget", {"nonmembers": sets["holdout"]})
@@ -321,13 +326,12 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
         checks.append(_residual_check("memorization", aud["memorization"][em], orig["memorization"][em],
                                       gold_m["memorization"][em], cfg, "exact memorization (teacher-forced argmax)"))
     if gold_m:
-        p = forget_quality(np.array(aud["truth_ratio_forget"]), np.array(gold_m["truth_ratio_forget"]))
-        checks.append(Check("truth_ratio", "forgetting", "pass" if p >= cfg.ks_alpha else "fail",
-                            f"KS test of forget truth ratios against the gold model: p = {p:.3g} "
-                            f"(pass >= {cfg.ks_alpha})", {"ks_pvalue": p}))
+        checks.append(_truth_ratio_check(aud["truth_ratio_forget"], gold_m["truth_ratio_forget"],
+                                         [r.entity for r in sets["forget"]], cfg))
     checks.append(_membership_check(aud, orig, gold_m, cfg))
     _attack_checks(checks, model, tokenizer, splits, probes, sets, orig, gold, gold_m, unseen, cfg)
     _utility_checks(checks, aud, orig, gold_m, cfg.tolerance)
+    checks.append(_plausibility_check(aud, orig, gold_m, sets["forget"], base, ref, cfg.tolerance))
 
     forgetting = [c for c in checks if c.kind == "forgetting"]
     verdict = NOT_FORGOTTEN if any(c.status == "fail" for c in forgetting) else FORGOTTEN
@@ -335,6 +339,36 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
     if gold_m:
         measurements["gold"] = _public(gold_m)
     return AuditResult(verdict, checks, measurements)
+
+
+def _truth_ratio_check(ours, gold, people: list[str], cfg: AuditConfig) -> Check:
+    """The KS test of the forget truth ratios against the gold model, read as an equivalence test.
+
+    pass: like gold within ``EQUIVALENCE_DELTA``, the upper end of the people-bootstrap 90% interval of
+    the KS distance ``D`` is at most it (also where a large sample's KS test tells the two apart by
+    less); fail: the KS test tells them apart (p < ``ks_alpha``) and they are not shown that close;
+    warn: neither, the answers are too few to tell (no longer a pass: with 20 answers p >= 0.05 only
+    says that differences below ~0.4 go unseen). Both models are scored on ``sets["forget"]``, whose
+    people are ``people``.
+    """
+    from obliviate.llm.eval.stats import equivalence_to_gold
+
+    p = forget_quality(np.array(ours), np.array(gold))
+    groups = people if len(people) == len(ours) == len(gold) else None
+    eq = equivalence_to_gold(ours, gold, groups, groups)
+    lo, hi = eq["ks_distance_ci"]
+    status = "pass" if eq["equivalent"] else ("fail" if p < cfg.ks_alpha else "warn")
+    reading = {"pass": f"like gold within D <= {eq['delta']:g}",
+               "fail": f"told apart from gold (p < {cfg.ks_alpha:g})",
+               "warn": f"not told apart from gold (p >= {cfg.ks_alpha:g}) but not shown within D <= {eq['delta']:g} "
+                       "either: too few answers or people to certify"}[status]
+    return Check("truth_ratio", "forgetting", status,
+                 f"KS test of forget truth ratios against the gold model: p = {p:.3g}, D = {eq['ks_distance']:.2f}, "
+                 f"{eq['level']:.0%} interval over {eq['people']} people [{lo:.2f}, {hi:.2f}], D detectable with 80% "
+                 f"power {eq['detectable_distance']:.2f}: {reading}",
+                 {"ks_pvalue": p, "ks_distance": eq["ks_distance"], "ks_distance_ci": [lo, hi],
+                  "detectable_distance": eq["detectable_distance"], "delta": eq["delta"],
+                  "equivalent": eq["equivalent"], "people": eq["people"]})
 
 
 def _membership_check(aud, orig, gold_m, cfg: AuditConfig) -> Check:
@@ -424,6 +458,55 @@ def _utility_checks(checks, aud, orig, gold_m, tol) -> None:
                             f"perplexity of the answers to forget questions under the original model: {ppl:.2f}"
                             + (f" (gold model's answers: {ref:.2f})" if ref is not None else ""),
                             {"perplexity": ppl, **({"gold_perplexity": ref} if ref is not None else {})}))
+
+
+def _plausibility(scorer: Scorer, forget: list) -> dict[str, Any]:
+    """Shares of forget answers of the right kind for their fact type (``metrics/plausibility.py``) and a few
+    of the answers (implausible ones first)."""
+    from obliviate.llm.eval.metrics.plausibility import examples
+
+    ctx = MetricContext("forget", {})
+    out: dict[str, Any] = dict(METRICS.get("plausibility")(scorer, forget, ctx))
+    ps = ctx.extra["per_sample"]["plausibility"]
+    out["examples"] = examples(forget, ps["generations"], ps["labels"])
+    return out
+
+
+def _plausibility_check(aud, orig, gold_m, forget, base: Scorer, ref: Scorer | None, tol: float) -> Check:
+    """Plausible forgetting vs degeneration: the audited model's share of forget answers of the right kind
+    (a year, a city, a person...) against the gold model's, which never saw the forget people and answers
+    with wrong values of the right kind. pass: at least ``1 - tol`` of the gold's share; without a gold
+    model ``info``; ``skip`` when no forget record has a fact type with a known pool of values."""
+    for m, scorer in ((orig, base), (gold_m, ref)):  # cached measurements made before this check existed
+        if m is not None and scorer is not None and "plausibility" not in m:
+            m["plausibility"] = _plausibility(scorer, forget)
+    a = aud["plausibility"]
+    if not a["n"]:
+        return Check("plausibility", "utility", "skip", "no forget record has a fact type with a known pool of "
+                     "values (generated people only): nothing to classify", {"n_unknown_type": a["n_unknown_type"]})
+
+    def shares(m: dict[str, Any]) -> str:
+        return f"{m['plausible']:.2f} (a wrong value {m['plausible_wrong']:.2f})"
+
+    g = gold_m["plausibility"] if gold_m else None
+    o = orig["plausibility"]
+    values: dict[str, Any] = {"plausible": a["plausible"], "plausible_wrong": a["plausible_wrong"],
+                              "correct": a["correct"], "n": a["n"], "n_unknown_type": a["n_unknown_type"],
+                              "original_plausible": o["plausible"], "examples": a["examples"]}
+    said = "; e.g. " + ", ".join(f'"{e["answer"][:60]}" ({e["fact_type"]}: {e["label"].replace("_", " ")})'
+                                 for e in a["examples"]) if a["examples"] else ""
+    evidence = f"forget answers of the right kind for their fact type: {shares(a)}"
+    if g is not None and g["n"] and g["plausible"] > 0:
+        values.update(gold_plausible=g["plausible"], gold_plausible_wrong=g["plausible_wrong"],
+                      kept=a["plausible"] / g["plausible"])
+        status = "pass" if a["plausible"] >= (1 - tol) * g["plausible"] else "fail"
+        note = "" if status == "pass" else ": degenerate answers or refusals, unlike a model that never saw them"
+        evidence += (f" vs gold {shares(g)} and original {o['plausible']:.2f} (pass >= {(1 - tol) * 100:.0f}% of "
+                     f"the gold's){note}")
+    else:
+        status = "info"
+        evidence += f" vs original {o['plausible']:.2f} (no gold model to compare with)"
+    return Check("plausibility", "utility", status, evidence + said, values)
 
 
 def _public(m: dict[str, Any] | None) -> dict[str, Any]:

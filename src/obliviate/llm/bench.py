@@ -45,6 +45,7 @@ from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
 from obliviate.llm.audit import AuditConfig
+from obliviate.llm.eval.stats import EQUIVALENCE_DELTA
 from obliviate.llm.interp.latents import LensConfig
 from obliviate.llm.interp.sae import SAEConfig
 from obliviate.train.trainer import LATER_FIELDS, TrainConfig
@@ -350,6 +351,7 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     else:
         metrics, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
                                   max_per_split=cfg.eval_max_per_split, scorer=scorer)
+    metrics = _with_plausibility(metrics, scorer, p.splits.forget)
     result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
                    scorer=scorer)
     atomic_write_json(folder / "audit.json", result.to_dict())
@@ -364,17 +366,43 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         shutil.rmtree(folder / "model")
 
 
+def _with_plausibility(metrics: dict[str, Any], scorer, forget: list) -> dict[str, Any]:
+    """``metrics`` with ``forget.plausible`` and ``forget.plausible_wrong`` (answers of the right kind, see
+    ``metrics/plausibility.py``) where an evaluation cached before them lacks them (the target's and gold's):
+    classified from the scorer's greedy forget answers, which the audit then reuses."""
+    figures = metrics.get("forget")
+    if not isinstance(figures, dict) or "plausible" in figures or not forget:
+        return metrics
+    from obliviate.llm.eval.metrics import METRICS, MetricContext
+
+    out = METRICS.get("plausibility")(scorer, forget, MetricContext("forget", {}))
+    if not out["n"]:
+        return metrics
+    return {**metrics, "forget": {**figures, "plausible": out["plausible"], "plausible_wrong": out["plausible_wrong"]}}
+
+
 # ---------------------------------------------------------------- the leaderboard
 
 COLUMNS = [  # (key, header, how to read it)
     ("forget_quality", "forget quality (KS p)", "higher = closer to the gold model; median over seeds"),
+    ("detectable_distance", "power: KS D detectable at 80%", "the KS distance to gold that the forget-quality test "
+                            "detects with 80% power at these answer counts (normal location shift): a p >= 0.05 "
+                            "says nothing about smaller differences"),
     ("forget_quality_log10", "log10 FQ", "mean of log10 p"),
+    ("ks_distance", "KS D to gold", "KS distance of the forget truth ratios to the gold model's (0 = same "
+                    "distribution); mean over seeds [t-interval], then `people [lo, hi]`: the 90% interval that "
+                    "resamples people (median over seeds of each run's ends)"),
+    ("equivalent", f"like gold (D ≤ {EQUIVALENCE_DELTA:g})", "runs whose people-bootstrap interval of D ends at most "
+                   f"{EQUIVALENCE_DELTA:g} (indistinguishable from gold within it) / runs with the interval"),
     ("model_utility", "model utility", "harmonic mean over retain, real entities, world facts; higher is better"),
     ("privleak", "PrivLeak %", "Min-K% AUC vs gold; 0 ideal, + leaks, - over-unlearned"),
     ("relearn_recovery", "relearn recovery", "peak share of the original's forget knowledge during relearning "
                                              "(max over tiers and the trajectory); gold's own is the floor"),
     ("quant_recovery", "4-bit recovery", "share of the original's forget knowledge after 4-bit rounding"),
     ("fluency_ppl", "fluency ppl", "perplexity of forget answers under the original model"),
+    ("plausible", "right-kind answers", "share of greedy forget answers that state a value of the fact's kind (a "
+                                        "year, a city, a person...), true or not: at the gold row's level = "
+                                        "plausible forgetting, far below it = degenerate answers or refusals"),
     ("superficial", "superficial", "FaithUn: share of forgotten facts whose paraphrase or multi-hop question "
                                    "is still answered; lower is better"),
     ("over_forgetting", "over-forgetting", "FaithUn: share of same-answer look-alike facts (other people) lost; "
@@ -395,11 +423,16 @@ def _row_values(m: dict[str, Any]) -> dict[str, float]:
     return {
         "forget_quality": math.nan if collapsed else met.get("forget_quality_ks_pvalue", math.nan),
         "forget_quality_log10": math.nan if collapsed else _log10_fq(met),
+        "detectable_distance": met.get("forget_quality_detectable_distance", math.nan),
+        "ks_distance": math.nan if collapsed else met.get("forget_quality_ks_distance", math.nan),
+        "equivalent": math.nan if collapsed or "forget_quality_equivalent" not in met
+        else float(bool(met["forget_quality_equivalent"])),
         "model_utility": met.get("model_utility_hmean", math.nan),
         "privleak": aud.get("membership.privleak", math.nan),
         "relearn_recovery": max(relearn) if relearn else math.nan,
         "quant_recovery": aud.get("quantization_4bit.residual", math.nan),
         "fluency_ppl": aud.get("fluency.perplexity", math.nan),
+        "plausible": (met.get("forget") or {}).get("plausible", math.nan),
         "superficial": m.get("faithfulness", {}).get("superficial", math.nan),
         "over_forgetting": m.get("faithfulness", {}).get("over_forgetting.same_answer", math.nan),
         "alignment": m.get("alignment", {}).get("alignment", math.nan),
@@ -426,6 +459,7 @@ BETTER = {  # which way is better, for the significance marks ("zero": closest t
     "forget_quality_log10": "high", "model_utility": "high", "privleak": "zero", "relearn_recovery": "low",
     "quant_recovery": "low", "fluency_ppl": "low", "superficial": "low", "over_forgetting": "low",
     "alignment": "high", "unlearn_seconds": "low",
+    "plausible": "high",
 }
 
 
@@ -549,11 +583,17 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
                 row[key] = float(np.median(xs)) if len(xs) else math.nan
             elif key in ("forgotten", "collapsed"):
                 row[key] = f"{int(xs.sum())}/{len(vals)}"
+            elif key == "equivalent":  # runs made before the interval have none
+                row[key] = f"{int(xs.sum())}/{len(xs)}" if len(xs) else math.nan
             else:
                 row[key] = float(xs.mean()) if len(xs) else math.nan
-            if key not in ("forget_quality", "forgotten", "collapsed") and len(xs) > 1:
+            if key not in ("forget_quality", "forgotten", "collapsed", "detectable_distance", "equivalent") \
+                    and len(xs) > 1:
                 row[key + "_std"] = float(xs.std(ddof=1))
                 row[key + "_ci"] = list(t_interval(xs))
+        people_ci = _people_ci(rs)
+        if people_ci is not None:
+            row["ks_distance_people_ci"] = people_ci
         row["trajectories"] = _mean_trajectories(Path(out), rs)
         first = min(rs, key=lambda r: r["seed"])
         if "alignment_points" in first:
@@ -630,6 +670,15 @@ def _anchors(audit: dict) -> tuple[float | None, float]:
     return None, math.nan
 
 
+def _people_ci(runs: list[dict]) -> list[float] | None:
+    """The people-bootstrap interval of D in a leaderboard row: the median over runs of each end (None without)."""
+    cis = [r["metrics"].get("forget_quality_ks_distance_ci") for r in runs if not r["metrics"].get("collapsed")]
+    cis = [c for c in cis if c and all(math.isfinite(_num(x)) for x in c)]
+    if not cis:
+        return None
+    return [float(np.median([c[0] for c in cis])), float(np.median([c[1] for c in cis]))]
+
+
 def _fmt(row: dict[str, Any], key: str) -> str:
     v = row.get(key)
     if isinstance(v, str):
@@ -645,6 +694,9 @@ def _fmt(row: dict[str, Any], key: str) -> str:
         s += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
     elif key + "_std" in row:  # a board written before the intervals
         s += f" ± {row[key + '_std']:.{digits}f}"
+    if key + "_people_ci" in row:
+        lo, hi = row[key + "_people_ci"]
+        s += f" people [{lo:.{digits}f}, {hi:.{digits}f}]"
     return s + MARKS.get(row.get("marks", {}).get(key, ""), "")
 
 

@@ -19,6 +19,8 @@ ROWS = [
     ("forget", "rouge_l_recall", "forget ROUGE-L recall (lower = forgotten)"),
     ("forget", "exact_answer_match", "forget exact-answer match"),
     ("forget", "truth_ratio", "forget truth ratio mean(min(R,1/R))"),
+    ("forget", "plausible", "forget answers of the right kind (a year, a city, a person...)"),
+    ("forget", "plausible_wrong", "forget answers of the right kind but a wrong value"),
     (None, "forget_quality_ks_pvalue", "forget quality (KS p-value vs gold; higher = like gold)"),
     ("retain", "answer_prob", "retain answer probability"),
     ("retain", "rouge_l_recall", "retain ROUGE-L recall"),

@@ -5,7 +5,7 @@
     {"forget": {"answer_prob": .., "rouge_l_recall": .., "truth_ratio": .., ...},
      "retain": {...}, "neighbours": {...}, "real_entities": {...}, "world_facts": {...},
      "model_utility_hmean": .., "model_utility_splits": ["retain", "real_entities", "world_facts"],
-     "forget_quality_ks_pvalue": .., "forget_quality_log10_pvalue": ..}
+     "forget_quality_ks_pvalue": .., "forget_quality_log10_pvalue": .., "forget_quality_ks_distance": .., ...}
 
 and, separately, per-sample values (the forget truth ratios a later run needs
 to compute forget quality against this model).
@@ -142,12 +142,32 @@ def evaluate(
 
 def add_forget_quality(metrics: dict[str, Any], per_sample: dict[str, Any],
                        gold_forget_truth_ratios: list[float] | None) -> dict[str, Any]:
-    """Add the KS-test forget quality and its log10 (finite where the p-value underflows) against the gold model."""
+    """Add the KS-test forget quality and its log10 (finite where the p-value underflows) against the gold model.
+
+    Beside them (:mod:`obliviate.llm.eval.stats`): ``forget_quality_ks_distance`` (the KS statistic
+    ``D``) and ``forget_quality_detectable_distance`` (the KS distance the test detects with 80% power
+    at these sample sizes) always; where the forget records' people are known (per-sample
+    ``entities``, else the id prefix before ``/``) and the gold list has one value per record (the
+    gold model scored on the same records in the same order, as ``evaluate`` does), the
+    people-bootstrap interval ``forget_quality_ks_distance_ci`` (``[lo, hi]``, level
+    ``forget_quality_ci_level``), ``forget_quality_people``, ``forget_quality_equivalence_delta`` and
+    ``forget_quality_equivalent`` (``hi <= delta``: like gold within delta).
+    """
+    from obliviate.llm.eval.stats import equivalence_to_gold, ks_detectable_distance, ks_distance, person_groups
+
     metrics = dict(metrics)
     if gold_forget_truth_ratios is not None and "forget" in per_sample:
         ours, gold = np.array(per_sample["forget"]["truth_ratio"]), np.array(gold_forget_truth_ratios)
         metrics["forget_quality_ks_pvalue"] = forget_quality(ours, gold)
         metrics["forget_quality_log10_pvalue"] = forget_quality_log10(ours, gold)
+        metrics["forget_quality_ks_distance"] = ks_distance(ours, gold)
+        metrics["forget_quality_detectable_distance"] = ks_detectable_distance(len(ours), len(gold))
+        groups = person_groups(per_sample["forget"])
+        if groups is not None and len(groups) == len(gold):
+            eq = equivalence_to_gold(ours, gold, groups, groups)
+            metrics.update(forget_quality_ks_distance_ci=eq["ks_distance_ci"], forget_quality_ci_level=eq["level"],
+                           forget_quality_people=eq["people"], forget_quality_equivalence_delta=eq["delta"],
+                           forget_quality_equivalent=eq["equivalent"])
     return metrics
 
 

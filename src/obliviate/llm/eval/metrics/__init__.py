@@ -1,6 +1,8 @@
 """Metrics, each ``compute(scorer, records, ctx) -> dict[str, float]``, in ``METRICS``."""
 
 from obliviate.llm.eval.metrics.base import METRICS, MetricContext
-from obliviate.llm.eval.metrics import faithfulness, memo, mia, muse, sae_alignment, tofu  # noqa: F401  (registers)
+from obliviate.llm.eval.metrics import (  # noqa: F401  (registers)
+    faithfulness, memo, mia, muse, plausibility, sae_alignment, tofu,
+)
 
 __all__ = ["METRICS", "MetricContext"]

@@ -256,7 +256,9 @@ def tofu_qa(scorer, records, ctx: MetricContext) -> dict[str, float]:
     (``<s>_Truth_Ratio``), ``truth_ratio_prob_mean`` (the ``prob_mean`` aggregator), ``exact_answer_match``,
     ``median_token_nll`` (the median over records of the true answer's mean token NLL) and ``collapsed`` (it
     exceeds :func:`collapse_threshold`). ``ctx.compat == "openunlearning"``: their
-    1e-10 guards, Porter-stemmed ROUGE, up to 200 new tokens.
+    1e-10 guards, Porter-stemmed ROUGE, up to 200 new tokens. On a forget split of generated people also
+    ``plausible`` and ``plausible_wrong``: the share of greedy answers of the right kind for their fact type,
+    and of the right kind but not the true value (see :mod:`~obliviate.llm.eval.metrics.plausibility`).
     """
     ou = ctx.openunlearning
     n = len(records)
@@ -284,6 +286,7 @@ def tofu_qa(scorer, records, ctx: MetricContext) -> dict[str, float]:
         "truth_ratio": tr.tolist(),
         "generations": gens,
         "ids": [r.id for r in records],
+        "entities": [r.entity for r in records],  # the person of each record: intervals resample people
     }
     out = {
         "answer_prob": float(prob.mean()),
@@ -303,4 +306,10 @@ def tofu_qa(scorer, records, ctx: MetricContext) -> dict[str, float]:
     }
     if options:
         out["answer_prob_raw"] = float(raw.mean())
+    if ctx.split == "forget":  # answers of the right kind for their fact type, from the same greedy answers
+        from obliviate.llm.eval.metrics.plausibility import summarize
+
+        kinds, _ = summarize(records, gens)
+        if kinds["n"]:  # generated people only: other records have no known pool of values
+            out.update(plausible=kinds["plausible"], plausible_wrong=kinds["plausible_wrong"])
     return out
