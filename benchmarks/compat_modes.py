@@ -50,10 +50,10 @@ def main() -> None:
         _, gold_ps = api.evaluate(p.gold, p.tokenizer, p.splits, max_per_split=args.max_per_split, compat=compat)
         gold_tr = gold_ps["forget"]["truth_ratio"]
         for name, model in models.items():
+            scorer = Scorer(model, p.tokenizer)  # one memo for the evaluation and the memorisation figures
             m, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=gold_tr,
-                                max_per_split=args.max_per_split, compat=compat)
-            mem = METRICS.get("memorization")(Scorer(model, p.tokenizer), p.splits.forget,
-                                              MetricContext("forget", {"compat": compat}))
+                                max_per_split=args.max_per_split, compat=compat, scorer=scorer)
+            mem = METRICS.get("memorization")(scorer, p.splits.forget, MetricContext("forget", {"compat": compat}))
             m["forget"].update(mem)
             out["models"].setdefault(name, {})[compat] = m
         out.setdefault("seconds", {})[compat] = round(time.time() - t0, 1)

@@ -408,17 +408,19 @@ def evaluate(model, tokenizer, splits, **kwargs):
 
 
 def openunlearning_summary(metrics: dict[str, Any], model, tokenizer, splits, *,
-                           compat: str = "openunlearning") -> dict[str, float]:
+                           compat: str = "openunlearning", scorer=None) -> dict[str, float]:
     """``metrics`` of :func:`evaluate` under OpenUnlearning's ``TOFU_SUMMARY.json`` key names, with the
     forget set's ``extraction_strength`` and ``exact_memorization`` (their TOFU defaults) computed on
-    ``model`` by the same ``compat`` conventions. See :func:`obliviate.llm.eval.suite.openunlearning_summary`."""
+    ``model`` by the same ``compat`` conventions. ``scorer``: the one :func:`evaluate` used (its memo
+    already holds the forget answers' token statistics). See
+    :func:`obliviate.llm.eval.suite.openunlearning_summary`."""
     from obliviate.llm.eval.metrics import METRICS, MetricContext
     from obliviate.llm.eval.scoring import Scorer
     from obliviate.llm.eval.suite import openunlearning_summary as _summary
 
     extra = {}
     if getattr(splits, "forget", None):
-        extra = METRICS.get("memorization")(Scorer(model, tokenizer), splits.forget,
+        extra = METRICS.get("memorization")(scorer or Scorer(model, tokenizer), splits.forget,
                                            MetricContext("forget", {"compat": compat}))
     return _summary(metrics, extra)
 

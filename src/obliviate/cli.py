@@ -437,6 +437,7 @@ def eval_(
 
     from obliviate.llm.eval.metrics import METRICS
     from obliviate.llm.eval.metrics.base import check_compat
+    from obliviate.llm.eval.scoring import Scorer
 
     if max_per_split < 1:  # 0 used to mean "no cap" silently; a cap of nothing scores nothing
         _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
@@ -473,8 +474,9 @@ def eval_(
         _, ps = api.evaluate(g, gtok, splits, max_per_split=max_per_split, compat=compat)
         gold_tr = ps["forget"]["truth_ratio"]
     net, tok = load(model)
+    scorer = Scorer(net, tok)  # one memo: the summary's token statistics are the evaluation's
     metrics, _ = api.evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
-                              metric=metric, compat=compat)
+                              metric=metric, compat=compat, scorer=scorer)
     if lm_eval_tasks:
         from obliviate.llm.eval.harness import run_lm_eval
 
@@ -483,7 +485,8 @@ def eval_(
     if out:
         atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
     if summary is not None:
-        atomic_write_json(summary, api.openunlearning_summary(metrics, net, tok, splits, compat=compat))
+        atomic_write_json(summary, api.openunlearning_summary(metrics, net, tok, splits, compat=compat,
+                                                              scorer=scorer))
     typer.echo(text)
 
 

@@ -351,7 +351,6 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     else:
         metrics, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
                                   max_per_split=cfg.eval_max_per_split, scorer=scorer)
-    metrics = _with_plausibility(metrics, scorer, p.splits.forget)
     result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
                    scorer=scorer)
     atomic_write_json(folder / "audit.json", result.to_dict())
@@ -364,21 +363,6 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     })
     if not cfg.save_models and (folder / "model").exists():
         shutil.rmtree(folder / "model")
-
-
-def _with_plausibility(metrics: dict[str, Any], scorer, forget: list) -> dict[str, Any]:
-    """``metrics`` with ``forget.plausible`` and ``forget.plausible_wrong`` (answers of the right kind, see
-    ``metrics/plausibility.py``) where an evaluation cached before them lacks them (the target's and gold's):
-    classified from the scorer's greedy forget answers, which the audit then reuses."""
-    figures = metrics.get("forget")
-    if not isinstance(figures, dict) or "plausible" in figures or not forget:
-        return metrics
-    from obliviate.llm.eval.metrics import METRICS, MetricContext
-
-    out = METRICS.get("plausibility")(scorer, forget, MetricContext("forget", {}))
-    if not out["n"]:
-        return metrics
-    return {**metrics, "forget": {**figures, "plausible": out["plausible"], "plausible_wrong": out["plausible_wrong"]}}
 
 
 # ---------------------------------------------------------------- the leaderboard

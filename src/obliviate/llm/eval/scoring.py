@@ -405,24 +405,36 @@ class Scorer:
 
         return {"logits_to_keep": n} if _keeps_logits(self.model) else {}
 
+    @property
+    def _start_token(self) -> int:
+        """The token a sequence with nothing to condition on starts from: bos, else eos."""
+        tok = self.tokenizer
+        return tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+
+    def _padded(self, seqs: list[Sequence[int]], *, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ids, attention mask)`` of token sequences padded to the longest: left (generation) or right."""
+        width = max(len(x) for x in seqs)
+        ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, x in enumerate(seqs):
+            cols = slice(width - len(x), width) if left else slice(0, len(x))
+            ids[row, cols] = torch.tensor(x)
+            mask[row, cols] = 1
+        return ids.to(self.device), mask.to(self.device)
+
     def _greedy(self, prompts: list[list[int]], max_new_tokens: int, desc: str) -> list[str]:
         """Greedy continuations (decoded, stripped) of token-id prompts, left-padded in batches."""
         tok = self.tokenizer
-        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-        prompts = [p if p else [start] for p in prompts]  # generate needs at least one token
+        prompts = [p if p else [self._start_token] for p in prompts]  # generate needs at least one token
         out: list[str] = [""] * len(prompts)
         batches = list(self._batches([len(p) for p in prompts]))
         with self._eval_mode(), progress(len(batches), desc) as advance:
             for idx in batches:
-                width = max(len(prompts[i]) for i in idx)
-                ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):  # left padding for generation
-                    ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
-                    mask[row, width - len(prompts[i]) :] = 1
+                ids, mask = self._padded([prompts[i] for i in idx], left=True)
+                width = ids.shape[1]
                 gen = self.model.generate(
-                    input_ids=ids.to(self.device),
-                    attention_mask=mask.to(self.device),
+                    input_ids=ids,
+                    attention_mask=mask,
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
                     pad_token_id=tok.pad_token_id,
@@ -471,19 +483,14 @@ class Scorer:
 
         def compute(todo: list[str]) -> list[TokenStats]:
             ids = [tok(t)["input_ids"][:max_tokens] for t in todo]
-            bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-            ids = [x if len(x) >= 2 else [bos, *x] for x in ids]  # at least one token to predict
+            ids = [x if len(x) >= 2 else [self._start_token, *x] for x in ids]  # at least one token to predict
             out: list[Any] = [None] * len(todo)
             batches = list(self._batches([len(x) for x in ids]))
             with self._eval_mode(), progress(len(batches), desc) as advance:
                 for idx in batches:
-                    width = max(len(ids[i]) for i in idx)
-                    batch = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
-                    mask = torch.zeros((len(idx), width), dtype=torch.long)
-                    for row, i in enumerate(idx):  # right padding: positions are those of the text alone
-                        batch[row, : len(ids[i])] = torch.tensor(ids[i])
-                        mask[row, : len(ids[i])] = 1
-                    logits = self.model(input_ids=batch.to(self.device), attention_mask=mask.to(self.device)).logits
+                    # right padding: the positions are those of the text alone
+                    batch, mask = self._padded([ids[i] for i in idx], left=False)
+                    logits = self.model(input_ids=batch, attention_mask=mask).logits
                     rows = [logits[row, : len(ids[i]) - 1] for row, i in enumerate(idx)]
                     for i, parts in zip(idx, self._stats_of(rows, [tuple(ids[i][1:]) for i in idx])):
                         out[i] = TokenStats(*parts)
