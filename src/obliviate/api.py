@@ -212,6 +212,7 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
 
 
 def _finetuned(spec: str, records, cfg: TrainConfig, role: str, world_dir, folder: Path):
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from obliviate.core import dist
@@ -224,11 +225,16 @@ def _finetuned(spec: str, records, cfg: TrainConfig, role: str, world_dir, folde
     model, tok = base_model(spec, world_dir)
     log(f"{role}: fine-tuning {spec} on {len(records)} QA records ({cfg.epochs:g} epochs, lr {cfg.lr:g})")
     ckpt = folder.with_name(f".{folder.name}.ckpt")
+    resumed, start = (ckpt / "state.json").is_file(), time.time()
     model = finetune(model, tok, records, cfg, checkpoint_dir=ckpt, description=f"fine-tuning {role}")
+    seconds = time.time() - start  # after a resume: the part run here
     if dist.is_main():  # every process trained; the first one writes, the others wait and read
         with atomic_dir(folder) as tmp:
             model.save_pretrained(tmp)
             tok.save_pretrained(tmp)
+            atomic_write_json(tmp / "finetune.json", {"role": role, "records": len(records), "epochs": cfg.epochs,
+                                                       "seconds": round(seconds, 1), "resumed": resumed,
+                                                       "threads": torch.get_num_threads()})
     dist.barrier()
     del model
     # Reload from the cache so the model's name_or_path is its own folder, as on a cached run.

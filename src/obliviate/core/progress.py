@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 
 _console = None
+_phases: dict[str, float] = {}
 
 
 def console():
@@ -100,3 +101,24 @@ def third_party_bars() -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+
+
+@contextlib.contextmanager
+def timed(phase: str) -> Iterator[None]:
+    """Add the wall time of the block to ``phase`` (read and reset by :func:`take_phase_seconds`).
+
+    Phases may nest (``audit`` holds ``audit: relearning``) and repeat (every ``generation``
+    call adds to one total), so they say where a run's time goes, not a sum that adds up.
+    """
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _phases[phase] = _phases.get(phase, 0.0) + time.perf_counter() - start
+
+
+def take_phase_seconds() -> dict[str, float]:
+    """Seconds per phase timed since the last call, then start afresh."""
+    out = {k: round(v, 1) for k, v in _phases.items()}
+    _phases.clear()
+    return out

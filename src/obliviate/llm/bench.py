@@ -42,7 +42,7 @@ import numpy as np
 
 from obliviate.core.config import from_dict, load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
-from obliviate.core.progress import log
+from obliviate.core.progress import log, take_phase_seconds, timed
 from obliviate.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
 from obliviate.llm.audit import AuditConfig
 from obliviate.llm.eval.stats import EQUIVALENCE_DELTA
@@ -322,6 +322,7 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         folder.mkdir(parents=True)
     save_yaml(folder / "config.yaml", settings)
     t0 = time.time()
+    take_phase_seconds()  # this run's phases only
     unlearn_s = 0.0
     if name == "target":
         model = p.target
@@ -349,16 +350,20 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     if name in ("target", "gold"):
         metrics = p.target_metrics if name == "target" else p.gold_metrics
     else:
-        metrics, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
-                                  max_per_split=cfg.eval_max_per_split, scorer=scorer)
-    result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
-                   scorer=scorer)
+        with timed("evaluation"):
+            metrics, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
+                                      max_per_split=cfg.eval_max_per_split, scorer=scorer)
+    with timed("audit"):
+        result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
+                       scorer=scorer)
     atomic_write_json(folder / "audit.json", result.to_dict())
-    extras = p.extras(model, scorer) if isinstance(p, Shared) else {}
+    with timed("faithfulness and SAE alignment"):
+        extras = p.extras(model, scorer) if isinstance(p, Shared) else {}
     atomic_write_json(folder / "metrics.json", {
         "name": name, "variant": variant, "seed": seed, "control": name in CONTROLS,
         "metrics": metrics, "verdict": result.verdict, "audit": result.summary(), **extras,
         "unlearn_seconds": round(unlearn_s, 1), "run_seconds": round(time.time() - t0, 1),
+        "phase_seconds": {**take_phase_seconds(), "unlearning": round(unlearn_s, 1)},
         **api.run_provenance(),
     })
     if not cfg.save_models and (folder / "model").exists():

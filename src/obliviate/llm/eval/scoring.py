@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from obliviate.core.progress import progress
+from obliviate.core.progress import progress, timed
 from obliviate.llm.encoding import PromptFormat
 
 
@@ -195,7 +195,7 @@ class Scorer:
         per_chunk = max(64, 8 * self.batch_size)
         chunks = [distinct[c : c + per_chunk] for c in range(0, len(distinct), per_chunk)]
         total = sum(-(-sum(len(members[p]) for p in chunk) // self.batch_size) for chunk in chunks)
-        with self._eval_mode(), progress(total, desc) as advance:
+        with timed("scoring"), self._eval_mode(), progress(total, desc) as advance:
             prefix = self._prefix_state(distinct)
             for chunk in chunks:
                 states = dict(zip(chunk, self._prompt_states(chunk, prefix)))
@@ -428,7 +428,7 @@ class Scorer:
         prompts = [p if p else [self._start_token] for p in prompts]  # generate needs at least one token
         out: list[str] = [""] * len(prompts)
         batches = list(self._batches([len(p) for p in prompts]))
-        with self._eval_mode(), progress(len(batches), desc) as advance:
+        with timed("generation"), self._eval_mode(), progress(len(batches), desc) as advance:
             for idx in batches:
                 ids, mask = self._padded([prompts[i] for i in idx], left=True)
                 width = ids.shape[1]
