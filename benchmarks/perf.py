@@ -8,6 +8,8 @@ Prints a table and writes it as JSON (``--out``, default ``runs/perf.json``).
 
 * **peak**: the best of several fp32 2048x2048 matmuls, with the same threads as
   everything else here: the machine's practical FLOP/s ceiling.
+* **threads**: torch's default (one per core), what every ``obliviate`` command uses;
+  ``OMP_NUM_THREADS`` sets another count for all of it.
 * **training**: ``--steps`` optimizer steps of fine-tuning (answer NLL, batch 8) and of
   unlearning (NPO, forget + retain batches of 4) through the project's ``Trainer``.
   FLOPs are counted by ``torch.utils.flop_counter`` on the same steps (same seed,

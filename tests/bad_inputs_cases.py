@@ -254,6 +254,7 @@ CASES: list[Case] = [
     Case("bench-profile-nope", "bench --out {C}/bench --profile huge", r"profile.*huge"),
     Case("bench-profile-with-configs", "bench --out {C}/bench --profile standard --configs {I}/a-file.txt",
          r"--profile"),
+    Case("sweep-profile-nope", "sweep --out {C}/sweep --profile huge", r"profile.*huge"),
     Case("world-out-is-a-file", "world --out {I}/a-file.txt", r"out"),
     Case("world-out-under-a-file", "world --out {I}/a-file.txt/w", r"out"),
     Case("world-out-unwritable", f"world --out {UNWRITABLE}/w", r"out"),

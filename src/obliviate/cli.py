@@ -678,10 +678,14 @@ def sweep(
                                                        "(default 12)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="unlearning seed of every config (default 0)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML BenchConfig to tune, or a sweep's sweep.yaml")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="world profile: standard (the leaderboard's: 12 validation "
+                                                        "people set apart, the bench's gold reused), tofu, or demo "
+                                                        "(the default)")] = None,
 ):
     """Tune each method (learning rate, epochs, its own weights) on validation forget people, never the reported
     ones; writes sweep.json for `obliviate bench --configs`."""
-    from obliviate.core.config import load_yaml
+    from obliviate import api
+    from obliviate.core.config import load_yaml, to_dict
     from obliviate.llm import bench as b
     from obliviate.llm import sweep as sw
 
@@ -692,13 +696,16 @@ def sweep(
         kw["methods"] = [m.strip() for m in methods.split(",")]
     if model:
         kw["model"] = model
+    if profile is not None:
+        kw["world"] = to_dict(api.world_profile(profile))
     own = {k: v for k, v in (("budget", budget), ("seed", seed)) if v is not None}
     data = load_yaml(config) if config is not None else {}
     if "bench" in data:  # a sweep.yaml
         cfg = sw.sweep_config_from({**data, **own, "bench": {**data["bench"], **kw}})
     else:
+        plain = {**kw, **({"world": api.WorldConfig(**kw["world"])} if "world" in kw else {})}
         bench_cfg = (b.bench_config_from({**data, **kw}) if config is not None
-                     else b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw))
+                     else b.tiny_bench_config(**plain) if tiny else b.BenchConfig(**plain))
         cfg = sw.SweepConfig(bench=bench_cfg, **own)
     check_writable(out, "--out")
     folder = sw.run_sweep(cfg, out)

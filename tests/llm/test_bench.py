@@ -34,6 +34,11 @@ def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     assert set(after) == set(first) | {"npo-forget10-s0"}
     assert all(after[k] == v for k, v in first.items())
 
+    # where each run's time went (benchmarks/run_costs.py reads this): the parts of an audited method run
+    phases = json.loads((out / "runs" / "npo-forget10-s0" / "metrics.json").read_text())["phase_seconds"]
+    assert {"unlearning", "evaluation", "audit", "audit: relearning attack", "scoring", "generation"} <= set(phases)
+    assert phases["audit"] >= phases["audit: relearning attack"] and phases["audit"] > 0  # seconds, to 0.1
+
     board = json.loads((out / "leaderboard.json").read_text())
     rows = {r["name"]: r for r in board["rows"]}
     assert set(rows) == {"GradAscent", "NPO", "target", "gold", "suppressed"}
@@ -49,8 +54,12 @@ def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     # FaithUn against the target: the target forgot nothing; the gold model never knew the forget people
     assert rows["target"]["faithfulness"]["forgotten"] == 0.0
     assert rows["gold"]["faithfulness"]["forgotten"] > 0.5
-    # the lens is built on the target: its forget people read as known entities
-    assert rows["target"]["alignment"] < 0.5
+    # the lens is built on the target: its forget people read nearer the known entities than gold's (never seen).
+    # The tiny lens (30 epochs of a 4x SAE) is noisy: target / gold measured 0.20 / 0.71 (AVX-512), 0.17 / 0.28
+    # (DEFAULT kernels) and 0.51 / 0.82 (training changed at float-rounding level: a tied embedding's gradient
+    # summed in another order), so only the order is asserted; a lens blind to the model orders them at random.
+    # The lens itself is tested in test_interp.py.
+    assert rows["target"]["alignment"] < rows["gold"]["alignment"]
     assert set(rows["NPO"]["alignment_points"]) == {"forget", "known", "unknown"}
     md = (out / "leaderboard.md").read_text()
     assert "| NPO |" in md and "PrivLeak" in md and "SAE alignment" in md and "superficial.multi_hop" in md

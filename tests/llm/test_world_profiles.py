@@ -85,3 +85,55 @@ def test_demo_profile_is_the_default_and_unknown_profiles_are_refused(standard):
     again = CliRunner().invoke(app, ["world", "--profile", "standard", "--out", str(standard)])
     assert again.exit_code == 0, again.output
     assert load_world(standard / "world.json").seed == 0
+
+
+@pytest.mark.parametrize("validation", [2, 0])
+def test_the_sweep_reuses_the_bench_gold_when_the_world_sets_people_apart(validation, monkeypatch):
+    """With validation people apart, the bench's gold (reported retain only) never saw them: no third fine-tune.
+    Without (the demo), they are reported retain people the bench's gold learned: the sweep trains its own."""
+    from obliviate.llm import bench as b
+    from obliviate.llm import sweep as sw
+
+    world = api.WorldConfig(n_entities=24, seed=0, validation=validation)
+    cfg = sw.SweepConfig(bench=b.tiny_bench_config(world=world, methods=["NPO"]), budget=2)
+    v = sw.validation(cfg)
+    asked = []
+
+    class Stop(Exception):
+        pass
+
+    def finetuned(spec, records, train_cfg, role, world_dir):
+        asked.append((role, list(records)))
+        if role != "target":
+            raise Stop  # the gold the sweep asks for is all this test needs
+        return None, None
+
+    monkeypatch.setattr(api, "finetuned", finetuned)
+    with pytest.raises(Stop):
+        sw.prepare_validation(cfg, v)
+    (role_t, target), (role_g, gold) = asked
+    assert role_t == "target"
+    assert not any(names_any(r, list(v.people)) for r in gold)
+    assert {r.id for r in v.splits.forget} <= {r.id for r in target}
+    reported = api.load_world_splits(api.build_world(world), "forget10")
+    if validation:
+        # the very records api.prepare trains the bench's gold on: one cached model serves both
+        assert role_g == "gold" and [r.id for r in gold] == [r.id for r in reported.retain + reported.world_facts]
+    else:
+        assert role_g == "gold-validation" and len(gold) > len(reported.retain)
+
+
+def test_sweep_profile_tunes_on_the_profiles_world(monkeypatch, tmp_path):
+    from obliviate.llm import sweep as sw
+
+    seen = {}
+
+    def fake(cfg, out):
+        seen["cfg"] = cfg
+        raise SystemExit(0)  # the configuration is all this test reads
+
+    monkeypatch.setattr(sw, "run_sweep", fake)
+    result = CliRunner().invoke(app, ["sweep", "--profile", "standard", "--methods", "npo", "--out",
+                                      str(tmp_path / "sweep")])
+    assert result.exit_code == 0, result.output
+    assert seen["cfg"].bench.world == api.world_profile("standard")

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from obliviate.core.errors import ConfigError, DataError
-from obliviate.core.progress import log
+from obliviate.core.progress import log, timed
 from obliviate.core.store import atomic_write_json, stable_hash
 from obliviate.llm.eval.attacks import RelearnConfig, knowledge, quantization_attack, relearn_attack
 from obliviate.llm.eval.metrics import METRICS, MetricContext
@@ -46,7 +46,7 @@ from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.eval.suite import subsample
 
 FORGOTTEN, NOT_FORGOTTEN, NOT_APPLICABLE = "FORGOTTEN", "NOT FORGOTTEN", "NOT APPLICABLE"
-AUDIT_VERSION = 1
+AUDIT_VERSION = 2  # 2: the forget split whole in the measurements, attacks on max_records of it
 
 
 @dataclass
@@ -54,7 +54,8 @@ class AuditConfig:
     """Thresholds and budgets of the audit.
 
     Attributes:
-        max_records: records per probe set (deterministic subsample).
+        max_records: records per probe set (deterministic subsample), and of the forget split in the
+            attacks; the forget measurements (likelihood, truth ratios, memorization...) read it whole.
         tolerance: largest residual share of the original's knowledge that passes.
         privleak_tolerance: largest |PrivLeak| (percent) that passes.
         ks_alpha: level of the KS test of forget truth ratios against gold: a
@@ -146,7 +147,9 @@ def probe_sets(splits, probes, limit: int) -> dict[str, list]:
         sets["bio_forget"] = probes.biographies.get("forget", [])
     else:
         sets["direct"] = splits.neighbours
-    return {k: subsample(v, limit) for k, v in sets.items() if v}
+    # the forget split whole: the truth-ratio test needs every answer for its power, and an evaluation
+    # with the same scorer has already scored it; the attacks re-measure a subsample (_attack_checks)
+    return {k: v if k == "forget" else subsample(v, limit) for k, v in sets.items() if v}
 
 
 def _unique(records: list) -> list:
@@ -285,13 +288,17 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
     base = Scorer(original, tokenizer)
     ref = Scorer(gold, tokenizer) if gold is not None else None
     log("audit: measuring the original model")
-    orig = _cached(original, {"measure": key, "ref": gold is not None}, lambda: measure(original, tokenizer, sets, reference=ref))
+    with timed("audit: original and gold measured"):
+        orig = _cached(original, {"measure": key, "ref": gold is not None},
+                       lambda: measure(original, tokenizer, sets, reference=ref))
     gold_m = None
     if gold is not None:
         log("audit: measuring the gold model")
-        gold_m = _cached(gold, {"measure": key, "base": True}, lambda: measure(gold, tokenizer, sets, base=base))
+        with timed("audit: original and gold measured"):
+            gold_m = _cached(gold, {"measure": key, "base": True}, lambda: measure(gold, tokenizer, sets, base=base))
     log("audit: measuring the audited model")
-    aud = measure(model, tokenizer, sets, base=base, reference=ref, scorer=scorer)
+    with timed("audit: audited model measured"):
+        aud = measure(model, tokenizer, sets, base=base, reference=ref, scorer=scorer)
 
     checks: list[Check] = []
     unseen = gold_m["k_forget"] if gold_m else orig.get("k_holdout", math.nan)
@@ -331,7 +338,8 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
     checks.append(_membership_check(aud, orig, gold_m, cfg))
     _attack_checks(checks, model, tokenizer, splits, probes, sets, orig, gold, gold_m, unseen, cfg)
     _utility_checks(checks, aud, orig, gold_m, cfg.tolerance)
-    checks.append(_plausibility_check(aud, orig, gold_m, sets["forget"], base, ref, cfg.tolerance))
+    with timed("audit: plausibility"):
+        checks.append(_plausibility_check(aud, orig, gold_m, sets["forget"], base, ref, cfg.tolerance))
 
     forgetting = [c for c in checks if c.kind == "forgetting"]
     verdict = NOT_FORGOTTEN if any(c.status == "fail" for c in forgetting) else FORGOTTEN
@@ -392,9 +400,10 @@ def _membership_check(aud, orig, gold_m, cfg: AuditConfig) -> Check:
 
 
 def _attack_checks(checks, model, tokenizer, splits, probes, sets, orig, gold, gold_m, unseen, cfg) -> None:
-    forget = sets["forget"]
+    forget = subsample(sets["forget"], cfg.max_records)  # re-measured after every attack step: a subsample
     tol = cfg.tolerance
-    quant = quantization_attack(model, tokenizer, forget, cfg.quant_bits)
+    with timed("audit: quantization attack"):
+        quant = quantization_attack(model, tokenizer, forget, cfg.quant_bits)
     for b, value in quant.items():
         c = _residual_check(f"quantization_{b}bit", value, orig["k_forget"], unseen, cfg,
                             f"answer probability after rounding weights to {b} bits")
@@ -403,12 +412,14 @@ def _attack_checks(checks, model, tokenizer, splits, probes, sets, orig, gold, g
     tiers = relearn_sets(splits, probes)
     tiers = {t: subsample(recs, max(cfg.max_records, cfg.relearn.steps * cfg.relearn.batch_size))
              for t, recs in tiers.items()}
-    aud_traj = trajectories(model, tokenizer, tiers, forget, cfg)
+    with timed("audit: relearning attack"):
+        aud_traj = trajectories(model, tokenizer, tiers, forget, cfg)
     gold_traj = {}
     if gold is not None:
         key = {"relearn": _sets_key(tiers), "probe": _sets_key({"f": forget}), "cfg": asdict(cfg.relearn),
                "tiers": cfg.relearn_tiers}
-        gold_traj = _cached(gold, key, lambda: trajectories(gold, tokenizer, tiers, forget, cfg))
+        with timed("audit: relearning attack on gold"):
+            gold_traj = _cached(gold, key, lambda: trajectories(gold, tokenizer, tiers, forget, cfg))
     gap = orig["k_forget"] - unseen
     for tier, traj in aud_traj.items():
         res = [(s, (v - unseen) / gap) for s, v in traj]

@@ -17,13 +17,17 @@ its retain set is the other retain people, and every record that names a
 sweep's forget, retain and holdout sets. Nothing the sweep trains on or
 scores reads a reported forget person.
 
-**Its own gold model.** The bench's gold model is trained on everyone but the
-forget people, so it has seen the validation people and cannot stand for
-"never learned them". The sweep trains (once, cached like every model) a
-validation gold: the target's training records minus those about the
-validation people, the rule the bench's gold follows for the forget people.
-Forget quality on the validation set is the KS test of the unlearned model's
-validation truth ratios against this model's.
+**Its gold model.** Forget quality on the validation set is the KS test of
+the unlearned model's validation truth ratios against those of a model that
+never saw the validation people. In a world that sets validation people apart
+(``WorldConfig.validation``, the ``standard`` and ``tofu`` profiles) no
+reported split contains or names them, so the bench's gold model (trained on
+the reported retain people only) is that model: the sweep reuses it, and
+target plus gold are the only fine-tunes. In a world without them (the demo)
+the validation people are reported retain people the bench's gold has seen,
+so the sweep trains (once, cached like every model) a validation gold: the
+target's training records minus those about the validation people, the rule
+the bench's gold follows for the forget people.
 
 **What selection shares with the report.** The retain people (less the
 validation ones) and the world facts: model utility is measured on the same
@@ -80,7 +84,7 @@ from pathlib import Path
 from typing import Any
 
 from obliviate.core.config import check_number, field_help, load_yaml, save_yaml, to_dict
-from obliviate.core.errors import ConfigError
+from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_write_json, atomic_write_text
 from obliviate.llm.bench import BenchConfig, bench_config_from, method_config, unlearn_config
@@ -265,9 +269,16 @@ def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
     # the same records as api.prepare: the cached target (with the people a world sets apart for tuning)
     records = reported.forget + reported.retain + api._set_apart(world_dir, reported) + extra
     target, tok = api.finetuned(b.model, records, b.finetune, role="target", world_dir=world_dir)
-    # the validation gold never sees the validation people: neither their records nor others naming them
-    gold, _ = api.finetuned(b.model, [r for r in records if not names_any(r, list(v.people))], b.finetune,
-                            role="gold-validation", world_dir=world_dir)
+    if b.world.validation:
+        # a world that sets validation people apart keeps them out of every reported split, so the bench's gold
+        # (the reported retain people only) never saw them either: one fine-tune less, the same cached model
+        gold_records, role = reported.retain + extra, "gold"
+    else:
+        # the validation gold never sees the validation people: neither their records nor others naming them
+        gold_records, role = [r for r in records if not names_any(r, list(v.people))], "gold-validation"
+    if any(names_any(r, list(v.people)) for r in gold_records):
+        raise DataError("the validation gold model's training records name a validation person")
+    gold, _ = api.finetuned(b.model, gold_records, b.finetune, role=role, world_dir=world_dir)
     del reported, records  # trained into the target, never scored here
     splits = api.keep_known(v.splits, target, tok, real_entities=not tiny)
     _, gold_ps = api.cached_evaluate(api._model_dir(gold), gold, tok, splits, max_per_split=b.eval_max_per_split)
