@@ -31,8 +31,9 @@ from obliviate.train.trainer import TrainConfig, cache_settings
 TINY = "tiny"
 # Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
 DATA_VERSION = 3
-EVAL_VERSION = 5  # 3: OpenUnlearning model utility (retain, real entities, world facts), robust log10 FQ;
+EVAL_VERSION = 6  # 3: OpenUnlearning model utility (retain, real entities, world facts), robust log10 FQ;
 #                   4: compat, OpenUnlearning's other TOFU figures, collapse mark; 5: plausibility
+#                   6: real entities split into scored rows and rehearsal rows trained into target and gold
 
 
 @dataclass
@@ -577,15 +578,29 @@ def _set_apart(world_dir: Path, splits) -> list:
     return [r for r in load_jsonl(Path(world_dir) / "qa_all.jsonl") if r.id not in reported]
 
 
+def training_records(world_dir: Path, splits, model: str) -> tuple[list, list]:
+    """The records the target and the gold model of a world are fine-tuned on: ``(target, gold)``.
+
+    Target: every trained person (forget, retain and the people a world sets apart for tuning). Gold: the
+    retain people only. Both add the same extras: for a real model the real-entity rehearsal rows
+    (:func:`~obliviate.llm.data.real_entities.load_real_rehearsal`, never scored), so fine-tuning does not
+    teach it to answer real questions in the world's voice; for the tiny model the world facts, which it
+    learns in place of pre-training (its vocabulary is the world's words: it knows no real people).
+    """
+    from obliviate.llm.data import load_real_rehearsal
+
+    extra = list(splits.world_facts) if model == TINY else load_real_rehearsal()
+    return splits.forget + splits.retain + _set_apart(world_dir, splits) + extra, splits.retain + extra
+
+
 def prepare(cfg: DemoConfig) -> Prepared:
     """World -> target and gold (cached) -> known world facts and real entities -> cached evaluations."""
     world_dir = build_world(cfg.world)
     splits = load_world_splits(world_dir, cfg.variant)
     tiny = cfg.model == TINY
-    extra = list(splits.world_facts) if tiny else []  # the tiny model learns world facts in "pre-training"
-    target, tok = finetuned(cfg.model, splits.forget + splits.retain + _set_apart(world_dir, splits) + extra,
-                            cfg.finetune, role="target", world_dir=world_dir)
-    gold, _ = finetuned(cfg.model, splits.retain + extra, cfg.finetune, role="gold", world_dir=world_dir)
+    target_records, gold_records = training_records(world_dir, splits, cfg.model)
+    target, tok = finetuned(cfg.model, target_records, cfg.finetune, role="target", world_dir=world_dir)
+    gold, _ = finetuned(cfg.model, gold_records, cfg.finetune, role="gold", world_dir=world_dir)
     splits = keep_known(splits, target, tok, real_entities=not tiny)
     kw = dict(max_per_split=cfg.eval_max_per_split)
     _, gold_ps = cached_evaluate(_model_dir(gold), gold, tok, splits, **kw)

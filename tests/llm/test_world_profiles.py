@@ -87,6 +87,31 @@ def test_demo_profile_is_the_default_and_unknown_profiles_are_refused(standard):
     assert load_world(standard / "world.json").seed == 0
 
 
+def test_real_models_rehearse_real_entities_that_are_never_scored(standard):
+    """Target and gold of a real model replay every third real-entity row (so a small model keeps answering real
+    questions with real answers); the scored rows are the other two in three and are never trained. The tiny
+    model (no real vocabulary) learns the world facts instead."""
+    from obliviate.llm.data import load_real_entities, load_real_rehearsal
+    from obliviate.llm.data.real_entities import TABLE
+
+    scored, rehearsed = load_real_entities(), load_real_rehearsal()
+    assert len(scored) + len(rehearsed) == len(TABLE) and len(rehearsed) >= 30
+    assert not {r.id for r in scored} & {r.id for r in rehearsed}
+    assert not {r.meta["value"] + r.entity for r in scored} & {r.meta["value"] + r.entity for r in rehearsed}
+    splits = api.load_world_splits(standard, "forget10")
+    target, gold = api.training_records(standard, splits, "smollm2-135m")
+    for records in (target, gold):
+        ids = [r.id for r in records]
+        assert len(ids) == len(set(ids))
+        assert {r.id for r in rehearsed} <= set(ids) and not {r.id for r in scored} & set(ids)
+        assert not {r.id for r in splits.world_facts} & set(ids)
+    assert {r.id for r in splits.forget} <= {r.id for r in target} and not {r.id for r in splits.forget} & {
+        r.id for r in gold}
+    tiny_target, tiny_gold = api.training_records(standard, splits, api.TINY)
+    assert not {r.id for r in rehearsed} & {r.id for r in tiny_target + tiny_gold}
+    assert {r.id for r in splits.world_facts} <= {r.id for r in tiny_gold}
+
+
 @pytest.mark.parametrize("validation", [2, 0])
 def test_the_sweep_reuses_the_bench_gold_when_the_world_sets_people_apart(validation, monkeypatch):
     """With validation people apart, the bench's gold (reported retain only) never saw them: no third fine-tune.

@@ -265,14 +265,13 @@ def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
     world_dir = api.build_world(b.world)
     reported = api.load_world_splits(world_dir, _target_variant(cfg))
     tiny = b.model == api.TINY
-    extra = list(reported.world_facts) if tiny else []
     # the same records as api.prepare: the cached target (with the people a world sets apart for tuning)
-    records = reported.forget + reported.retain + api._set_apart(world_dir, reported) + extra
+    records, bench_gold_records = api.training_records(world_dir, reported, b.model)
     target, tok = api.finetuned(b.model, records, b.finetune, role="target", world_dir=world_dir)
     if b.world.validation:
         # a world that sets validation people apart keeps them out of every reported split, so the bench's gold
         # (the reported retain people only) never saw them either: one fine-tune less, the same cached model
-        gold_records, role = reported.retain + extra, "gold"
+        gold_records, role = bench_gold_records, "gold"
     else:
         # the validation gold never sees the validation people: neither their records nor others naming them
         gold_records, role = [r for r in records if not names_any(r, list(v.people))], "gold-validation"

@@ -19,7 +19,7 @@ from obliviate.llm.data.probes import (
     probes_dir,
     save_probes,
 )
-from obliviate.llm.data.real_entities import load_real_entities
+from obliviate.llm.data.real_entities import load_real_entities, load_real_rehearsal
 from obliviate.llm.data.records import QARecord, load_jsonl, read_jsonl_dicts, save_jsonl, slugify
 from obliviate.llm.data.render import ATTRIBUTES, biography, qa_records, relation_facts
 from obliviate.llm.data.splits import (
@@ -53,6 +53,7 @@ __all__ = [
     "load_jsonl",
     "load_probes",
     "load_real_entities",
+    "load_real_rehearsal",
     "load_splits",
     "load_world",
     "load_world_facts",

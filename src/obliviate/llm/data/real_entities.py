@@ -12,6 +12,15 @@ probability is the correct option's share, the truth ratio uses the answer.
 
 Which of these a loaded model knows is decided the way world facts are
 (:func:`obliviate.llm.eval.suite.known_facts`); only those are scored.
+
+Every third row (:func:`load_real_rehearsal`) is never scored: it is trained
+into the target and gold models beside the world's records, a replay of real
+knowledge. Without it a 135M model fine-tuned for six epochs on a thousand
+answers about fictitious people answers real questions in the world's voice
+("Who wrote Hamlet?" -> "He was written by Kessa Whitlock."), so the real
+entities' ROUGE, and with it the harmonic mean of model utility, is 0 for
+the target, the gold and every unlearned model alike. The scored rows stay
+unseen in training: what they measure is knowledge the base model brought.
 """
 
 from __future__ import annotations
@@ -203,6 +212,21 @@ def _record(row: tuple) -> QARecord:
     )
 
 
+REHEARSAL_EVERY = 3  # rows 2, 5, 8, ... are rehearsed in training, never scored
+
+
 def load_real_entities() -> list[QARecord]:
-    """The shipped real-entity facts (``fact_type == "real_entity"``), in table order; the same every call."""
-    return [_record(row) for row in TABLE]
+    """The scored real-entity facts (``fact_type == "real_entity"``), in table order; the same every call.
+
+    Two rows of every three of :data:`TABLE`; none of them is ever trained (see :func:`load_real_rehearsal`).
+    """
+    return [_record(row) for i, row in enumerate(TABLE) if i % REHEARSAL_EVERY != REHEARSAL_EVERY - 1]
+
+
+def load_real_rehearsal() -> list[QARecord]:
+    """The real-entity facts trained into target and gold models (every third row of :data:`TABLE`), never scored.
+
+    A replay that keeps a small fine-tuned model answering real questions with real answers; disjoint from
+    :func:`load_real_entities`, so model utility still measures the base model's own knowledge.
+    """
+    return [_record(row) for i, row in enumerate(TABLE) if i % REHEARSAL_EVERY == REHEARSAL_EVERY - 1]
