@@ -11,7 +11,7 @@ TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # on one CPU's rounding fails here instead of on a user's machine.
 SECOND_KERNELS ?= default
 
-.PHONY: demo demo-tiny test test-kernels test-slow install lock cpu clean
+.PHONY: demo demo-tiny test test-kernels test-slow lint install lock cpu clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11)"; exit 1; }
@@ -51,6 +51,10 @@ demo: $(STAMP)
 
 demo-tiny: $(STAMP)
 	$(BIN)/obliviate demo --tiny
+
+# ruff (settings in pyproject.toml): pycodestyle, pyflakes, import order, pyupgrade, bugbear
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 
 test: $(STAMP) cpu
 	$(TEST_ENV) $(BIN)/python -m pytest

@@ -33,8 +33,9 @@ def main() -> None:
     ap.add_argument("-k", default="", help="only cases whose id contains this")
     args = ap.parse_args()
 
-    import obliviate
     from bad_inputs_cases import CASES, make_inputs, run_case
+
+    import obliviate
 
     with tempfile.TemporaryDirectory(prefix="obliviate-bad-inputs-") as tmp:
         tmp = Path(tmp)

@@ -223,7 +223,8 @@ def main() -> None:
             wall, _, tokens, n = train_run(model, tok, splits, kind, a.steps, count=False)
             assert n == n_counted
             achieved = flops / wall
-            results[kind] = {"steps": n, "wall_s": wall, "tokens_per_s": tokens / wall, "gflop_per_step": flops / n / 1e9,
+            results[kind] = {"steps": n, "wall_s": wall, "tokens_per_s": tokens / wall,
+                             "gflop_per_step": flops / n / 1e9,
                              "achieved_gflops": achieved / 1e9, "fraction_of_peak": achieved / peak}
             print(f"{kind:9s}: {n} steps in {wall:6.1f} s, {tokens / wall:7.1f} tokens/s, "
                   f"{achieved / 1e9:6.1f} GFLOP/s = {achieved / peak:.0%} of peak")

@@ -84,7 +84,8 @@ def fingerprint(run: Path) -> dict:
             "steps": [e["step"] for e in events],
             "losses": [{k: v for k, v in e.items() if k != "time_s"} for e in events],
             "temps": sorted(p.name for p in run.iterdir() if p.name.startswith(".")),
-            "trajectory_steps": [json.loads(line)["step"] for line in (run / "trajectory.jsonl").read_text().splitlines()]}
+            "trajectory_steps": [json.loads(line)["step"]
+                                 for line in (run / "trajectory.jsonl").read_text().splitlines()]}
 
 
 def kill_and_resume() -> None:
@@ -132,7 +133,8 @@ def concurrent_demos() -> None:
     print(f"two concurrent `obliviate demo --tiny` on one empty OBLIVIATE_HOME ({time.time() - t0:.0f}s): "
           f"exit codes {[p.returncode for p in procs]}; trained target {trained['target']}x, gold "
           f"{trained['gold']}x; loaded from the cache: target {reused['target']}x, gold {reused['gold']}x; "
-          f"cached model folders: {sorted(p.name.split('-')[0] for p in (home / 'finetuned').iterdir() if not p.name.startswith('.'))}")
+          "cached model folders:",
+          sorted(p.name.split("-")[0] for p in (home / "finetuned").iterdir() if not p.name.startswith(".")))
 
 
 if __name__ == "__main__":

@@ -86,8 +86,8 @@ def main() -> None:
         s = alignment(lens, out, tok, splits.forget, known, splits.holdout).summary()
         rows.append((label, f"{steps[-1] if steps else 0} ({time.time() - t:.0f} s)",
                      likelihood(out, tok, splits.forget), prob(out, tok, splits.retain), s))
-    print("\n| method | steps" + ("" if args.full else " to halve") + " | forget p(a\\|q) | retain prob | forget knownness | known | unknown "
-          "| alignment | nearer unknown |")
+    print("\n| method | steps" + ("" if args.full else " to halve")
+          + " | forget p(a\\|q) | retain prob | forget knownness | known | unknown | alignment | nearer unknown |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, steps, lf, rp, s in rows:
         print(f"| {label} | {steps} | {lf:.3f} | {rp:.3f} | {s['forget.knownness']:.3f} | {s['known.knownness']:.3f} "

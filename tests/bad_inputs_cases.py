@@ -343,7 +343,8 @@ CASES: list[Case] = [
     Case("graph-bench-seeds-empty", f"{GB} --seeds ,", r"seeds"),
     Case("graph-bench-backbone-nope", f"{GB} --backbone mlp", r"backbone"),
     Case("graph-bench-out-is-a-file", "graph bench --data-dir {I}/data --out {I}/a-file.txt", r"--out"),
-    Case("graph-bench-out-foreign-folder", "graph bench --data-dir {I}/data --out {I}/world", r"--out.*not a .graph bench. folder"),
+    Case("graph-bench-out-foreign-folder", "graph bench --data-dir {I}/data --out {I}/world",
+         r"--out.*not a .graph bench. folder"),
     Case("graph-bench-out-unwritable", f"graph bench --data-dir {{I}}/data --out {UNWRITABLE}/gb", r"--out"),
     # ---------------------------------------------------------------- vision
     Case("vision-unlearn-method-nope", f"{VU} --method forgetall", r"forgetall"),
@@ -366,7 +367,8 @@ CASES: list[Case] = [
     Case("vision-bench-source-nope", f"{VB} --source cifar", r"source"),
     *_numbers(VB, "vision-bench", "--aligned", ["nan", "2"]),
     Case("vision-bench-out-is-a-file", "vision bench --data-dir {I}/data --out {I}/a-file.txt", r"--out"),
-    Case("vision-bench-out-foreign-folder", "vision bench --source digits --data-dir {I}/data --out {I}/world", r"--out.*not a .vision bench. folder"),
+    Case("vision-bench-out-foreign-folder", "vision bench --source digits --data-dir {I}/data --out {I}/world",
+         r"--out.*not a .vision bench. folder"),
     Case("vision-bench-out-unwritable", f"vision bench --data-dir {{I}}/data --out {UNWRITABLE}/vb", r"--out"),
     # ---------------------------------------------------------------- SMARL
     Case("smarl-train-case-nope", f"{ST} --case k5", r"k5"),
@@ -506,7 +508,8 @@ def make_case_dir(case_dir: Path) -> Path:
     finished = case_dir / "finished-demo"
     (finished / "model").mkdir(parents=True)
     (finished / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    (finished / "metrics.json").write_text(json.dumps({"method": "npo", "models": {}, "splits": {"variant": "forget10"}}))
+    metrics = {"method": "npo", "models": {}, "splits": {"variant": "forget10"}}
+    (finished / "metrics.json").write_text(json.dumps(metrics))
     (finished / "report.html").write_text("<html>a finished run</html>\n")
     (finished / "events.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n")
     (finished / "model" / "config.json").write_text("{}\n")
@@ -522,7 +525,7 @@ def snapshot(*roots: Path) -> dict[str, tuple]:
     for root in roots:
         if not root.exists():
             continue
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, _dirnames, filenames in os.walk(root):
             out[dirpath] = ("dir",)
             for name in filenames:
                 p = os.path.join(dirpath, name)

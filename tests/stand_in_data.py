@@ -23,5 +23,6 @@ def smarl_k4_files(root: Path) -> None:
         x = np.linspace(0, 2 * np.pi, n, endpoint=False)
         for i in range(1, 6):
             a, b = rng.normal(size=2)
-            w = 4 * (np.cos(4 * x)[:, None] + np.cos(4 * x)[None, :]) + a * np.sin(x)[:, None] + b * np.cos(2 * x)[None, :]
+            w = (4 * (np.cos(4 * x)[:, None] + np.cos(4 * x)[None, :])
+                 + a * np.sin(x)[:, None] + b * np.cos(2 * x)[None, :])
             savemat(folder / f"iniWor_Re20kf4_{n}_{i}.mat", {"w1": w})

@@ -291,10 +291,10 @@ def test_eval_original_counts_the_facts_it_knew(tmp_path, world_dir, tiny_target
 
     from obliviate import api
     from obliviate.llm.data import load_real_entities
-    from obliviate.llm.eval import suite
+    from obliviate.llm.eval import options
 
     model_dir = tmp_path / "original"  # a copy: the known-fact lists are cached beside the model
-    shutil.copytree(api._model_dir(tiny_target[0]), model_dir, ignore=shutil.ignore_patterns("known-facts-*"))
+    shutil.copytree(api.model_folder(tiny_target[0]), model_dir, ignore=shutil.ignore_patterns("known-facts-*"))
     args = ["eval", "--model", str(model_dir), "--world", str(world_dir), "--max-per-split", "40"]
 
     def metrics(extra):
@@ -309,7 +309,7 @@ def test_eval_original_counts_the_facts_it_knew(tmp_path, world_dir, tiny_target
     real_ids = {r.id for r in load_real_entities()[:7]}
     facts = api.load_world_splits(world_dir, "forget10").world_facts
     fact_ids = {r.id for r in facts[: len(facts) // 2]}
-    monkeypatch.setattr(suite, "known_facts", lambda scorer, records, desc="": [
+    monkeypatch.setattr(options, "known_facts", lambda scorer, records, desc="": [
         r for r in records if r.id in real_ids | fact_ids])
     known = metrics(["--original", str(model_dir)])
     assert known["model_utility_splits"] == ["retain", "real_entities", "world_facts"]

@@ -52,18 +52,18 @@ def _finetune_args(files, out, *extra):
 
 
 def test_finetune_out_refuses_a_finished_run_and_resumes_an_unfinished_one(tmp_path, files, monkeypatch):
-    from obliviate import api
+    from obliviate.llm import pipeline
 
     out = tmp_path / "ft"
-    real = api.finetune
+    real = pipeline.finetune
 
     def killed(*a, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(api, "finetune", killed)
+    monkeypatch.setattr(pipeline, "finetune", killed)
     assert runner.invoke(app, _finetune_args(files, out)).exit_code == 130
     assert run_info(out) is not None and not run_info(out)["finished"]  # made by finetune, not finished
-    monkeypatch.setattr(api, "finetune", real)
+    monkeypatch.setattr(pipeline, "finetune", real)
     result = runner.invoke(app, _finetune_args(files, out, "--lr", "1e-3"))  # other settings: refused
     _refused(result, "other settings")
     result = runner.invoke(app, _finetune_args(files, out))  # same settings: resumed, finished
@@ -177,22 +177,25 @@ def _train_cached(home: str, world_dir: str, marker: str) -> None:
     from conftest import tiny_finetune_config
 
     from obliviate import api
+    from obliviate.llm import pipeline
 
-    real = api.finetune
+    real = pipeline.finetune
 
     def counted(*a, **kw):
         with open(marker, "a") as f:
             f.write(f"{os.getpid()}\n")
         return real(*a, **kw)
 
-    api.finetune = counted
+    pipeline.finetune = counted
     splits = api.load_world_splits(world_dir, "forget10")
     api.finetuned(api.TINY, splits.retain, tiny_finetune_config(epochs=2.0), role="locktest", world_dir=world_dir)
 
 
 def test_two_processes_on_an_empty_cache_train_once(tmp_path, world_dir):
     marker = tmp_path / "trained"
-    ctx = multiprocessing.get_context("fork")
+    # Two fresh interpreters, as two users' commands are. A forked copy of this process inherits its helper
+    # threads' locks (pyarrow's jemalloc background thread, once a test has loaded it) and can hang at once.
+    ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_train_cached, args=(str(tmp_path / "home"), str(world_dir), str(marker)))
              for _ in range(2)]
     for p in procs:

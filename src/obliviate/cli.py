@@ -433,11 +433,10 @@ def eval_(
 
     from obliviate import api
     from obliviate.core.store import WRITTEN_BY, atomic_write_json, check_own_file
-    from obliviate.models import load, resolve_spec
-
     from obliviate.llm.eval.metrics import METRICS
     from obliviate.llm.eval.metrics.base import check_compat
     from obliviate.llm.eval.scoring import Scorer
+    from obliviate.models import load, resolve_spec
 
     if max_per_split < 1:  # 0 used to mean "no cap" silently; a cap of nothing scores nothing
         _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
@@ -494,13 +493,17 @@ def eval_(
 @handled
 def audit(
     model: Annotated[str, typer.Argument(help="model to audit: a folder, a run folder, or a model spec")],
-    forget: Annotated[str, typer.Option(help="forget split of the world (forget01/05/10) or a JSONL of records")] = "forget10",
+    forget: Annotated[str, typer.Option(help="forget split of the world (forget01/05/10) or a JSONL of "
+                                             "records")] = "forget10",
     base: Annotated[Optional[str], typer.Option(help="base model the target and gold were fine-tuned from "
                                                     "(default: the run folder's, else smollm2-135m)")] = None,
     tiny: Annotated[bool, typer.Option(help="the world and models of `obliviate demo --tiny`")] = False,
-    original: Annotated[Optional[str], typer.Option(help="the model before unlearning (default: the world's target)")] = None,
-    gold: Annotated[Optional[str], typer.Option(help="a model never trained on the forget set (default: the world's gold)")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's config.yaml)")] = None,
+    original: Annotated[Optional[str], typer.Option(help="the model before unlearning (default: the world's "
+                                                         "target)")] = None,
+    gold: Annotated[Optional[str], typer.Option(help="a model never trained on the forget set (default: the "
+                                                     "world's gold)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's "
+                                                        "config.yaml)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write the audit as JSON here")] = None,
     lora: Annotated[Optional[str], typer.Option(help="relearning attack through LoRA adapters: r=8,alpha=16,"
                                                      "targets=... (default: every weight)")] = None,
@@ -561,13 +564,16 @@ def audit(
 def lens(
     tiny: Annotated[bool, typer.Option(help="the world and models of `obliviate demo --tiny`")] = False,
     model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's config.yaml)")] = None,
-    layer: Annotated[int, typer.Option(help="decoder block whose output the SAE reads (-1: a third of the way up)")] = -1,
+    config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's "
+                                                        "config.yaml)")] = None,
+    layer: Annotated[int, typer.Option(help="decoder block whose output the SAE reads (-1: a third of the way "
+                                            "up)")] = -1,
     expansion: Annotated[int, typer.Option(help="SAE latents per residual dimension")] = 8,
     k: Annotated[int, typer.Option(help="SAE active latents per token (0: min(32, latents/64))")] = 0,
     epochs: Annotated[int, typer.Option(help="SAE training passes")] = 20,
     corpus: Annotated[Optional[Path], typer.Option(help="extra SAE training text, one passage per line")] = None,
-    check: Annotated[Optional[str], typer.Option(help="also read this model (a run folder, e.g. an unlearned one)")] = None,
+    check: Annotated[Optional[str], typer.Option(help="also read this model (a run folder, e.g. an unlearned "
+                                                      "one)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="save the lens (SAE + latents) to this folder")] = None,
 ):
     """Train the SAE entity lens on the world's target: its quality, the known/unknown latents, and where
@@ -612,7 +618,8 @@ def bench(
     tiny: Annotated[bool, typer.Option(help="the tiny model (seconds per run; for tests)")] = False,
     model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
     methods: Annotated[Optional[str], typer.Option(help="comma-separated run specs METHOD[+COMBINER][@SAMPLING"
-                                                        "[:NEIGHBOURS]], e.g. npo,npo+gu,npo@melu (default: all)")] = None,
+                                                        "[:NEIGHBOURS]], e.g. npo,npo+gu,npo@melu (default: "
+                                                        "all)")] = None,
     splits: Annotated[Optional[str], typer.Option(help="comma-separated forget splits (default forget10)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="comma-separated unlearning seeds (default 0,1,2)")] = None,
     controls: Annotated[Optional[bool], typer.Option(help="also audit target, gold and a suppression-only model "
@@ -641,7 +648,6 @@ def bench(
         kw["methods"] = [m.strip() for m in methods.split(",")]
     if profile is not None:
         from obliviate import api
-
         from obliviate.core.config import to_dict
 
         kw["world"] = to_dict(api.world_profile(profile)) if config is not None else api.world_profile(profile)
@@ -806,7 +812,8 @@ def graph_unlearn(
 @graph_app.command("bench")
 @handled
 def graph_bench(
-    out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path("runs/graph-bench"),
+    out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path(
+        "runs/graph-bench"),
     methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
     datasets: Annotated[str, typer.Option(help="comma-separated datasets")] = "cora,citeseer",
     tasks: Annotated[str, typer.Option(help="comma-separated tasks")] = "edge,node",
@@ -845,7 +852,8 @@ def vision_unlearn(
     model: Annotated[str, typer.Option(help="cnn or mlp")] = "cnn",
     forget_class: Annotated[int, typer.Option(help="the class to forget")] = 0,
     seed: int = 0,
-    data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: $OBLIVIATE_DATA)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: "
+                                                          "$OBLIVIATE_DATA)")] = None,
     runs_dir: Path = Path("runs"),
     set_: SetOpt = None,
 ):
@@ -870,12 +878,14 @@ def vision_unlearn(
 @vision_app.command("bench")
 @handled
 def vision_bench(
-    out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path("runs/vision-bench"),
+    out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path(
+        "runs/vision-bench"),
     methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2,3,4",
     source: Annotated[str, typer.Option(help="mnist or digits")] = "mnist",
     aligned: Annotated[float, typer.Option(help="share of bias-aligned training images")] = 0.995,
-    data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: $OBLIVIATE_DATA)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: "
+                                                          "$OBLIVIATE_DATA)")] = None,
 ):
     """Every vision method x seed against Retrain; leaderboard.md, report.html, chart.png."""
     from obliviate.vision.bench import VisionBenchConfig, VisionRunConfig, run_vision_bench

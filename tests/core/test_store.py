@@ -36,6 +36,7 @@ import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
+from obliviate.core.errors import ObliviateError  # noqa: E402
 from obliviate.core.store import (  # noqa: E402
     _tag,
     atomic_write_bytes,
@@ -45,7 +46,6 @@ from obliviate.core.store import (  # noqa: E402
     open_out_dir,
     rewrite_jsonl,
 )
-from obliviate.core.errors import ObliviateError  # noqa: E402
 
 
 def _dead_pid() -> int:

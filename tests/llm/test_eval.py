@@ -3,8 +3,10 @@
 import pytest
 
 from obliviate import api
+from obliviate.llm import pipeline
+from obliviate.llm.eval.options import known_facts
 from obliviate.llm.eval.scoring import Scorer
-from obliviate.llm.eval.suite import evaluate, known_facts
+from obliviate.llm.eval.suite import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_finetuned_models_are_cached(world_dir, splits, tiny_target):
 
 def test_real_entities_are_option_records_kept_like_world_facts(tiny_target):
     from obliviate.llm.data import QARecord, load_real_entities
-    from obliviate.llm.eval.suite import true_option
+    from obliviate.llm.eval.options import true_option
 
     recs = load_real_entities()
     assert 60 <= len(recs) <= 100 and len({r.id for r in recs}) == len(recs)
@@ -84,13 +86,13 @@ def test_real_entities_are_option_records_kept_like_world_facts(tiny_target):
         assert QARecord.from_dict(r.to_dict()) == r
     # the demo's filter (api._known_to): the subset the model ranks first, cached beside the model
     model, tok = tiny_target
-    kept = api._known_to(model, tok, recs)
+    kept = pipeline._known_to(model, tok, recs)
     assert {r.id for r in kept} <= {r.id for r in recs}
     assert kept == known_facts(Scorer(model, tok), recs)
     calls = []
     hook = model.register_forward_hook(lambda *_: calls.append(1))
     try:
-        assert [r.id for r in api._known_to(model, tok, recs)] == [r.id for r in kept]
+        assert [r.id for r in pipeline._known_to(model, tok, recs)] == [r.id for r in kept]
     finally:
         hook.remove()
     assert not calls  # read from the cache

@@ -12,7 +12,7 @@ import pytest
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.llm.data import load_world_probes
 from obliviate.llm.data.records import QARecord
-from obliviate.llm.eval import suite
+from obliviate.llm.eval import options
 from obliviate.llm.eval.metrics import METRICS, MetricContext
 from obliviate.llm.eval.metrics.faithfulness import SETS, faithfulness, faithfulness_sets
 from obliviate.llm.eval.scoring import Scorer
@@ -129,7 +129,7 @@ def test_rates_on_a_worked_example(monkeypatch):
     def fake_mc(scorer, records, desc=""):
         return np.array([bool(right[r.id][scorer == "evaluated"]) for r in records])
 
-    monkeypatch.setattr(suite, "mc_correct", fake_mc)
+    monkeypatch.setattr(options, "mc_correct", fake_mc)
     out = faithfulness("evaluated", "original", sets)
     # forgotten: f1, f2 of the known f1-f3
     assert out["forgotten"] == pytest.approx(2 / 3)
@@ -186,7 +186,7 @@ def test_gold_is_faithful_and_gradient_ascent_over_forgets(target_scorer, tiny_g
 
 
 def test_multiple_choice_compares_options_in_one_template(splits):
-    from obliviate.llm.eval.suite import true_option
+    from obliviate.llm.eval.options import true_option
 
     person = splits.forget[0]  # wrong answers follow the paraphrased template: "His birth year is 1972."
     assert true_option(person) == person.paraphrased_answer

@@ -9,8 +9,8 @@ import torch
 from obliviate import api
 from obliviate.core.errors import ConfigError
 from obliviate.llm.encoding import PromptFormat, answer_logprob, collate
+from obliviate.llm.eval.options import mc_correct
 from obliviate.llm.eval.scoring import Scorer
-from obliviate.llm.eval.suite import mc_correct
 from obliviate.llm.interp.hooks import decoder_blocks
 from obliviate.llm.interp.neurons import (
     knowledge_neurons,

@@ -10,9 +10,9 @@ from scipy import stats
 
 from obliviate import api
 from obliviate.llm import bench as b
+from obliviate.llm import pipeline
 from obliviate.llm import sweep as sw
 from obliviate.llm.data.splits import names_any
-
 
 # ---------------------------------------------------------------- statistics
 
@@ -207,10 +207,11 @@ def test_tiny_sweep_never_reads_the_reported_forget_set_and_feeds_the_bench(tmp_
         seen.extend(r for part in ("forget", "retain", "holdout", "neighbours", "world_facts", "real_entities")
                     for r in getattr(s, part, None) or [])
 
-    real = {n: getattr(api, n) for n in ("unlearn", "evaluate", "cached_evaluate")}  # what the sweep trains and scores
-    monkeypatch.setattr(api, "unlearn", lambda m, t, s, *a, **k: record(s) or real["unlearn"](m, t, s, *a, **k))
-    monkeypatch.setattr(api, "evaluate", lambda m, t, s, *a, **k: record(s) or real["evaluate"](m, t, s, *a, **k))
-    monkeypatch.setattr(api, "cached_evaluate",
+    # what the sweep trains and scores
+    real = {n: getattr(pipeline, n) for n in ("unlearn", "evaluate", "cached_evaluate")}
+    monkeypatch.setattr(pipeline, "unlearn", lambda m, t, s, *a, **k: record(s) or real["unlearn"](m, t, s, *a, **k))
+    monkeypatch.setattr(pipeline, "evaluate", lambda m, t, s, *a, **k: record(s) or real["evaluate"](m, t, s, *a, **k))
+    monkeypatch.setattr(pipeline, "cached_evaluate",
                         lambda d, m, t, s, *a, **k: record(s) or real["cached_evaluate"](d, m, t, s, *a, **k))
 
     calls = []

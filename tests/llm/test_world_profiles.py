@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from obliviate import api
 from obliviate.cli import app
 from obliviate.core.errors import ConfigError
+from obliviate.llm import pipeline
 from obliviate.llm.data import load_jsonl
 from obliviate.llm.data.splits import load_world, names_any, split_entities
 
@@ -59,7 +60,7 @@ def test_holdout_people_are_never_trained_and_validation_people_are(standard):
     val = load_jsonl(standard / "validation.jsonl")
     assert {r.id for r in val} <= {r.id for r in trained}  # the target learns them, so a sweep can forget them
     splits = api.load_world_splits(standard, "forget10")
-    apart = api._set_apart(standard, splits)
+    apart = pipeline._set_apart(standard, splits)
     assert {r.id for r in val} <= {r.id for r in apart}
     assert {r.id for r in apart} | {r.id for r in splits.forget + splits.retain} == {r.id for r in trained}
 
@@ -133,7 +134,7 @@ def test_the_sweep_reuses_the_bench_gold_when_the_world_sets_people_apart(valida
             raise Stop  # the gold the sweep asks for is all this test needs
         return None, None
 
-    monkeypatch.setattr(api, "finetuned", finetuned)
+    monkeypatch.setattr(pipeline, "finetuned", finetuned)
     with pytest.raises(Stop):
         sw.prepare_validation(cfg, v)
     (role_t, target), (role_g, gold) = asked

@@ -55,7 +55,8 @@ def test_resume_after_interrupt_matches_uninterrupted(world_dir, splits, tmp_pat
     resumed_trainer = _trainer(_fresh(world_dir), records, TrainConfig(**CFG), checkpoint_dir=ckpt,
                                events_path=tmp_path / "events.jsonl")
     resumed = resumed_trainer.fit()
-    steps = [int(line.split('"step": ')[1].split(",")[0]) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    steps = [int(line.split('"step": ')[1].split(",")[0]) for line in lines]
     assert steps[0] == 4 and steps[-1] == resumed_trainer.total_steps  # really resumed, not restarted
     for pa, pb in zip(full.parameters(), resumed.parameters()):
         assert torch.equal(pa, pb)
@@ -103,7 +104,8 @@ def test_lora_trains_adapters_and_merges(world_dir, splits):
     out = _trainer((model, tok), splits.retain[:16], TrainConfig(epochs=2, lr=1e-2, batch_size=8, lora_r=4)).fit()
     after = out.state_dict()
     assert set(after) == set(before)  # merged back into a plain model
-    assert not torch.equal(after["model.layers.0.self_attn.q_proj.weight"], before["model.layers.0.self_attn.q_proj.weight"])
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(after[q], before[q])
     assert torch.equal(after["model.norm.weight"], before["model.norm.weight"])  # LoRA leaves norms alone
 
 
@@ -136,7 +138,8 @@ def test_gradient_masks_are_checked(world_dir, splits):
     with pytest.raises(ConfigError, match="shape"):
         _trainer((model, tok), splits.retain[:8], TrainConfig(), masks={w: torch.ones(3, dtype=torch.bool)})
     with pytest.raises(ConfigError, match="LoRA"):
-        _trainer((model, tok), splits.retain[:8], TrainConfig(lora_r=4), masks={w: torch.ones_like(w, dtype=torch.bool)})
+        _trainer((model, tok), splits.retain[:8], TrainConfig(lora_r=4),
+                 masks={w: torch.ones_like(w, dtype=torch.bool)})
 
 
 def test_training_ends_when_an_epoch_has_no_batch(world_dir, splits):

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,8 +41,8 @@ from obliviate.core.store import atomic_write_json, stable_hash
 from obliviate.llm.eval.attacks import RelearnConfig, knowledge, quantization_attack, relearn_attack
 from obliviate.llm.eval.metrics import METRICS, MetricContext
 from obliviate.llm.eval.metrics.tofu import forget_quality
+from obliviate.llm.eval.options import subsample
 from obliviate.llm.eval.scoring import Scorer
-from obliviate.llm.eval.suite import subsample
 
 FORGOTTEN, NOT_FORGOTTEN, NOT_APPLICABLE = "FORGOTTEN", "NOT FORGOTTEN", "NOT APPLICABLE"
 AUDIT_VERSION = 2  # 2: the forget split whole in the measurements, attacks on max_records of it
@@ -200,14 +199,11 @@ def measure(model, tokenizer, sets: dict[str, list], *, base: Scorer | None = No
     return m
 
 
-def _model_folder(model) -> Path | None:
-    path = Path(getattr(model, "name_or_path", "") or "")
-    return path if str(path) and (path / "config.json").is_file() else None
-
-
 def _cached(model, key: Any, compute) -> Any:
     """``compute()`` stored as JSON in the model's own folder when it has one (target, gold)."""
-    folder = _model_folder(model)
+    from obliviate.models import loaded_from
+
+    folder = loaded_from(model)
     if folder is None:
         return compute()
     path = folder / f"audit-{stable_hash({'k': key, 'v': AUDIT_VERSION})}.json"
@@ -246,7 +242,7 @@ def _residual(x: float, original: float, unseen: float) -> float:
     return (x - unseen) / gap if gap > 1e-9 else math.nan
 
 
-def _residual_check(name: str, x: float, original: float, unseen: float, cfg: "AuditConfig", what: str,
+def _residual_check(name: str, x: float, original: float, unseen: float, cfg: AuditConfig, what: str,
                     min_gap: float = 0.0) -> Check:
     if original - unseen < max(min_gap, 1e-9):
         return Check(name, "forgetting", "skip",
@@ -433,7 +429,8 @@ def _attack_checks(checks, model, tokenizer, splits, probes, sets, orig, gold, g
             status = "pass" if max_excess <= tol or max_excess * gap <= cfg.noise_floor else "fail"
             evidence = (f"fine-tuning {cfg.relearn.steps} steps on {tier}-relevance data: forget knowledge peaks at "
                         f"{max_res * 100:.0f}% of the original's; a never-trained (gold) model given the same data "
-                        f"reaches {max((v - unseen) / gap for _, v in gold_traj[tier]) * 100:.0f}%; largest excess over "
+                        f"reaches {max((v - unseen) / gap for _, v in gold_traj[tier]) * 100:.0f}%; largest excess "
+                        "over "
                         f"it {max_excess * 100:.0f}% (pass <= {tol * 100:.0f}%)")
         else:
             status = "info"
@@ -460,7 +457,8 @@ def _utility_checks(checks, aud, orig, gold_m, tol) -> None:
         val = next(iter(v for k, v in br.items() if "rouge" in k), None)
         if val is not None:
             checks.append(Check("combined_base_rouge", "utility", "info",
-                                f"BLUR ROUGE-L recall of combined-query answers against the original's answers: {val:.3f}",
+                                "BLUR ROUGE-L recall of combined-query answers against the original's answers: "
+                                f"{val:.3f}",
                                 dict(br)))
     if "fluency" in aud:
         ppl = aud["fluency"]["fluency_ppl_mean"]

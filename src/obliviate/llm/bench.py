@@ -100,16 +100,16 @@ class BenchConfig:
     lens: LensConfig = field(default_factory=LensConfig)
 
     def __post_init__(self) -> None:
-        from obliviate import api
+        from obliviate.llm import pipeline
         from obliviate.llm.data import FORGET_VARIANTS
 
         if isinstance(self.lens, dict):
             self.lens = from_dict(LensConfig, self.lens)
-        self.world = self.world or api.WorldConfig()
-        self.finetune = self.finetune or api.FinetuneConfig()
-        self.unlearn = self.unlearn or api.UnlearnConfig()
+        self.world = self.world or pipeline.WorldConfig()
+        self.finetune = self.finetune or pipeline.FinetuneConfig()
+        self.unlearn = self.unlearn or pipeline.UnlearnConfig()
         for m in self.methods:
-            api.parse_run_spec(m)  # raises with the list of valid names
+            pipeline.parse_run_spec(m)  # raises with the list of valid names
         bad = [v for v in self.variants if v not in FORGET_VARIANTS]
         if bad:
             raise ConfigError(f"unknown forget split(s) {bad}; valid: {', '.join(FORGET_VARIANTS)}")
@@ -125,55 +125,55 @@ class BenchConfig:
 
 def tiny_bench_config(**overrides: Any) -> BenchConfig:
     """The same bench on the tiny model: for tests and a quick look."""
-    from obliviate import api
+    from obliviate.llm import pipeline
 
-    demo = api.tiny_demo_config()
+    demo = pipeline.tiny_demo_config()
     audit = AuditConfig(relearn=dict(steps=6, lr=1e-3, batch_size=4, eval_every=2), max_records=16)
     lens = LensConfig(sae=SAEConfig(expansion=4, k=6, epochs=30), top_latents=8, max_density=0.05)
-    unlearn = api.UnlearnConfig(epochs=8.0, lr=1e-3, batch_size=4, checkpoint_every=0)  # complete forgetting
-    cfg = dict(model=api.TINY, world=demo.world, finetune=demo.finetune, unlearn=unlearn, audit=audit,
+    unlearn = pipeline.UnlearnConfig(epochs=8.0, lr=1e-3, batch_size=4, checkpoint_every=0)  # complete forgetting
+    cfg = dict(model=pipeline.TINY, world=demo.world, finetune=demo.finetune, unlearn=unlearn, audit=audit,
                seeds=[0], lens=lens)
     return BenchConfig(**{**cfg, **overrides})
 
 
 def bench_config_from(data: dict[str, Any]) -> BenchConfig:
     """A BenchConfig from plain data (YAML), validated."""
-    from obliviate import api
+    from obliviate.llm import pipeline
 
     data = dict(data)
     parts: dict[str, Any] = {}
-    for k, cls in (("world", api.WorldConfig), ("audit", AuditConfig), ("lens", LensConfig)):
+    for k, cls in (("world", pipeline.WorldConfig), ("audit", AuditConfig), ("lens", LensConfig)):
         if data.get(k) is not None:
             parts[k] = from_dict(cls, data.pop(k))
-    parts.update(api.train_configs_from(data))
+    parts.update(pipeline.train_configs_from(data))
     return from_dict(BenchConfig, {**data, **parts})  # an unknown key or a bad type: one ConfigError
 
 
 def _demo_config(cfg: BenchConfig, variant: str):
-    from obliviate import api
+    from obliviate.llm import pipeline
 
-    return api.DemoConfig(model=cfg.model, variant=variant, world=cfg.world, finetune=cfg.finetune,
+    return pipeline.DemoConfig(model=cfg.model, variant=variant, world=cfg.world, finetune=cfg.finetune,
                           unlearn=cfg.unlearn, eval_max_per_split=cfg.eval_max_per_split)
 
 
 def method_config(cfg: BenchConfig, spec: str) -> dict[str, Any]:
     """Overrides for a run spec: its own entry (``npo+gu``), else its method's (``npo``)."""
-    from obliviate import api
     from obliviate.core.registry import _key
+    from obliviate.llm import pipeline
 
     by_key = {_key(k): v for k, v in cfg.method_configs.items()}
-    return by_key.get(_key(spec), by_key.get(_key(api.parse_run_spec(spec)[0]), {})) or {}
+    return by_key.get(_key(spec), by_key.get(_key(pipeline.parse_run_spec(spec)[0]), {})) or {}
 
 
 def unlearn_config(cfg: BenchConfig, spec: str) -> TrainConfig:
     """The unlearning settings of a run spec: the bench's, its combiner and sampling, then its own overrides
     (``unlearn_overrides``: its own entry, else its method's)."""
-    from obliviate import api
     from obliviate.core.registry import _key
+    from obliviate.llm import pipeline
 
-    train = api.spec_config(spec, copy.deepcopy(cfg.unlearn))[1]
+    train = pipeline.spec_config(spec, copy.deepcopy(cfg.unlearn))[1]
     by_key = {_key(k): v for k, v in cfg.unlearn_overrides.items()}
-    own = by_key.get(_key(spec), by_key.get(_key(api.parse_run_spec(spec)[0]), {})) or {}
+    own = by_key.get(_key(spec), by_key.get(_key(pipeline.parse_run_spec(spec)[0]), {})) or {}
     if not own:
         return train
     bad = sorted(set(own) - {f.name for f in dataclasses.fields(TrainConfig)})
@@ -218,9 +218,9 @@ def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
             continue
         log(f"bench [{i}/{len(todo)}]: {name} on {variant}, seed {seed}")
         if variant not in prepared:
-            from obliviate import api
+            from obliviate.llm import pipeline
 
-            prepared = {variant: Shared(api.prepare(_demo_config(cfg, variant)), cfg)}  # one split in memory
+            prepared = {variant: Shared(pipeline.prepare(_demo_config(cfg, variant)), cfg)}  # one split in memory
         _run_one(cfg, prepared[variant], out, name, variant, seed)
     board = leaderboard(out)
     write_bench_report(out, board)
@@ -309,7 +309,7 @@ def _settings_for(cfg: BenchConfig, name: str, variant: str, seed: int) -> dict[
 
 
 def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int) -> None:
-    from obliviate import api
+    from obliviate.llm import pipeline
     from obliviate.llm.audit import audit
     from obliviate.llm.eval.scoring import Scorer
     from obliviate.llm.eval.suppression import OutputFilter
@@ -336,10 +336,10 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         model = AutoModelForCausalLM.from_pretrained(folder / "model").eval()
         unlearn_s = json.loads((folder / "model" / "timing.json").read_text())["unlearn_seconds"]
     else:
-        method = api.parse_run_spec(name)[0]
+        method = pipeline.parse_run_spec(name)[0]
         unlearn_cfg = dataclasses.replace(unlearn_config(cfg, name), seed=seed)
         t = time.time()
-        model = api.unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, method, unlearn_cfg,
+        model = pipeline.unlearn(copy.deepcopy(p.target), p.tokenizer, p.splits, method, unlearn_cfg,
                             method_config=method_config(cfg, name),
                             run_dir=folder)
         unlearn_s = time.time() - t
@@ -351,7 +351,7 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         metrics = p.target_metrics if name == "target" else p.gold_metrics
     else:
         with timed("evaluation"):
-            metrics, _ = api.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
+            metrics, _ = pipeline.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
                                       max_per_split=cfg.eval_max_per_split, scorer=scorer)
     with timed("audit"):
         result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
@@ -364,7 +364,7 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
         "metrics": metrics, "verdict": result.verdict, "audit": result.summary(), **extras,
         "unlearn_seconds": round(unlearn_s, 1), "run_seconds": round(time.time() - t0, 1),
         "phase_seconds": {**take_phase_seconds(), "unlearning": round(unlearn_s, 1)},
-        **api.run_provenance(),
+        **pipeline.run_provenance(),
     })
     if not cfg.save_models and (folder / "model").exists():
         shutil.rmtree(folder / "model")
@@ -644,7 +644,8 @@ def _mean_trajectories(out: Path, runs: list[dict]) -> dict[str, list[tuple[int,
                 orig, unseen = _anchors(audit)
                 if orig is None:
                     continue
-                curves.setdefault(v["tier"], []).append([(s, (k - unseen) / (orig - unseen)) for s, k in v["trajectory"]])
+                curve = [(s, (k - unseen) / (orig - unseen)) for s, k in v["trajectory"]]
+                curves.setdefault(v["tier"], []).append(curve)
     out_curves = {}
     for tier, cs in curves.items():
         steps = [s for s, _ in cs[0]]
@@ -730,9 +731,9 @@ def format_leaderboard(board: dict[str, Any]) -> str:
 def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html``: the leaderboard, the forget-quality-vs-utility Pareto chart,
     per-metric bars, the relearning curves and the SAE alignment panels (also ``alignment.png``)."""
-    from obliviate.core.report.html import _png, render_html
-
     import matplotlib
+
+    from obliviate.core.report.html import _png, render_html
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -864,6 +865,7 @@ img{margin:1em 1em 0 0;max-width:100%}</style></head><body>
 {% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
 <ul>{% for h, how in notes %}<li><b>{{ h }}</b>: {{ how }}</li>{% endfor %}
 {% for note in stat_notes %}<li>{{ note }}</li>{% endfor %}</ul>
-{% for title, png in charts %}<figure><img src="data:image/png;base64,{{ png }}" alt="{{ title }}"><figcaption>{{ title }}</figcaption></figure>{% endfor %}
+{% for title, png in charts %}<figure><img src="data:image/png;base64,{{ png }}" alt="{{ title }}">
+<figcaption>{{ title }}</figcaption></figure>{% endfor %}
 </body></html>
 """

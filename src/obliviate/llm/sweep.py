@@ -174,10 +174,10 @@ def sweep_config_from(data: dict[str, Any]) -> SweepConfig:
 
 def _weights(cfg: SweepConfig, spec: str) -> dict[str, list[Any]]:
     """The weights swept for a run spec: ``cfg.weights``' entry, else :data:`SWEEP_WEIGHTS`' (by method name)."""
-    from obliviate import api
     from obliviate.core.registry import _key
+    from obliviate.llm import pipeline
 
-    method = api.parse_run_spec(spec)[0]
+    method = pipeline.parse_run_spec(spec)[0]
     for table in (cfg.weights, SWEEP_WEIGHTS):
         by_key = {_key(k): v for k, v in table.items()}
         for name in (spec, method):
@@ -192,7 +192,7 @@ def method_grid(cfg: SweepConfig, spec: str) -> list[dict[str, Any]]:
     ``method_config`` is the bench's own overrides for the method with the
     point's weights on top, checked against the method's config.
     """
-    from obliviate import api
+    from obliviate.llm import pipeline
     from obliviate.llm.methods import METHODS
 
     base = unlearn_config(cfg.bench, spec)
@@ -203,7 +203,7 @@ def method_grid(cfg: SweepConfig, spec: str) -> list[dict[str, Any]]:
     if n_lr > len(cfg.lr_factors):
         raise ConfigError(f"a budget of {cfg.budget} configs for {spec} needs {n_lr} learning rates; "
                           f"lr_factors has {len(cfg.lr_factors)}: add factors or lower the budget")
-    method = METHODS.get(api.parse_run_spec(spec)[0])
+    method = METHODS.get(pipeline.parse_run_spec(spec)[0])
     points = []
     for lr_f, ep_f, w in itertools.product(cfg.lr_factors[:n_lr], cfg.epoch_factors, combos):
         mc = {**method_config(cfg.bench, spec), **w}
@@ -232,12 +232,12 @@ class Validation:
 
 def validation(cfg: SweepConfig) -> Validation:
     """The validation people and splits of the bench's world (no model needed)."""
-    from obliviate import api
+    from obliviate.llm import pipeline
     from obliviate.llm.data import load_world_facts
     from obliviate.llm.data.splits import load_world, split_entities, validation_entities, validation_splits
 
     w = cfg.bench.world
-    world = load_world(api.build_world(w) / "world.json")
+    world = load_world(pipeline.build_world(w) / "world.json")
     if w.validation and cfg.validation_count and cfg.validation_count != w.validation:
         raise ConfigError(f"the world sets {w.validation} validation people apart (WorldConfig.validation); "
                           f"validation_count {cfg.validation_count} would tune on reported retain people")
@@ -258,16 +258,16 @@ def _target_variant(cfg: SweepConfig) -> str:
 
 def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
     """The target (the bench's, cached), the validation gold model (cached) and its validation truth ratios."""
-    from obliviate import api
+    from obliviate.llm import pipeline
     from obliviate.llm.data.splits import names_any
 
     b = cfg.bench
-    world_dir = api.build_world(b.world)
-    reported = api.load_world_splits(world_dir, _target_variant(cfg))
-    tiny = b.model == api.TINY
-    # the same records as api.prepare: the cached target (with the people a world sets apart for tuning)
-    records, bench_gold_records = api.training_records(world_dir, reported, b.model)
-    target, tok = api.finetuned(b.model, records, b.finetune, role="target", world_dir=world_dir)
+    world_dir = pipeline.build_world(b.world)
+    reported = pipeline.load_world_splits(world_dir, _target_variant(cfg))
+    tiny = b.model == pipeline.TINY
+    # the same records as pipeline.prepare: the cached target (with the people a world sets apart for tuning)
+    records, bench_gold_records = pipeline.training_records(world_dir, reported, b.model)
+    target, tok = pipeline.finetuned(b.model, records, b.finetune, role="target", world_dir=world_dir)
     if b.world.validation:
         # a world that sets validation people apart keeps them out of every reported split, so the bench's gold
         # (the reported retain people only) never saw them either: one fine-tune less, the same cached model
@@ -277,10 +277,11 @@ def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
         gold_records, role = [r for r in records if not names_any(r, list(v.people))], "gold-validation"
     if any(names_any(r, list(v.people)) for r in gold_records):
         raise DataError("the validation gold model's training records name a validation person")
-    gold, _ = api.finetuned(b.model, gold_records, b.finetune, role=role, world_dir=world_dir)
+    gold, _ = pipeline.finetuned(b.model, gold_records, b.finetune, role=role, world_dir=world_dir)
     del reported, records  # trained into the target, never scored here
-    splits = api.keep_known(v.splits, target, tok, real_entities=not tiny)
-    _, gold_ps = api.cached_evaluate(api._model_dir(gold), gold, tok, splits, max_per_split=b.eval_max_per_split)
+    splits = pipeline.keep_known(v.splits, target, tok, real_entities=not tiny)
+    _, gold_ps = pipeline.cached_evaluate(pipeline.model_folder(gold), gold, tok, splits,
+                                          max_per_split=b.eval_max_per_split)
     return dataclasses.replace(v, splits=splits, target=target, tokenizer=tok,
                                gold_truth_ratios=gold_ps["forget"]["truth_ratio"])
 
@@ -344,7 +345,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path) -> Path:
 
 
 def _run_config(cfg: SweepConfig, v: Validation, out: Path, spec: str, index: int, point: dict[str, Any]) -> None:
-    from obliviate import api
+    from obliviate.llm import pipeline
 
     settings = config_settings(cfg, spec, index, point, v.people)
     folder = config_folder(out, spec, index)
@@ -356,15 +357,15 @@ def _run_config(cfg: SweepConfig, v: Validation, out: Path, spec: str, index: in
     train = dataclasses.replace(unlearn_config(cfg.bench, spec), lr=point["lr"], epochs=point["epochs"],
                                 seed=cfg.seed)
     t = time.time()
-    model = api.unlearn(copy.deepcopy(v.target), v.tokenizer, v.splits, api.parse_run_spec(spec)[0], train,
+    model = pipeline.unlearn(copy.deepcopy(v.target), v.tokenizer, v.splits, pipeline.parse_run_spec(spec)[0], train,
                         method_config=point["method_config"], run_dir=folder)
     unlearn_s = time.time() - t
-    metrics, _ = api.evaluate(model, v.tokenizer, v.splits, gold_forget_truth_ratios=v.gold_truth_ratios,
+    metrics, _ = pipeline.evaluate(model, v.tokenizer, v.splits, gold_forget_truth_ratios=v.gold_truth_ratios,
                               max_per_split=cfg.bench.eval_max_per_split)
     atomic_write_json(folder / "metrics.json", {
         "method": spec, "index": index, "lr": point["lr"], "epochs": point["epochs"], "weights": point["weights"],
         "method_config": point["method_config"], **_figures(metrics), "metrics": metrics,
-        "unlearn_seconds": round(unlearn_s, 1), **api.run_provenance()})
+        "unlearn_seconds": round(unlearn_s, 1), **pipeline.run_provenance()})
 
 
 def _figures(metrics: dict[str, Any]) -> dict[str, float]:

@@ -186,3 +186,10 @@ def _load_adapter(folder: str, **kwargs):
             tok.pad_token = tok.eos_token
     model = PeftModel.from_pretrained(model, folder).merge_and_unload()
     return model.eval(), tok
+
+
+def loaded_from(model) -> Path | None:
+    """The model folder ``model`` was loaded from (``name_or_path`` holding a ``config.json``), else None."""
+    name = getattr(model, "name_or_path", "") or getattr(getattr(model, "config", None), "_name_or_path", "")
+    path = Path(name or "")
+    return path if str(path) not in ("", ".") and (path / "config.json").is_file() else None

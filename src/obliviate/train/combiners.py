@@ -231,7 +231,7 @@ class GUCombiner(Combiner):
             self._add(self.g_basis, grads)
 
     def all_reduce(self, params) -> None:
-        """Sum the gradients and the per-loss buffers over the processes, so the projection is of the global gradients."""
+        """Sum the gradients and per-loss buffers over the processes: the projection is of the global gradients."""
         from obliviate.core import dist
 
         super().all_reduce(params)

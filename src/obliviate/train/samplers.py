@@ -36,8 +36,8 @@ import json
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from obliviate.core.errors import DataError

@@ -158,7 +158,8 @@ def parse_lora(spec: str) -> dict[str, Any]:
             key, _, value = token.partition("=")
             key = key.strip().lower()
             if key not in ("r", "alpha", "targets"):
-                raise ConfigError(f"--lora: unknown key {key!r}; valid: r, alpha, targets (e.g. r=8,alpha=16,targets=q_proj,v_proj)")
+                raise ConfigError(f"--lora: unknown key {key!r}; valid: r, alpha, targets "
+                                  "(e.g. r=8,alpha=16,targets=q_proj,v_proj)")
             parts[key] = [value.strip()]
         elif key == "targets":
             parts[key].append(token)
@@ -369,7 +370,8 @@ class Trainer:
                     if any(stop):
                         log(f"{self.description}: stopped early at step {step} by a callback")
                         break
-                    if self.checkpoint_dir and c.checkpoint_every and step % c.checkpoint_every == 0 and step < self.total_steps:
+                    if (self.checkpoint_dir and c.checkpoint_every and step % c.checkpoint_every == 0
+                            and step < self.total_steps):
                         self._save(model, opt, sched, step)
         except KeyboardInterrupt:
             if self.checkpoint_dir and step > start:

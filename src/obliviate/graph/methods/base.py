@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from obliviate.core.config import Configurable
 from obliviate.core.registry import Registry
 
-GRAPH_METHODS: Registry[type["GraphMethod"]] = Registry("graph method")
+GRAPH_METHODS: Registry[type[GraphMethod]] = Registry("graph method")
 
 
 @dataclass

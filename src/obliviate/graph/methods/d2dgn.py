@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from obliviate.core.config import field_help
 from obliviate.core.errors import ConfigError
 from obliviate.graph.methods.base import GRAPH_METHODS, GraphContext, GraphMethod
 from obliviate.graph.train import View, fit, graph_config, negatives
-from obliviate.core.config import field_help
 
 EPS = 1e-5
 
@@ -90,8 +90,10 @@ class D2DGN(GraphMethod):
             if ctx.task == "edge":
                 r_pairs = torch.cat([d.retain, negatives(g.num_nodes, d.retain.shape[1], step, ctx.seed)], dim=1)
                 f_pairs = torch.cat([d.edges, negatives(g.num_nodes, d.edges.shape[1], step, ctx.seed + 1)], dim=1)
-                r_kl = kl(_two_class(model.link_logits(hs[-1], r_pairs)), _two_class(preserver.link_logits(hp[-1], r_pairs)))
-                f_kl = kl(_two_class(model.link_logits(hs[-1], f_pairs)), _two_class(destroyer.link_logits(hd[-1], f_pairs)))
+                r_kl = kl(_two_class(model.link_logits(hs[-1], r_pairs)),
+                          _two_class(preserver.link_logits(hp[-1], r_pairs)))
+                f_kl = kl(_two_class(model.link_logits(hs[-1], f_pairs)),
+                          _two_class(destroyer.link_logits(hd[-1], f_pairs)))
             else:
                 soft = lambda net, h, m: net.node_logits(h[-1])[m].softmax(-1).clamp(EPS, 1)  # noqa: E731
                 r_kl = kl(soft(model, hs, keep_nodes), soft(preserver, hp, keep_nodes))

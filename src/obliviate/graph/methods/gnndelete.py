@@ -148,7 +148,7 @@ class DeletionOperator(torch.nn.Module):
 
 @GRAPH_METHODS.register("GNNDelete")
 class GNNDelete(GraphMethod):
-    """L = lam * MSE(sigmoid s(Df), sigmoid s(random)) + (1 - lam) * MSE(sigmoid(z z^T), original) on the 2-hop Df subgraph; only W_D trained."""
+    """L = lam * MSE(sigmoid s(Df), sigmoid s(random)) + (1 - lam) * MSE(sigmoid(z z^T), original) on the 2-hop Df subgraph; only W_D trained."""  # noqa: E501
 
     @dataclass
     class Config:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from obliviate.core.config import field_help
 from obliviate.graph.methods.base import GRAPH_METHODS, GraphContext, GraphMethod
 from obliviate.graph.train import View, fit, graph_config
-from obliviate.core.config import field_help
 
 
 @GRAPH_METHODS.register("GradAscent")

@@ -31,11 +31,11 @@ from obliviate.llm.data.splits import (
     make_splits,
     neighbour_records,
     retain_name,
-    save_world,
     split_entities,
     splits_from_files,
 )
 from obliviate.llm.data.world import RELATION_KINDS, Entity, Relation, World, generate_world
+from obliviate.llm.data.world_files import save_world
 
 __all__ = [
     "ATTRIBUTES",

@@ -31,7 +31,8 @@ def _value(records: Sequence[QARecord], fact_type: str) -> str | None:
     return next((str(r.meta["value"]) for r in records if r.fact_type == fact_type and "value" in r.meta), None)
 
 
-def entity_neighbourhoods(forget: Sequence[QARecord], retain: Sequence[QARecord]) -> dict[str, dict[str, list[QARecord]]]:
+def entity_neighbourhoods(forget: Sequence[QARecord],
+                          retain: Sequence[QARecord]) -> dict[str, dict[str, list[QARecord]]]:
     """``{forget entity: {"direct": [...], "indirect": [...]}}``, lists of retain records.
 
     Args:

@@ -11,7 +11,7 @@ wrong answers in the same template), so they are scored as options sets: the
 probability is the correct option's share, the truth ratio uses the answer.
 
 Which of these a loaded model knows is decided the way world facts are
-(:func:`obliviate.llm.eval.suite.known_facts`); only those are scored.
+(:func:`obliviate.llm.eval.options.known_facts`); only those are scored.
 
 Every third row (:func:`load_real_rehearsal`) is never scored: it is trained
 into the target and gold models beside the world's records, a replay of real

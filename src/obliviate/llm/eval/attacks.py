@@ -75,7 +75,7 @@ def relearn_attack(model, tokenizer, relearn_set: Sequence, probe: Sequence,
     Returns:
         ``[(step, mean knowledge), ...]`` from step 0 to ``cfg.steps``.
     """
-    from obliviate.api import finetune
+    from obliviate.llm.pipeline import finetune
     from obliviate.train.trainer import TrainConfig
 
     cfg = cfg or RelearnConfig()

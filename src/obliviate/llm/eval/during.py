@@ -187,7 +187,7 @@ class EvalDuring:
 
     def __init__(self, tokenizer, splits, config: EvalDuringConfig, *, gold=None,
                  run_dir: str | Path | None = None) -> None:
-        from obliviate.llm.eval.suite import subsample
+        from obliviate.llm.eval.options import subsample
 
         if config.every < 1:
             raise ConfigError("EvalDuring needs config.every (--eval-every) >= 1")

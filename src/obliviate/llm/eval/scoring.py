@@ -104,7 +104,7 @@ class _PromptState:
 
 @dataclass
 class _AnswerState:
-    """An answer scored after a prompt: its tokens, the keys/values of its inputs (all tokens but the last), its statistics."""
+    """An answer scored after a prompt: its tokens, its inputs' keys/values (all tokens but the last), statistics."""
 
     tokens: tuple[int, ...]
     kv: list[tuple[torch.Tensor, torch.Tensor]]
@@ -217,7 +217,7 @@ class Scorer:
     # template, system prompt) are run once per scorer.
 
     def _prefix_state(self, prompts: list[tuple[int, ...]]) -> _PromptState | None:
-        """Keys/values of the prompt format's fixed opening (chat template, system prompt), if ``prompts`` all start with it.
+        """Keys/values of the prompt format's fixed opening (chat template, system prompt) if every prompt has it.
 
         The opening is the token prefix that the prompts of two unrelated
         questions share; it is run once per scorer.
@@ -283,7 +283,8 @@ class Scorer:
         layers = _kv_tensors(cache)
         states = []
         for r, p in enumerate(rest):
-            keep = torch.cat([torch.arange(start, device=dev), torch.arange(start + width - len(p), start + width, device=dev)])
+            keep = torch.cat([torch.arange(start, device=dev),
+                              torch.arange(start + width - len(p), start + width, device=dev)])
             kv = [(k[r].index_select(1, keep), v[r].index_select(1, keep)) for k, v in layers]
             states.append(_PromptState(tuple(prompts[r]), kv, out.logits[r, -1].clone()))
         return states

@@ -121,8 +121,8 @@ def latent_scores(z_known: torch.Tensor, z_unknown: torch.Tensor, density: torch
 
 def known_and_unknown(model, tokenizer, splits) -> tuple[list, list]:
     """Records of known entities (retain questions the model answers correctly) and unknown ones (holdout)."""
+    from obliviate.llm.eval.options import mc_correct
     from obliviate.llm.eval.scoring import Scorer
-    from obliviate.llm.eval.suite import mc_correct
 
     if not splits.holdout:
         raise DataError("an entity lens needs unknown entities: the splits have no holdout records "

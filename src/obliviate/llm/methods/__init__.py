@@ -3,7 +3,6 @@
 Importing this package registers every built-in method.
 """
 
-from obliviate.llm.methods.base import METHODS, Method, MethodContext, get_method
 from obliviate.llm.methods import (  # noqa: F401  (registers)
     altpo,
     ceu,
@@ -23,5 +22,6 @@ from obliviate.llm.methods import (  # noqa: F401  (registers)
     undial,
     wga,
 )
+from obliviate.llm.methods.base import METHODS, Method, MethodContext, get_method
 
 __all__ = ["METHODS", "Method", "MethodContext", "get_method"]

@@ -42,7 +42,7 @@ def alternative_answer(record) -> str:
         ConfigError: the record has no perturbed answer.
     """
     from obliviate.llm.data.render import article
-    from obliviate.llm.eval.suite import true_option
+    from obliviate.llm.eval.options import true_option
 
     if not record.perturbed_answers:
         raise ConfigError(f"AltPO needs a wrong answer per forget record: {record.id!r} has no perturbed_answers")

@@ -24,7 +24,7 @@ import torch
 from obliviate.core.config import Configurable, field_help  # noqa: F401  (field_help re-exported)
 from obliviate.core.registry import Registry
 
-METHODS: Registry[type["Method"]] = Registry("method")
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 @dataclass
@@ -179,7 +179,7 @@ class Reference:
         self.hits = self.misses = 0
 
     def rows(self, ids: list[str], counts: list[int], compute) -> torch.Tensor:
-        """A reference output made of per-record rows (``counts[i]`` rows for record ``ids[i]``), computed once per record.
+        """A reference output of per-record rows (``counts[i]`` rows for record ``ids[i]``), computed once per record.
 
         The reference never changes during a run, so a record seen again (the
         next epoch, cyclic sampling) reads its rows from memory instead of

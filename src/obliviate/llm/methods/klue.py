@@ -112,8 +112,8 @@ class KLUE(Method):
         """The records the model still answers correctly (multiple choice), or None with ``only_known`` off."""
         if not self.config.only_known:
             return None
+        from obliviate.llm.eval.options import mc_correct
         from obliviate.llm.eval.scoring import Scorer
-        from obliviate.llm.eval.suite import mc_correct
 
         if not records:
             return []

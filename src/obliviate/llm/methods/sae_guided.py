@@ -64,7 +64,7 @@ CODES = ("latents", "full")
 
 @METHODS.register("SAEGuided")
 class SAEGuided(Method):
-    """L = ||c(x_F) - c*||^2 (relative) + beta ||h_l(R) - h_l^frozen(R)||^2 (relative) + alpha NLL(R): SAE code to a never-seen person's."""
+    """L = ||c(x_F) - c*||^2 (relative) + beta ||h_l(R) - h_l^frozen(R)||^2 (relative) + alpha NLL(R): SAE code to a never-seen person's."""  # noqa: E501
 
     @dataclass
     class Config:

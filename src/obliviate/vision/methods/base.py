@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from obliviate.core.config import Configurable
 from obliviate.core.registry import Registry
 
-VISION_METHODS: Registry[type["VisionMethod"]] = Registry("vision method")
+VISION_METHODS: Registry[type[VisionMethod]] = Registry("vision method")
 
 
 @dataclass

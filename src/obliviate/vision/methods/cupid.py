@@ -82,7 +82,8 @@ class CUPID(VisionMethod):
 
     @dataclass
     class Config:
-        causal_share: float = field_help(0.05, "share of the sharpest forget samples forming the causal subset (paper: 5%)")
+        causal_share: float = field_help(0.05, "share of the sharpest forget samples forming the causal subset "
+                                               "(paper: 5%)")
         mask_share: float = field_help(0.5, "share of parameters in the causal pathway (paper: 50%)")
         eta: float = field_help(0.05, "radius of the sharpness perturbation")
         steps: int = field_help(10, "routed ascent steps (full forget set per step)")
@@ -136,7 +137,7 @@ class CUPID(VisionMethod):
             coef_w = sum((a * b).sum() for a, b in zip(g_w, g_c)) / cc
             coef_f = sum((a * b).sum() for a, b in zip(g_f, g_c)) / cc
             surrogate = 0.0
-            for n, p, gf, gc, gw in zip(names, params, g_f, g_c, g_w):
+            for n, p, gf, gc in zip(names, params, g_f, g_c):
                 m = self.mask[n].to(p.dtype)
                 direction = (coef_w * gc) * m + (gf - coef_f * gc) * (1 - m)
                 surrogate = surrogate - ((p - p.detach()) * direction.detach()).sum()

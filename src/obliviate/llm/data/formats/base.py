@@ -15,6 +15,7 @@ from obliviate.llm.data.facts import load_world_facts
 from obliviate.llm.data.records import QARecord
 from obliviate.llm.data.splits import Splits, _checked
 
+
 @dataclass
 class Benchmark:
     """A published benchmark read from a local folder.

@@ -4,7 +4,7 @@ FaithUn (Yang et al., EMNLP 2025, arXiv 2502.19207) calls unlearning
 *superficial* when a method forgets the target fact but not the facts
 interconnected with it, and *over-forgetting* when it also erases knowledge
 that only looks like it. For each forget fact ``f`` we build, all scored as
-multiple choice (:func:`~obliviate.llm.eval.suite.mc_correct`: the true option
+multiple choice (:func:`~obliviate.llm.eval.options.mc_correct`: the true option
 beats every wrong one by mean token log-likelihood):
 
 * ``target``: ``f`` itself;
@@ -26,7 +26,7 @@ With ``M`` the evaluated model, ``O`` the original (before unlearning) and
                       s in {same_answer, unrelated}
 
 The true option is the answer in the perturbed answers' template
-(:func:`~obliviate.llm.eval.suite.true_option`: for generated people the
+(:func:`~obliviate.llm.eval.options.true_option`: for generated people the
 paraphrased answer, TOFU's convention), so the choice is about the value
 alone. With the trained answer as the true option the model would be
 choosing a template: on the test world the gold model, which never saw the
@@ -48,6 +48,7 @@ import numpy as np
 
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.llm.data.records import QARecord
+from obliviate.llm.eval import options
 from obliviate.llm.eval.metrics.base import METRICS, MetricContext
 
 SETS = ("target", "paraphrase", "multi_hop", "same_answer", "unrelated")
@@ -113,15 +114,13 @@ def faithfulness_sets(
         same.update((r.id, _link(r, f.id)) for r in cands[:per_fact])
     values = {_value(f) for f in forget} - {""}
     clean = [r for r in pool if _value(r) not in values]
-    from obliviate.llm.eval.suite import subsample  # here: the suite imports the metric registry
-
     return {
         "target": [_link(f, f.id) for f in forget],
         "paraphrase": [_link(f, f.id, id=f"{f.id}/para", question=f.paraphrased_question) for f in forget],
         "multi_hop": [_link(h, by_attr[key]) for h in multi_hop
                       if (key := (h.entity, h.meta.get("fact_type"))) in by_attr],
         "same_answer": list(same.values()),
-        "unrelated": [_link(r, None) for r in subsample(clean, max(len(same), MIN_UNRELATED), seed)],
+        "unrelated": [_link(r, None) for r in options.subsample(clean, max(len(same), MIN_UNRELATED), seed)],
     }
 
 
@@ -144,13 +143,11 @@ def faithfulness(scorer, original_scorer, sets: dict[str, list[QARecord]]) -> di
         ``over_forgetting.<same_answer|unrelated>``, ``n_over_forgetting.<...>``;
         definitions in the module docstring.
     """
-    from obliviate.llm.eval import suite  # here: the suite imports the metric registry
-
     missing = [s for s in SETS if s not in sets]
     if missing:
         raise ConfigError(f"faithfulness sets lack {', '.join(missing)}; build them with faithfulness_sets")
-    ok = {s: suite.mc_correct(scorer, sets[s], desc=f"faithfulness {s}") for s in SETS}
-    ok_o = {s: suite.mc_correct(original_scorer, sets[s], desc=f"faithfulness {s} (original)") for s in SETS}
+    ok = {s: options.mc_correct(scorer, sets[s], desc=f"faithfulness {s}") for s in SETS}
+    ok_o = {s: options.mc_correct(original_scorer, sets[s], desc=f"faithfulness {s} (original)") for s in SETS}
     out: dict[str, float] = {}
     for s in SETS:
         out[f"acc.{s}"] = float(ok[s].mean()) if len(ok[s]) else math.nan

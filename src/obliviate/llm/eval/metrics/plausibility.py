@@ -62,7 +62,7 @@ def _whole(alternatives: str) -> re.Pattern:
     return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])", re.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pool_pattern(fact_type: str) -> re.Pattern:
     values = sorted(set(ATTRIBUTE_POOLS[fact_type]), key=len, reverse=True)
     return _whole("|".join(_phrase(v) for v in values))
