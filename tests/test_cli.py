@@ -211,6 +211,7 @@ def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, 
     import torch
 
     from obliviate import api
+    from obliviate.llm import pipeline
 
     model_dir = tmp_path / "m"
     tiny_target[0].save_pretrained(model_dir)
@@ -224,12 +225,12 @@ def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, 
 
     args = ["unlearn", "--model", str(model_dir), "--method", "npo", "--forget", str(split_files[0]),
             "--retain", str(split_files[1]), "--epochs", "2", "--lr", "1e-3"]
-    real_unlearn = api.unlearn
-    api.unlearn = lambda *a, callbacks=None, **kw: real_unlearn(*a, callbacks=[ctrl_c], **kw)
+    real_unlearn = pipeline.unlearn
+    pipeline.unlearn = lambda *a, callbacks=None, **kw: real_unlearn(*a, callbacks=[ctrl_c], **kw)
     try:  # typer turns Ctrl-C into exit code 130
         assert runner.invoke(app, args + ["--runs-dir", str(tmp_path / "runs")]).exit_code == 130
     finally:
-        api.unlearn = real_unlearn
+        pipeline.unlearn = real_unlearn
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "checkpoint" / "state.json").is_file()
     result = runner.invoke(app, args + ["--resume", str(run)])

@@ -115,3 +115,13 @@ def test_readme_python_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     fq, utility = (float(x) for x in result.stdout.split()[-2:])
     assert 0 <= fq <= 1 and 0 < utility <= 1
+
+
+def test_the_tour_states_the_configs_training_defaults():
+    """The CLI passes only what it is given; the tour quotes the config's defaults, which must be the real ones."""
+    from obliviate import api
+
+    text = " ".join(TOUR.read_text(encoding="utf-8").split())
+    for name, cfg in (("FinetuneConfig", api.FinetuneConfig()), ("UnlearnConfig", api.UnlearnConfig())):
+        stated = re.search(rf"`api.{name}\(\)`'s ([^,]+), ([^,]+), ([^,]+), ([^)]+)\)", text).groups()
+        assert [float(x) for x in stated] == [cfg.epochs, cfg.lr, cfg.batch_size, cfg.grad_accum], name

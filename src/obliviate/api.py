@@ -31,6 +31,7 @@ from obliviate.llm.pipeline import (
     FinetuneConfig,
     Prepared,
     UnlearnConfig,
+    UnlearnRun,
     WorldConfig,
     base_model,
     build_world,
@@ -53,6 +54,7 @@ from obliviate.llm.pipeline import (
     train_configs_from,
     training_records,
     unlearn,
+    unlearn_run,
     world_profile,
 )
 
@@ -74,6 +76,8 @@ __all__ = [
     "parse_run_spec",
     "spec_config",
     "unlearn",
+    "unlearn_run",
+    "UnlearnRun",
     "evaluate",
     "openunlearning_summary",
     "cached_evaluate",

@@ -7,17 +7,15 @@ anything is written.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from obliviate.core.cliutil import OneLineErrors, check_writable, handled
 from obliviate.core.cliutil import fail as _fail
 from obliviate.core.config import check_number
-from obliviate.core.errors import ObliviateError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors,
                   help="obliviate: unlearn chosen knowledge from a model, then prove it is gone.")
@@ -32,7 +30,13 @@ SamplingOpt = Annotated[Optional[str], typer.Option(help="batch sampling: random
 LoraOpt = Annotated[Optional[str], typer.Option(help="train LoRA adapters instead of every weight: "
                                                   "r=8,alpha=16,targets=q_proj,v_proj (targets default: every "
                                                   "linear layer; alpha default 2r)")]
-GradAccumOpt = Annotated[int, typer.Option(help="micro-batches per optimizer step (per process under torchrun)")]
+GradAccumOpt = Annotated[Optional[int], typer.Option(help="micro-batches per optimizer step (per process under "
+                                                           "torchrun; default: the config's, 1)")]
+# Training numbers default to None ("not given"): the config (api.FinetuneConfig / api.UnlearnConfig) supplies them,
+# so a default is written in one place. The help names where it comes from.
+EpochsOpt = Annotated[Optional[float], typer.Option(help="passes over the data (default: the config's)")]
+LrOpt = Annotated[Optional[float], typer.Option(help="peak learning rate (default: the config's)")]
+BatchOpt = Annotated[Optional[int], typer.Option(help="records per micro-batch (default: the config's)")]
 NeighboursOpt = Annotated[Optional[str], typer.Option(help="retain records paired with forget items: retain, "
                                                           "direct, indirect, general, mixed, or a +-joined mix")]
 
@@ -59,13 +63,18 @@ def _training_choices(cfg, combiner, combiner_set, sampling, neighbours):
     return dataclasses.replace(cfg, **kw) if kw else cfg
 
 
-def _with_lora(cfg, lora: Optional[str], grad_accum: int = 1):
-    """``cfg`` (a TrainConfig) with ``--lora`` and ``--grad-accum`` applied."""
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user gave (not None): what a command passes to a config, which supplies the rest."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _with_lora(cfg, lora: Optional[str], grad_accum: Optional[int] = None):
+    """``cfg`` (a TrainConfig) with ``--lora`` and ``--grad-accum`` (when given) applied."""
     import dataclasses
 
     from obliviate.train.trainer import parse_lora
 
-    return dataclasses.replace(cfg, grad_accum=grad_accum, **(parse_lora(lora) if lora else {}))
+    return dataclasses.replace(cfg, **_given(grad_accum=grad_accum), **(parse_lora(lora) if lora else {}))
 
 
 def _seed_list(seeds: str) -> list[int]:
@@ -234,10 +243,10 @@ def finetune(
     data: Annotated[Path, typer.Option(help="JSONL of QA records to learn")],
     out: Annotated[Path, typer.Option(help="output model folder")],
     model: Annotated[str, typer.Option(help="base model spec")] = "smollm2-135m",
-    epochs: float = 6.0,
-    lr: float = 2e-4,
-    batch_size: int = 8,
-    grad_accum: GradAccumOpt = 1,
+    epochs: EpochsOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    grad_accum: GradAccumOpt = None,
     lora: LoraOpt = None,
 ):
     """Fine-tune a model on QA records (answer-only NLL); resumable.
@@ -253,7 +262,8 @@ def finetune(
     check_writable(out, "--out")
     resolve_spec(model)  # a missing model is refused before --out is touched
     records = load_jsonl(data)
-    cfg = _with_lora(api.FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora, grad_accum)
+    cfg = _with_lora(api.FinetuneConfig(**_given(epochs=epochs, lr=lr, batch_size=batch_size)), lora,
+                     grad_accum)
     api.finetune_into(out, model, records, cfg)  # refuses an --out it did not make for these settings
     if dist.is_main():
         typer.echo(str(out))
@@ -272,10 +282,10 @@ def unlearn(
                                                         "(SAEGuided's unknown entities)")] = None,
     data: DataOpt = None,
     data_set: DataSetOpt = None,
-    epochs: float = 5.0,
-    lr: float = 2e-5,
-    batch_size: int = 4,
-    grad_accum: GradAccumOpt = 1,
+    epochs: EpochsOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    grad_accum: GradAccumOpt = None,
     lora: LoraOpt = None,
     lora_save: Annotated[str, typer.Option(help="with --lora: merge (save plain weights) or adapter (save the "
                                                 "adapter only; load it with its base by path)")] = "merge",
@@ -314,11 +324,10 @@ def unlearn(
     """
     from obliviate import api
     from obliviate.core import dist
-    from obliviate.core.config import from_dict, parse_overrides, save_yaml, to_dict
-    from obliviate.core.store import atomic_dir, check_resume, finish_run, new_run_dir
-    from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_results
+    from obliviate.core.config import from_dict, parse_overrides
+    from obliviate.llm.eval.during import EvalDuringConfig
     from obliviate.llm.methods import get_method
-    from obliviate.models import load, resolve_spec
+    from obliviate.models import resolve_spec
 
     resolve_spec(model)  # everything is checked before anything is written
     ecfg = from_dict(EvalDuringConfig, {"every": eval_every, "keep": keep, "keep_threshold": keep_threshold,
@@ -334,42 +343,21 @@ def unlearn(
         _fail(f"--lora-save must be merge or adapter, got {lora_save!r}")
     if lora_save == "adapter" and not lora:
         _fail("--lora-save adapter needs --lora")
-    cfg = _training_choices(_with_lora(api.UnlearnConfig(epochs=epochs, lr=lr, batch_size=batch_size), lora,
-                                       grad_accum), combiner, combiner_set, sampling, neighbours)
+    cfg = _training_choices(_with_lora(api.UnlearnConfig(**_given(epochs=epochs, lr=lr, batch_size=batch_size)),
+                                       lora, grad_accum), combiner, combiner_set, sampling, neighbours)
     if resume is None:
         check_writable(runs_dir, "--runs-dir")
     splits = _splits(world, split, forget, retain, holdout, data, data_set)
-    settings = {"model": model, "method": method, "method_config": m.to_dict(), "train": to_dict(cfg),
-                "split": split, "lora_save": lora_save, "processes": dist.world_size(), "data": data or "",
-                "data_set": list(data_set or []), "forget": str(forget or ""), "retain": str(retain or ""),
-                "holdout": str(holdout or ""), "eval_during": to_dict(ecfg), "gold": gold or ""}
-    if resume is not None:
-        check_resume(resume, "unlearn", settings)  # an unfinished unlearn run with these settings, or refused
-    net, tok = load(model)
-    run_dir = resume or new_run_dir(runs_dir, f"unlearn-{method.lower()}", command="unlearn", settings=settings)
+    sources = {"split": split, "lora_save": lora_save, "data": data or "", "data_set": list(data_set or []),
+               "forget": str(forget or ""), "retain": str(retain or ""), "holdout": str(holdout or "")}
+    run = api.unlearn_run(model, splits, method, cfg, method_config=m.to_dict(), runs_dir=runs_dir, resume=resume,
+                          eval_during=ecfg, gold=gold, keep_adapter=lora_save == "adapter", settings=sources,
+                          variant=data or str(forget or split))
     if dist.is_main():
-        save_yaml(run_dir / "config.yaml", settings)
-    during = EvalDuring(tok, splits, ecfg, gold=(lambda: load(gold)[0]) if gold else None,
-                        run_dir=run_dir) if ecfg.every else None
-    try:
-        net = api.unlearn(net, tok, splits, m, cfg, run_dir=run_dir, keep_adapter=lora_save == "adapter",
-                          callbacks=[during] if during else None)
-    except ObliviateError:
-        if resume is None and dist.is_main() and not (run_dir / "events.jsonl").exists():  # failed before step 1
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    if dist.is_main():
-        with atomic_dir(run_dir / "model") as tmp:
-            net.save_pretrained(tmp)
-            tok.save_pretrained(tmp)
-        if during is not None:
-            write_results(run_dir, during, method=method, variant=data or str(forget or split), seed=cfg.seed,
-                          **api.run_provenance())
-            typer.echo(f"kept the model of step {during.kept['step']} ({ecfg.keep}); trajectory: "
-                       f"{run_dir / 'trajectory.jsonl'}, report: {run_dir / 'report.html'}")
-        finish_run(run_dir)
-        typer.echo(str(run_dir))
-    dist.barrier()
+        if run.kept is not None:
+            typer.echo(f"kept the model of step {run.kept['step']} ({ecfg.keep}); trajectory: "
+                       f"{run.folder / 'trajectory.jsonl'}, report: {run.folder / 'report.html'}")
+        typer.echo(str(run.folder))
 
 
 def _lm_eval_tasks(names: Optional[str], task_dir: Optional[Path], limit: Optional[int]) -> list[str]:

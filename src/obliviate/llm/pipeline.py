@@ -22,16 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.config import from_dict, to_dict
+from obliviate.core.config import from_dict, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.store import (
     atomic_dir,
     atomic_write_json,
     cache_home,
+    check_resume,
     clean_stale_temps,
     finish_run,
     locked,
+    new_run_dir,
     open_out_dir,
     stable_hash,
 )
@@ -414,6 +416,83 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
         method=m,
     )
     return trainer.fit()
+
+
+@dataclass
+class UnlearnRun:
+    """What :func:`unlearn_run` made: the run folder, and the kept evaluation (``--keep``) when evaluating during it."""
+
+    folder: Path
+    kept: dict[str, Any] | None = None
+
+
+def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None = None, *,
+                method_config: dict[str, Any] | None = None, runs_dir: str | Path = "runs",
+                resume: str | Path | None = None, eval_during=None, gold: str | None = None,
+                keep_adapter: bool = False, settings: dict[str, Any] | None = None, variant: str = "") -> UnlearnRun:
+    """Unlearn the forget set of ``splits`` from ``model`` into a run folder: what ``obliviate unlearn`` does.
+
+    Args:
+        model: a model spec (folder, alias, .gguf, hub id).
+        splits: the splits to unlearn (``load_world_splits``, ``splits_from_files``, a published benchmark's).
+        method, method_config, cfg: the method, its overrides, the training settings (default :func:`UnlearnConfig`).
+        runs_dir: where the new folder ``<stamp>-unlearn-<method>`` goes.
+        resume: an unfinished run folder of the same settings to continue (refused otherwise).
+        eval_during: an ``EvalDuringConfig`` (``every`` > 0: evaluate while unlearning, keep ``last`` or ``best``).
+        gold: the gold model's spec, for forget quality during unlearning (needed by ``keep="best"``).
+        keep_adapter: with LoRA, save the adapter instead of merged weights.
+        settings: more provenance for ``config.yaml`` (the CLI's data sources); checked on resume like the rest.
+        variant: the forget set's name in ``metrics.json`` (a split name or a file).
+
+    Returns:
+        :class:`UnlearnRun`: the folder (``config.yaml``, ``events.jsonl``, ``model/``, and with ``eval_during``
+        ``trajectory.jsonl``, ``metrics.json``, ``report.html``) and the kept evaluation. A run that fails before
+        its first step leaves no folder; Ctrl-C leaves a checkpoint that ``resume`` continues.
+    """
+    import shutil
+
+    from obliviate.core import dist
+    from obliviate.core.errors import ObliviateError
+    from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_results
+    from obliviate.llm.methods import get_method
+    from obliviate.models import load, resolve_spec
+
+    resolve_spec(model)  # everything is checked before anything is written
+    if gold is not None:
+        resolve_spec(gold)
+    ecfg = eval_during or EvalDuringConfig()
+    if ecfg.keep == "best" and gold is None:
+        raise ConfigError("keeping the best evaluation ranks by forget quality: give the gold model (gold=)")
+    m = get_method(method, method_config)
+    cfg = cfg or UnlearnConfig()
+    settings = {"model": model, "method": method, "method_config": m.to_dict(), "train": to_dict(cfg),
+                "processes": dist.world_size(), "eval_during": to_dict(ecfg), "gold": gold or "", **(settings or {})}
+    if resume is not None:
+        check_resume(resume, "unlearn", settings)  # an unfinished unlearn run with these settings, or refused
+    net, tok = load(model)
+    run_dir = Path(resume) if resume is not None else new_run_dir(runs_dir, f"unlearn-{method.lower()}",
+                                                                   command="unlearn", settings=settings)
+    if dist.is_main():
+        save_yaml(run_dir / "config.yaml", settings)
+    during = EvalDuring(tok, splits, ecfg, gold=(lambda: load(gold)[0]) if gold else None,
+                        run_dir=run_dir) if ecfg.every else None
+    try:
+        net = unlearn(net, tok, splits, m, cfg, run_dir=run_dir, keep_adapter=keep_adapter,
+                      callbacks=[during] if during else None)
+    except ObliviateError:
+        if resume is None and dist.is_main() and not (run_dir / "events.jsonl").exists():  # failed before step 1
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    if dist.is_main():
+        with atomic_dir(run_dir / "model") as tmp:
+            net.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+        if during is not None:
+            write_results(run_dir, during, method=method, variant=variant, seed=cfg.seed,
+                          **run_provenance())
+        finish_run(run_dir)
+    dist.barrier()
+    return UnlearnRun(run_dir, during.kept if during is not None else None)
 
 
 def evaluate(model, tokenizer, splits, **kwargs):
