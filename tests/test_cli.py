@@ -319,3 +319,23 @@ def test_eval_original_counts_the_facts_it_knew(tmp_path, world_dir, tiny_target
     assert known["model_utility_hmean"] != plain["model_utility_hmean"]
     result = runner.invoke(app, [*args, "--original", str(model_dir), "--forget", "f.jsonl", "--retain", "r.jsonl"])
     assert result.exit_code == 2 and "--original applies to a world" in result.output
+
+
+def test_one_name_per_concept_across_commands():
+    """--forget-split names a split, --forget-file / --retain-file are JSONL files, --forget-splits a list, in every
+    command that takes them; the older spellings are aliases of the same option."""
+    import typer
+
+    group = typer.main.get_command(app)
+
+    def names(command: str, param: str) -> set[str]:
+        (p,) = [p for p in group.commands[command].params if p.name == param]
+        return set(p.opts)
+
+    for command in ("unlearn", "eval"):
+        assert names(command, "split") == {"--forget-split", "--split"}
+        assert names(command, "forget") == {"--forget-file", "--forget"}
+        assert names(command, "retain") == {"--retain-file", "--retain"}
+    assert {"--forget-split", "--forget-file"} <= names("audit", "forget")
+    for command in ("bench", "sweep"):
+        assert names(command, "splits") == {"--forget-splits", "--splits"}

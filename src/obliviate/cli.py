@@ -37,6 +37,10 @@ GradAccumOpt = Annotated[Optional[int], typer.Option(help="micro-batches per opt
 EpochsOpt = Annotated[Optional[float], typer.Option(help="passes over the data (default: the config's)")]
 LrOpt = Annotated[Optional[float], typer.Option(help="peak learning rate (default: the config's)")]
 BatchOpt = Annotated[Optional[int], typer.Option(help="records per micro-batch (default: the config's)")]
+ForgetSplitOpt = Annotated[str, typer.Option("--forget-split", "--split",
+                                             help="forget split of the world: forget01, forget05, forget10")]
+ForgetFileOpt = Annotated[Optional[Path], typer.Option("--forget-file", "--forget", help="your own forget JSONL")]
+RetainFileOpt = Annotated[Optional[Path], typer.Option("--retain-file", "--retain", help="your own retain JSONL")]
 NeighboursOpt = Annotated[Optional[str], typer.Option(help="retain records paired with forget items: retain, "
                                                           "direct, indirect, general, mixed, or a +-joined mix")]
 
@@ -275,9 +279,9 @@ def unlearn(
     model: Annotated[str, typer.Option(help="model to unlearn (folder, alias, .gguf, hub id)")],
     method: Annotated[str, typer.Option(help="unlearning method (see `obliviate methods`)")] = "npo",
     world: Annotated[Optional[Path], typer.Option(help="world folder (from `obliviate world`)")] = None,
-    split: Annotated[str, typer.Option(help="forget split of the world")] = "forget10",
-    forget: Annotated[Optional[Path], typer.Option(help="your own forget JSONL")] = None,
-    retain: Annotated[Optional[Path], typer.Option(help="your own retain JSONL")] = None,
+    split: ForgetSplitOpt = "forget10",
+    forget: ForgetFileOpt = None,
+    retain: RetainFileOpt = None,
     holdout: Annotated[Optional[Path], typer.Option(help="your own JSONL about people the model never saw "
                                                         "(SAEGuided's unknown entities)")] = None,
     data: DataOpt = None,
@@ -388,9 +392,9 @@ def _lm_eval_tasks(names: Optional[str], task_dir: Optional[Path], limit: Option
 def eval_(
     model: Annotated[str, typer.Option(help="model to evaluate")],
     world: Annotated[Optional[Path], typer.Option(help="world folder")] = None,
-    split: str = "forget10",
-    forget: Optional[Path] = None,
-    retain: Optional[Path] = None,
+    split: ForgetSplitOpt = "forget10",
+    forget: ForgetFileOpt = None,
+    retain: RetainFileOpt = None,
     data: DataOpt = None,
     data_set: DataSetOpt = None,
     gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model, for forget quality")] = None,
@@ -481,7 +485,8 @@ def eval_(
 @handled
 def audit(
     model: Annotated[str, typer.Argument(help="model to audit: a folder, a run folder, or a model spec")],
-    forget: Annotated[str, typer.Option(help="forget split of the world (forget01/05/10) or a JSONL of "
+    forget: Annotated[str, typer.Option("--forget-split", "--forget-file", "--forget",
+                                        help="forget split of the world (forget01/05/10) or a JSONL of "
                                              "records")] = "forget10",
     base: Annotated[Optional[str], typer.Option(help="base model the target and gold were fine-tuned from "
                                                     "(default: the run folder's, else smollm2-135m)")] = None,
@@ -608,7 +613,8 @@ def bench(
     methods: Annotated[Optional[str], typer.Option(help="comma-separated run specs METHOD[+COMBINER][@SAMPLING"
                                                         "[:NEIGHBOURS]], e.g. npo,npo+gu,npo@melu (default: "
                                                         "all)")] = None,
-    splits: Annotated[Optional[str], typer.Option(help="comma-separated forget splits (default forget10)")] = None,
+    splits: Annotated[Optional[str], typer.Option("--forget-splits", "--splits",
+                                                  help="comma-separated forget splits (default forget10)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="comma-separated unlearning seeds (default 0,1,2)")] = None,
     controls: Annotated[Optional[bool], typer.Option(help="also audit target, gold and a suppression-only model "
                                                           "(default yes)")] = None,
@@ -666,7 +672,8 @@ def sweep(
     tiny: Annotated[bool, typer.Option(help="the tiny model (seconds per config; for tests)")] = False,
     model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
     methods: Annotated[Optional[str], typer.Option(help="comma-separated run specs (default: all)")] = None,
-    splits: Annotated[Optional[str], typer.Option(help="the forget splits the tuned bench will report (default "
+    splits: Annotated[Optional[str], typer.Option("--forget-splits", "--splits",
+                                                  help="the forget splits the tuned bench will report (default "
                                                        "forget10); validation people avoid all of them")] = None,
     budget: Annotated[Optional[int], typer.Option(help="configs per method, the same for every method "
                                                        "(default 12)")] = None,
