@@ -1,13 +1,7 @@
 """The LLM pipeline: worlds, fine-tuned target and gold models (cached), unlearning, evaluation.
 
 Everything a demo, a bench, a sweep or an audit shares sits here; :mod:`obliviate.api` re-exports the public
-names and holds the top-level flows. A five-line session::
-
-    from obliviate import api
-    world_dir = api.build_world(api.WorldConfig())
-    splits = api.load_world_splits(world_dir, "forget10")
-    target, tok = api.finetuned("smollm2-135m", splits.forget + splits.retain, api.FinetuneConfig())
-    unlearned = api.unlearn(target, tok, splits, "npo")
+names (a session is in its docstring) and holds the top-level flows.
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from obliviate.core.config import Configurable
+from obliviate.core.method import UnlearningMethod, make_method
 from obliviate.core.registry import Registry
 
-GRAPH_METHODS: Registry[type[GraphMethod]] = Registry("graph method")
+GRAPH_METHODS: Registry[type[UnlearningMethod]] = Registry("graph method")
 
 
 @dataclass
@@ -32,15 +32,9 @@ class GraphContext:
     train_lr: float = 1e-2
 
 
-class GraphMethod(Configurable):
-    """Base class: subclasses set ``Config`` and ``paper`` and implement ``unlearn``."""
-
-    paper: ClassVar[str] = ""
-
-
-    def unlearn(self, ctx: GraphContext):
-        raise NotImplementedError
+# The one base of the graph and vision methods (core/method.py), under this domain's name.
+GraphMethod = UnlearningMethod
 
 
 def get_graph_method(name: str, overrides: dict[str, Any] | None = None) -> GraphMethod:
-    return GRAPH_METHODS.get(name).from_dict(overrides)
+    return make_method(GRAPH_METHODS, name, overrides)
