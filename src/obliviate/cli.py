@@ -424,11 +424,10 @@ def eval_(
     import json
 
     from obliviate import api
-    from obliviate.core.store import WRITTEN_BY, atomic_write_json, check_own_file
+    from obliviate.core.store import check_own_file
     from obliviate.llm.eval.metrics import METRICS
     from obliviate.llm.eval.metrics.base import check_compat
-    from obliviate.llm.eval.scoring import Scorer
-    from obliviate.models import load, resolve_spec
+    from obliviate.models import resolve_spec
 
     if max_per_split < 1:  # 0 used to mean "no cap" silently; a cap of nothing scores nothing
         _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
@@ -455,30 +454,10 @@ def eval_(
                   "or --forget files")
         resolve_spec(original)
     splits = _splits(world, split, forget, retain, data=data, data_set=data_set)
-    if original:
-        o, otok = load(original)
-        splits = api.keep_known(splits, o, otok)
-        del o
-    gold_tr = None
-    if gold:
-        g, gtok = load(gold)
-        _, ps = api.evaluate(g, gtok, splits, max_per_split=max_per_split, compat=compat)
-        gold_tr = ps["forget"]["truth_ratio"]
-    net, tok = load(model)
-    scorer = Scorer(net, tok)  # one memo: the summary's token statistics are the evaluation's
-    metrics, _ = api.evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
-                              metric=metric, compat=compat, scorer=scorer)
-    if lm_eval_tasks:
-        from obliviate.llm.eval.harness import run_lm_eval
-
-        metrics["lm_eval"] = run_lm_eval(net, tok, lm_eval_tasks, lm_eval_dir, limit=lm_eval_limit)
-    text = json.dumps(metrics, indent=2)
-    if out:
-        atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
-    if summary is not None:
-        atomic_write_json(summary, api.openunlearning_summary(metrics, net, tok, splits, compat=compat,
-                                                              scorer=scorer))
-    typer.echo(text)
+    metrics = api.evaluate_model(model, splits, gold=gold, original=original, max_per_split=max_per_split,
+                                 metric=metric, compat=compat, lm_eval_tasks=lm_eval_tasks, lm_eval_dir=lm_eval_dir,
+                                 lm_eval_limit=lm_eval_limit, out=out, summary=summary)
+    typer.echo(json.dumps(metrics, indent=2))
 
 
 @app.command()

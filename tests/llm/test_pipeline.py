@@ -58,3 +58,18 @@ def test_unlearn_run_refuses_before_writing_anything(tmp_path, tiny_target, spli
     with pytest.raises(ObliviateError):
         api.unlearn_run(str(tmp_path / "no-such-model"), splits, "npo", runs_dir=runs)
     assert not runs.exists()
+
+
+def test_evaluate_model_is_obliviate_eval_for_python_users(tmp_path, tiny_target, tiny_gold, splits):
+    """From specs to the metrics ``obliviate eval`` prints: the same numbers as evaluating the loaded models."""
+    target, gold = (str(pipeline.model_folder(m)) for m, _ in (tiny_target, tiny_gold))
+    out = tmp_path / "m.json"
+    metrics = api.evaluate_model(target, splits, gold=gold, max_per_split=10, out=out)
+    _, gold_ps = api.evaluate(tiny_gold[0], tiny_gold[1], splits, max_per_split=10)
+    direct, _ = api.evaluate(tiny_target[0], tiny_target[1], splits, max_per_split=10,
+                             gold_forget_truth_ratios=gold_ps["forget"]["truth_ratio"])
+    assert metrics["forget_quality_ks_pvalue"] == direct["forget_quality_ks_pvalue"]
+    assert metrics["model_utility_hmean"] == direct["model_utility_hmean"]
+    written = json.loads(out.read_text())
+    assert written["written_by"] == "obliviate eval"
+    assert written["model_utility_hmean"] == metrics["model_utility_hmean"]

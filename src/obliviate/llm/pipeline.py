@@ -496,6 +496,52 @@ def evaluate(model, tokenizer, splits, **kwargs):
     return _evaluate(model, tokenizer, splits, **kwargs)
 
 
+
+def evaluate_model(model: str, splits, *, gold: str | None = None, original: str | None = None,
+                   max_per_split: int = 40, metric: str = "tofu_qa", compat: str = "obliviate",
+                   lm_eval_tasks: list[str] | None = None, lm_eval_dir: str | Path | None = None,
+                   lm_eval_limit: int | None = None, out: str | Path | None = None,
+                   summary: str | Path | None = None) -> dict[str, Any]:
+    """``obliviate eval`` for Python users: load ``model`` (a spec) and return its metrics on ``splits``.
+
+    Args:
+        gold: the gold model's spec: forget quality against it.
+        original: the model before unlearning: utility then counts only the world facts and real entities it
+            knows (:func:`keep_known`), as the demo and bench do.
+        max_per_split, metric, compat: as :func:`evaluate`.
+        lm_eval_tasks, lm_eval_dir, lm_eval_limit: EleutherAI lm-eval tasks from a local folder, under
+            ``metrics["lm_eval"]``.
+        out: write the metrics as JSON here (marked as written by ``obliviate eval``).
+        summary: write OpenUnlearning's ``TOFU_SUMMARY.json`` figures here.
+    """
+    from obliviate.core.store import WRITTEN_BY
+    from obliviate.llm.eval.scoring import Scorer
+    from obliviate.models import load
+
+    if original:
+        o, otok = load(original)
+        splits = keep_known(splits, o, otok)
+        del o
+    gold_tr = None
+    if gold:
+        g, gtok = load(gold)
+        _, ps = evaluate(g, gtok, splits, max_per_split=max_per_split, compat=compat)
+        gold_tr = ps["forget"]["truth_ratio"]
+        del g
+    net, tok = load(model)
+    scorer = Scorer(net, tok)  # one memo: the summary's token statistics are the evaluation's
+    metrics, _ = evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
+                          metric=metric, compat=compat, scorer=scorer)
+    if lm_eval_tasks:
+        from obliviate.llm.eval.harness import run_lm_eval
+
+        metrics["lm_eval"] = run_lm_eval(net, tok, lm_eval_tasks, lm_eval_dir, limit=lm_eval_limit)
+    if out:
+        atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
+    if summary is not None:
+        atomic_write_json(summary, openunlearning_summary(metrics, net, tok, splits, compat=compat, scorer=scorer))
+    return metrics
+
 def openunlearning_summary(metrics: dict[str, Any], model, tokenizer, splits, *,
                            compat: str = "openunlearning", scorer=None) -> dict[str, float]:
     """``metrics`` of :func:`evaluate` under OpenUnlearning's ``TOFU_SUMMARY.json`` key names, with the
