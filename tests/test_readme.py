@@ -77,7 +77,7 @@ def table_names(section: str) -> list[str]:
     """First-column names (in backticks) of the first table after the line starting ``section``."""
     text = README.read_text(encoding="utf-8")
     rows = text[text.index(section):].split("\n\n| ", 1)[1].split("\n\n")[0].splitlines()[2:]
-    return [re.match(r"\| `([^`]+)`", "| " + r if not r.startswith("|") else r).group(1) for r in rows]
+    return [re.match(r"\| `([^`]+)`", r).group(1) for r in rows]
 
 
 def row_names(domain: str) -> set[str]:

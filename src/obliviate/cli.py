@@ -231,7 +231,7 @@ def world(
     """Generate a fictitious world and write its split files (JSONL)."""
     from obliviate import api
 
-    wcfg = api.world_profile(profile, seed=seed, **({"n_entities": entities} if entities is not None else {}))
+    wcfg = api.world_profile(profile, seed=seed, **_given(n_entities=entities))
     if out is not None:
         check_writable(out, "--out")
     folder = api.build_world(wcfg, out)
@@ -678,7 +678,7 @@ def sweep(
         kw["model"] = model
     if profile is not None:
         kw["world"] = to_dict(api.world_profile(profile))
-    own = {k: v for k, v in (("budget", budget), ("seed", seed)) if v is not None}
+    own = _given(budget=budget, seed=seed)
     data = load_yaml(config) if config is not None else {}
     if "bench" in data:  # a sweep.yaml
         cfg = sw.sweep_config_from({**data, **own, "bench": {**data["bench"], **kw}})

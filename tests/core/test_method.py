@@ -6,6 +6,8 @@ domain on tiny models: tests/llm/test_methods_contract.py, tests/graph/test_grap
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from obliviate.core.config import load_yaml, save_yaml
@@ -51,8 +53,6 @@ def test_make_method_applies_overrides_and_names_unknown_methods():
 
     @reg.register("Toy")
     class Toy(UnlearningMethod):
-        from dataclasses import dataclass
-
         @dataclass
         class Config:
             steps: int = 3

@@ -189,7 +189,13 @@ def _load_adapter(folder: str, **kwargs):
 
 
 def loaded_from(model) -> Path | None:
-    """The model folder ``model`` was loaded from (``name_or_path`` holding a ``config.json``), else None."""
-    name = getattr(model, "name_or_path", "") or getattr(getattr(model, "config", None), "_name_or_path", "")
+    """The model folder ``model`` was loaded from (``name_or_path`` holding a ``config.json``), else None.
+
+    A wrapper that sets ``name_or_path`` to ``""`` (the audit's suppression control) has no folder; only an
+    object without the attribute falls back to its config's ``_name_or_path``.
+    """
+    name = getattr(model, "name_or_path", None)
+    if name is None:
+        name = getattr(getattr(model, "config", None), "_name_or_path", "")
     path = Path(name or "")
     return path if str(path) not in ("", ".") and (path / "config.json").is_file() else None
