@@ -23,6 +23,12 @@ class UnlearningMethod(Configurable):
         raise NotImplementedError
 
 
+def gradient_ascent(loss: Any, gamma: float = 1.0) -> dict[str, Any]:
+    """``L = -gamma * loss(forget)``: ascend the task loss on what is to be forgotten. The one gradient-ascent
+    objective of every domain (LLM GradAscent, graph GradAscent, vision NegGrad, and NegGrad+'s forget term)."""
+    return {"forget": -gamma * loss}
+
+
 def make_method(registry: Registry, name: str, overrides: dict[str, Any] | None = None) -> UnlearningMethod:
     """The method ``name`` of ``registry`` with its config overridden (unknown names and keys refused)."""
     return registry.get(name).from_dict(overrides)

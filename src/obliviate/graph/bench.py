@@ -17,7 +17,6 @@ dense matmuls only, PyG's sparse aggregation is not counted).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -31,7 +30,18 @@ import torch
 from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
-from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from obliviate.core.report.board import (
+    Column,
+    chart_png,
+    column_notes,
+    format_board,
+    group_runs,
+    read_runs,
+    spread_cell,
+    write_bench_html,
+    write_board,
+)
+from obliviate.core.store import atomic_write_json
 from obliviate.graph import metrics as M
 from obliviate.graph.data import dataset_name, planetoid_graph, sample_deletion
 from obliviate.graph.models import BACKBONES, GNN
@@ -245,63 +255,50 @@ def run_graph_bench(cfg: GraphBenchConfig, out: str | Path) -> Path:
     return out
 
 
-COLUMNS = [("utility", "utility"), ("deleted_auc", "deleted-edge AUC"), ("mi_ratio", "MI ratio"),
-           ("seconds", "time s"), ("time_vs_retrain", "time / Retrain"), ("peak_mb", "peak MB"),
-           ("flops", "MFLOPs/forward")]
+COLUMNS = [
+    Column("utility", "utility", how="test AUC (edge task) or test accuracy (node task) on the retained graph"),
+    Column("deleted_auc", "deleted-edge AUC",
+           how="deleted edges (0) vs retained training edges (1), higher = deleted look like non-edges"),
+    Column("mi_ratio", "MI ratio", how="P_present(Df | original) / P_present(Df | unlearned), higher = better"),
+    Column("seconds", "time s", 1),
+    Column("time_vs_retrain", "time / Retrain", 2, how="per seed, then averaged"),
+    Column("peak_mb", "peak MB", 1, how="resident memory added during unlearning"),
+    Column("flops", "MFLOPs/forward", 1, how="dense ops of one forward pass"),
+]
+BY = ("dataset", "task", "method")
 
 
 def graph_leaderboard(out: str | Path) -> dict[str, Any]:
     """Mean and std over seeds per (dataset, task, method); time relative to Retrain in the same seed."""
-    runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
+    runs = read_runs(out)
     retrain = {(r["dataset"], r["task"], r["seed"]): r["seconds"] for r in runs if r["method"] == "Retrain"}
-    groups: dict[tuple, list[dict]] = {}
     for r in runs:
         base = retrain.get((r["dataset"], r["task"], r["seed"]))
         r["time_vs_retrain"] = r["seconds"] / base if base else math.nan
         r["flops"] = r["flops"] / 1e6
-        groups.setdefault((r["dataset"], r["task"], r["method"]), []).append(r)
-    rows = []
-    for (dataset, task, method), rs in sorted(groups.items()):
-        keys = [k for k, _ in COLUMNS] + ["original_utility", "original_deleted_auc"]
-        rows.append({"dataset": dataset, "task": task, "method": method, "runs": len(rs), **mean_std(rs, keys)})
+    keys = [c.key for c in COLUMNS] + ["original_utility", "original_deleted_auc"]
+    rows = [{**dict(zip(BY, group)), "runs": len(rs), **mean_std(rs, keys)}
+            for group, rs in group_runs(runs, BY).items()]
     board = {"rows": rows, "n_runs": len(runs)}
-    atomic_write_json(Path(out) / "leaderboard.json", board)
-    atomic_write_text(Path(out) / "leaderboard.md", format_graph_leaderboard(board))
-    return board
+    return write_board(out, board, format_graph_leaderboard(board))
 
 
-def _cell(row: dict, key: str) -> str:
-    v, s = row.get(key, math.nan), row.get(key + "_std", math.nan)
-    if not math.isfinite(v):
-        return "–"
-    digits = 1 if key in ("seconds", "peak_mb", "flops") else (2 if key == "time_vs_retrain" else 3)
-    return f"{v:.{digits}f}" + (f" ± {s:.{digits}f}" if math.isfinite(s) else "")
+def _table(board: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    heads = [*BY, "runs"] + [c.head for c in COLUMNS]
+    return heads, [[*(r[k] for k in BY), str(r["runs"])] + [spread_cell(r, c.key, c.digits) for c in COLUMNS]
+                   for r in board["rows"]]
 
 
 def format_graph_leaderboard(board: dict[str, Any]) -> str:
-    heads = ["dataset", "task", "method", "runs"] + [h for _, h in COLUMNS]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for r in board["rows"]:
-        lines.append("| " + " | ".join([r["dataset"], r["task"], r["method"], str(r["runs"])]
-                                       + [_cell(r, k) for k, _ in COLUMNS]) + " |")
-    lines += ["", "utility: test AUC (edge task) or test accuracy (node task) on the retained graph; "
-              "deleted-edge AUC: deleted edges (0) vs retained training edges (1), higher = deleted look like "
-              "non-edges; MI ratio: P_present(Df | original) / P_present(Df | unlearned), higher = better; "
-              "time / Retrain: per seed, then averaged; peak MB: resident memory added during unlearning; "
-              "MFLOPs/forward: dense ops of one forward pass."]
-    return "\n".join(lines) + "\n"
+    return format_board(*_table(board), column_notes(COLUMNS))
 
 
 def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html`` (table + utility vs deleted-edge AUC per dataset and task) and ``chart.png``."""
-    import base64
-
-    import matplotlib
+    import matplotlib  # deferred: plotting loads only when a report is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from obliviate.core.report.html import _png, render_html
 
     rows = board["rows"]
     settings = sorted({(r["dataset"], r["task"]) for r in rows})
@@ -316,23 +313,8 @@ def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    png = _png(fig)
+    png = chart_png(fig, out)
     plt.close(fig)
-    atomic_write_bytes(Path(out) / "chart.png", base64.b64decode(png))
-    heads = ["dataset", "task", "method", "runs"] + [h for _, h in COLUMNS]
-    table = [[r["dataset"], r["task"], r["method"], str(r["runs"])] + [_cell(r, k) for k, _ in COLUMNS] for r in rows]
-    html = render_html(_TEMPLATE, heads=heads, table=table, png=png, n=board["n_runs"], out=str(out))
-    return atomic_write_text(Path(out) / "report.html", html)
-
-
-_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate graph bench</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+3){text-align:left}
-img{max-width:100%}</style></head><body>
-<h1>obliviate graph bench</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
-<table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
-<figure><img src="data:image/png;base64,{{ png }}" alt="utility vs deleted-edge AUC">
-<figcaption>Utility against deleted-edge AUC, mean ± std over seeds</figcaption></figure>
-</body></html>
-"""
+    return write_bench_html(out, "obliviate graph bench", *_table(board), n_runs=board["n_runs"],
+                            charts=[("Utility against deleted-edge AUC, mean ± std over seeds", png)],
+                            notes=column_notes(COLUMNS), left_columns=len(BY))

@@ -27,7 +27,6 @@ and ``method_configs``), 5 seeds by default.
 
 from __future__ import annotations
 
-import base64
 import copy
 import dataclasses
 import json
@@ -43,7 +42,16 @@ import numpy as np
 from obliviate.core.config import from_dict, load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log, take_phase_seconds, timed
-from obliviate.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
+from obliviate.core.report.board import (
+    chart_png,
+    format_board,
+    group_runs,
+    markdown_table,
+    read_runs,
+    write_bench_html,
+    write_board,
+)
+from obliviate.core.store import atomic_dir, atomic_write_json
 from obliviate.llm.audit import AuditConfig
 from obliviate.llm.eval.stats import EQUIVALENCE_DELTA
 from obliviate.llm.interp.latents import LensConfig
@@ -554,13 +562,10 @@ def _mark_significance(rows: list[dict[str, Any]], samples: dict[str, dict[str, 
 def leaderboard(out: str | Path) -> dict[str, Any]:
     """Aggregate finished runs in ``out``: one row per method (and control) with the mean, std and 95%
     t-interval over seeds, and per column which methods differ significantly from the best."""
-    runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
-    groups: dict[str, list[dict]] = {}
-    for r in runs:
-        groups.setdefault(r["name"], []).append(r)
+    runs = read_runs(out)
     rows = []
     samples: dict[str, dict[str, np.ndarray]] = {}
-    for name, rs in groups.items():
+    for (name,), rs in group_runs(runs, ("name",)).items():
         vals = [_row_values(r) for r in rs]
         samples[name] = {key: np.array([v[key] for v in vals], dtype=float) for key in BETTER}
         row: dict[str, Any] = {"name": name, "control": rs[0]["control"], "runs": len(rs),
@@ -597,9 +602,7 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
     tuned_from = (load_yaml(bench_yaml).get("tuned_from") or "") if bench_yaml.is_file() else ""
     board = {"rows": rows, "columns": [c[0] for c in COLUMNS], "n_runs": len(runs), "level": LEVEL,
              "alpha": ALPHA, "significance": significance, "tuned_from": tuned_from}
-    atomic_write_json(Path(out) / "leaderboard.json", board)
-    atomic_write_text(Path(out) / "leaderboard.md", format_leaderboard(board))
-    return board
+    return write_board(out, board, format_leaderboard(board))
 
 
 FAITH_COLUMNS = ("forgotten", "superficial.paraphrase", "superficial.multi_hop", "superficial",
@@ -707,33 +710,38 @@ def _stat_notes(board: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _name(row: dict[str, Any], markdown: bool = False) -> str:
+    if not row["control"]:
+        return row["name"]
+    return f"*{row['name']}* (control)" if markdown else f"{row['name']} (control)"
+
+
+def _table(board: dict[str, Any], markdown: bool = False) -> tuple[list[str], list[list[str]]]:
+    heads = ["method", "runs"] + [h for _, h, _ in COLUMNS]
+    return heads, [[_name(r, markdown), str(r["runs"])] + [_fmt(r, k) for k, _, _ in COLUMNS] for r in board["rows"]]
+
+
+def _notes(board: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(h, how) for _, h, how in COLUMNS] + [("", note) for note in _stat_notes(board)]
+
+
 def format_leaderboard(board: dict[str, Any]) -> str:
     """Markdown table of the leaderboard (methods first, then the controls)."""
-    heads = ["method", "runs"] + [h for _, h, _ in COLUMNS]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for r in board["rows"]:
-        name = f"*{r['name']}* (control)" if r["control"] else r["name"]
-        lines.append("| " + " | ".join([name, str(r["runs"])] + [_fmt(r, k) for k, _, _ in COLUMNS]) + " |")
-    lines.append("")
-    lines += [f"- **{h}**: {how}" for _, h, how in COLUMNS]
-    lines += [f"- {note}" for note in _stat_notes(board)]
+    extra = ""
     faith = [r for r in board["rows"] if "faithfulness" in r]
     if faith:
-        lines += ["", "Faithfulness (FaithUn; multiple choice, against the target; mean over seeds):", "",
-                  "| method | " + " | ".join(FAITH_COLUMNS) + " |", "|---|" + "---|" * len(FAITH_COLUMNS)]
-        for r in faith:
-            name = f"*{r['name']}* (control)" if r["control"] else r["name"]
-            vals = [r["faithfulness"][k] for k in FAITH_COLUMNS]
-            lines.append(f"| {name} | " + " | ".join("–" if not math.isfinite(v) else f"{v:.2f}" for v in vals) + " |")
-    return "\n".join(lines) + "\n"
+        table = [[_name(r, markdown=True)]
+                 + ["–" if not math.isfinite(v) else f"{v:.2f}" for v in (r["faithfulness"][k] for k in FAITH_COLUMNS)]
+                 for r in faith]
+        extra = ("Faithfulness (FaithUn; multiple choice, against the target; mean over seeds):\n\n"
+                 + markdown_table(["method", *FAITH_COLUMNS], table))
+    return format_board(*_table(board, markdown=True), _notes(board), extra)
 
 
 def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html``: the leaderboard, the forget-quality-vs-utility Pareto chart,
     per-metric bars, the relearning curves and the SAE alignment panels (also ``alignment.png``)."""
     import matplotlib
-
-    from obliviate.core.report.html import _png, render_html
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -758,7 +766,7 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     ax.set_ylabel("model utility")
     ax.set_title(f"forget quality vs utility (squares: controls; bars: {board.get('level', LEVEL):.0%} CI)")
     ax.grid(alpha=0.3)
-    charts.append(("Forget quality vs model utility", _png(fig)))
+    charts.append(("Forget quality vs model utility", chart_png(fig)))
     plt.close(fig)
     bars = [("model_utility", "model utility"), ("privleak", "PrivLeak %"),
             ("relearn_recovery", "relearn recovery"), ("quant_recovery", "4-bit recovery"),
@@ -773,7 +781,7 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
         ax.set_xticks(range(len(rows)), names, rotation=60, fontsize=7, ha="right")
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    charts.append(("Per-metric comparison (grey: controls)", _png(fig)))
+    charts.append(("Per-metric comparison (grey: controls)", chart_png(fig)))
     plt.close(fig)
     tiers = sorted({t for r in rows for t in r.get("trajectories", {})})
     if tiers:
@@ -790,21 +798,15 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=7)
         fig.tight_layout()
-        charts.append(("Relearning curves (mean over seeds)", _png(fig)))
+        charts.append(("Relearning curves (mean over seeds)", chart_png(fig)))
         plt.close(fig)
     fig = alignment_chart(rows)
     if fig is not None:
-        atomic_write_bytes(Path(out) / "alignment.png", base64.b64decode(_png(fig)))  # also a file, for docs
         charts.append(("Forget entities' known/unknown SAE latent scores before (target) and after each method",
-                       _png(fig)))
+                       chart_png(fig, out, "alignment.png")))  # also a file, for docs
         plt.close(fig)
-    heads = ["method", "runs"] + [h for _, h, _ in COLUMNS]
-    table = [[(f"{r['name']} (control)" if r["control"] else r["name"]), str(r["runs"])]
-             + [_fmt(r, k) for k, _, _ in COLUMNS] for r in rows]
-    html = render_html(_TEMPLATE, heads=heads, table=table, charts=charts,
-                                      notes=[(h, how) for _, h, how in COLUMNS], stat_notes=_stat_notes(board),
-                                      n=board["n_runs"], out=str(out))
-    return atomic_write_text(Path(out) / "report.html", html)
+    return write_bench_html(out, "obliviate bench", *_table(board), n_runs=board["n_runs"], charts=charts,
+                            notes=_notes(board))
 
 
 def _ci_err(row: dict[str, Any], key: str) -> np.ndarray:
@@ -854,18 +856,3 @@ def alignment_chart(rows: list[dict[str, Any]]):
     axes.flat[0].legend(fontsize=6)
     fig.tight_layout()
     return fig
-
-
-_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate bench</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}
-img{margin:1em 1em 0 0;max-width:100%}</style></head><body>
-<h1>obliviate bench</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
-<table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
-<ul>{% for h, how in notes %}<li><b>{{ h }}</b>: {{ how }}</li>{% endfor %}
-{% for note in stat_notes %}<li>{{ note }}</li>{% endfor %}</ul>
-{% for title, png in charts %}<figure><img src="data:image/png;base64,{{ png }}" alt="{{ title }}">
-<figcaption>{{ title }}</figcaption></figure>{% endfor %}
-</body></html>
-"""

@@ -10,7 +10,6 @@ bias-aligned against the bias-conflicting forget samples per method.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,18 @@ import torch
 from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
-from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from obliviate.core.report.board import (
+    Column,
+    chart_png,
+    column_notes,
+    format_board,
+    group_runs,
+    read_runs,
+    spread_cell,
+    write_bench_html,
+    write_board,
+)
+from obliviate.core.store import atomic_write_json
 from obliviate.vision.data import SOURCES, coloured_digits, forget_class, forget_random
 from obliviate.vision.metrics import evaluate
 from obliviate.vision.models import ARCHS, classifier
@@ -139,57 +149,54 @@ def run_vision_bench(cfg: VisionBenchConfig, out: str | Path) -> Path:
     return out
 
 
-COLUMNS = [("forget_acc", "forget acc"), ("forget_acc_aligned", "forget acc aligned"),
-           ("forget_acc_conflicting", "forget acc conflicting"), ("bias_gap", "aligned - conflicting"),
-           ("retain_acc", "retain acc"), ("test_acc", "test acc"), ("worst_group_acc", "worst-group acc"),
-           ("mia_auc", "MIA AUC"), ("seconds", "time s")]
+COLUMNS = [
+    Column("forget_acc", "forget acc",
+           how="accuracy on the forget set (lower = forgotten; Retrain's value is the target)"),
+    Column("forget_acc_aligned", "forget acc aligned", how="on forget images in their class's colour"),
+    Column("forget_acc_conflicting", "forget acc conflicting", how="on forget images in another class's colour"),
+    Column("bias_gap", "aligned - conflicting", how="a large gap: the colour was forgotten, not the class"),
+    Column("retain_acc", "retain acc"),
+    Column("test_acc", "test acc", how="on the unbiased test set, the forgotten class left out for a class request"),
+    Column("worst_group_acc", "worst-group acc",
+           how="the lowest test accuracy over (class, colour aligned or not) groups of the retained classes"),
+    Column("mia_auc", "MIA AUC",
+           how="loss-based membership attack, forget vs test samples of the same classes (0.5 = indistinguishable)"),
+    Column("seconds", "time s", 1),
+]
 
 
 def vision_leaderboard(out: str | Path) -> dict[str, Any]:
-    runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
-    groups: dict[str, list[dict]] = {}
-    for r in runs:
-        groups.setdefault(r["method"], []).append(r)
+    """Mean and std over seeds per method, after a row of the original (before unlearning)."""
+    runs = read_runs(out)
     rows = []
     first = runs[0] if runs else {}
     if first:
-        orig = {k: float(np.nanmean([r.get(f"original_{k}", math.nan) for r in runs if r["method"] == first["method"]]))
-                for k, _ in COLUMNS if k != "seconds"}
+        orig = {c.key: float(np.nanmean([r.get(f"original_{c.key}", math.nan) for r in runs
+                                         if r["method"] == first["method"]]))
+                for c in COLUMNS if c.key != "seconds"}
         rows.append({"method": "original (before)", "runs": len({r["seed"] for r in runs}), **orig})
-    for method, rs in sorted(groups.items()):
-        rows.append({"method": method, "runs": len(rs), **mean_std(rs, [k for k, _ in COLUMNS])})
+    for (method,), rs in group_runs(runs, ("method",)).items():
+        rows.append({"method": method, "runs": len(rs), **mean_std(rs, [c.key for c in COLUMNS])})
     board = {"rows": rows, "n_runs": len(runs)}
-    atomic_write_json(Path(out) / "leaderboard.json", board)
-    atomic_write_text(Path(out) / "leaderboard.md", format_vision_leaderboard(board))
-    return board
+    return write_board(out, board, format_vision_leaderboard(board))
 
 
-def _cell(row: dict, key: str) -> str:
-    v, s = row.get(key, math.nan), row.get(key + "_std", math.nan)
-    if v is None or not math.isfinite(v):
-        return "–"
-    d = 1 if key == "seconds" else 3
-    return f"{v:.{d}f}" + (f" ± {s:.{d}f}" if math.isfinite(s) else "")
+def _table(board: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    heads = ["method", "runs"] + [c.head for c in COLUMNS]
+    return heads, [[r["method"], str(r["runs"])] + [spread_cell(r, c.key, c.digits) for c in COLUMNS]
+                   for r in board["rows"]]
 
 
 def format_vision_leaderboard(board: dict[str, Any]) -> str:
-    heads = ["method", "runs"] + [h for _, h in COLUMNS]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for r in board["rows"]:
-        lines.append("| " + " | ".join([r["method"], str(r["runs"])] + [_cell(r, k) for k, _ in COLUMNS]) + " |")
-    return "\n".join(lines) + "\n"
+    return format_board(*_table(board), column_notes(COLUMNS))
 
 
 def write_vision_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html`` and ``chart.png``: forget accuracy on aligned vs conflicting forget samples per method."""
-    import base64
-
-    import matplotlib
+    import matplotlib  # deferred: plotting loads only when a report is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from obliviate.core.report.html import _png, render_html
 
     rows = board["rows"]
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -203,23 +210,8 @@ def write_vision_report(out: str | Path, board: dict[str, Any]) -> Path:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    png = _png(fig)
+    png = chart_png(fig, out)
     plt.close(fig)
-    atomic_write_bytes(Path(out) / "chart.png", base64.b64decode(png))
-    heads = ["method", "runs"] + [h for _, h in COLUMNS]
-    table = [[r["method"], str(r["runs"])] + [_cell(r, k) for k, _ in COLUMNS] for r in rows]
-    html = render_html(_TEMPLATE, heads=heads, table=table, png=png, n=board["n_runs"], out=str(out))
-    return atomic_write_text(Path(out) / "report.html", html)
-
-
-_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate vision bench</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}
-img{max-width:100%}</style></head><body>
-<h1>obliviate vision bench</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
-<table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
-<figure><img src="data:image/png;base64,{{ png }}" alt="forget accuracy, aligned vs conflicting">
-<figcaption>Forget accuracy on bias-aligned and bias-conflicting forget samples, mean ± std over seeds</figcaption>
-</figure></body></html>
-"""
+    caption = "Forget accuracy on bias-aligned and bias-conflicting forget samples, mean ± std over seeds"
+    return write_bench_html(out, "obliviate vision bench", *_table(board), n_runs=board["n_runs"],
+                            charts=[(caption, png)], notes=column_notes(COLUMNS))

@@ -37,12 +37,12 @@ def fit(model, objective: Callable, indices: torch.Tensor, cfg: TrainConfig, *, 
     return Trainer(model, objective, sampler, _index, cfg, description=description).fit()
 
 
-def ce_loss(split: Split, key: str = "forget", sign: float = 1.0, name: str = "train") -> Callable:
-    """``sign`` x cross-entropy on the batch's ``key`` indices of ``split``."""
+def ce_loss(split: Split, key: str = "forget") -> Callable:
+    """Cross-entropy on the batch's ``key`` indices of ``split`` (the sampler's one key is ``forget``)."""
 
     def objective(model, batch) -> dict[str, torch.Tensor]:
         i = batch[key]
-        return {name: sign * F.cross_entropy(model(split.x[i]), split.y[i])}
+        return {"train": F.cross_entropy(model(split.x[i]), split.y[i])}
 
     return objective
 

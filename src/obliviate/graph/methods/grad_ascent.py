@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from obliviate.core.config import field_help
+from obliviate.core.method import gradient_ascent
 from obliviate.graph.methods.base import GRAPH_METHODS, GraphContext, GraphMethod
 from obliviate.graph.train import View, fit, graph_config
 
@@ -38,8 +39,8 @@ class GradAscent(GraphMethod):
             z = model(g.x, view.messages)
             if ctx.task == "edge":
                 s = model.link_logits(z, d.edges)
-                return {"forget": -c.gamma * F.binary_cross_entropy_with_logits(s, torch.ones_like(s))}
-            return {"forget": -c.gamma * F.cross_entropy(model.node_logits(z)[d.nodes], g.y[d.nodes])}
+                return gradient_ascent(F.binary_cross_entropy_with_logits(s, torch.ones_like(s)), c.gamma)
+            return gradient_ascent(F.cross_entropy(model.node_logits(z)[d.nodes], g.y[d.nodes]), c.gamma)
 
         model = copy.deepcopy(ctx.original)
         return fit(model, objective, graph_config(c.steps, c.lr, ctx.seed), description="gradient ascent")

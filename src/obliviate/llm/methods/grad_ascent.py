@@ -7,6 +7,7 @@ Language Models"; as in TOFU, Maini et al. 2024).
 
 from dataclasses import dataclass
 
+from obliviate.core.method import gradient_ascent
 from obliviate.llm.encoding import mean_nll
 from obliviate.llm.methods.base import METHODS, Method, field_help
 
@@ -22,4 +23,4 @@ class GradAscent(Method):
     paper = "Jang et al. 2023, arXiv 2210.01504"
 
     def losses(self, model, batch):
-        return {"forget": -self.config.gamma * mean_nll(model, batch["forget"])}
+        return gradient_ascent(mean_nll(model, batch["forget"]), self.config.gamma)

@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from obliviate.core.config import field_help
+from obliviate.core.method import gradient_ascent
 from obliviate.vision.methods.base import VISION_METHODS, VisionContext, VisionMethod
 from obliviate.vision.models import classifier
 from obliviate.vision.train import ce_loss, fit, vision_config
@@ -44,8 +47,28 @@ class Retrain(VisionMethod):
                    vision_config(ctx.train_epochs, ctx.train_lr, seed=ctx.seed), description="retraining")
 
 
+class _FromOriginal(VisionMethod):
+    """The shape the baselines share: a copy of the original trained with ``objective(ctx)`` for
+    ``config.epochs`` passes at ``config.lr`` over the forget indices (paired 1:1 with retain indices when
+    ``paired``), or over the retain indices when ``over == "retain"``."""
+
+    over: ClassVar[str] = "forget"
+    paired: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    def objective(self, ctx: VisionContext) -> Callable:
+        raise NotImplementedError
+
+    def unlearn(self, ctx):
+        c, req = self.config, ctx.request
+        over = req.retain if self.over == "retain" else req.forget
+        return fit(copy.deepcopy(ctx.original), self.objective(ctx), over,
+                   vision_config(c.epochs, c.lr, seed=ctx.seed), retain=req.retain if self.paired else None,
+                   description=self.description)
+
+
 @VISION_METHODS.register("Finetune")
-class Finetune(VisionMethod):
+class Finetune(_FromOriginal):
     """L = CE(retain), from the original, a short budget."""
 
     @dataclass
@@ -54,15 +77,14 @@ class Finetune(VisionMethod):
         lr: float = field_help(3e-3, "learning rate")
 
     paper = "Golatkar et al. 2020 (fine-tuning baseline), arXiv 1911.04933"
+    over, description = "retain", "fine-tuning on retain"
 
-    def unlearn(self, ctx):
-        c = self.config
-        return fit(copy.deepcopy(ctx.original), ce_loss(ctx.data.train), ctx.request.retain,
-                   vision_config(c.epochs, c.lr, seed=ctx.seed), description="fine-tuning on retain")
+    def objective(self, ctx):
+        return ce_loss(ctx.data.train)
 
 
 @VISION_METHODS.register("NegGrad")
-class NegGrad(VisionMethod):
+class NegGrad(_FromOriginal):
     """L = -CE(forget)."""
 
     @dataclass
@@ -71,15 +93,16 @@ class NegGrad(VisionMethod):
         lr: float = field_help(1e-3, "learning rate")
 
     paper = "Golatkar et al. 2020 (NegGrad baseline), arXiv 1911.04933"
+    description = "NegGrad"
 
-    def unlearn(self, ctx):
-        c = self.config
-        return fit(copy.deepcopy(ctx.original), ce_loss(ctx.data.train, sign=-1.0, name="forget"),
-                   ctx.request.forget, vision_config(c.epochs, c.lr, seed=ctx.seed), description="NegGrad")
+    def objective(self, ctx):
+        train = ctx.data.train
+        return lambda model, batch: gradient_ascent(F.cross_entropy(model(train.x[batch["forget"]]),
+                                                                    train.y[batch["forget"]]))
 
 
 @VISION_METHODS.register("NegGradPlus")
-class NegGradPlus(VisionMethod):
+class NegGradPlus(_FromOriginal):
     """L = -gamma CE(forget) + CE(retain)."""
 
     @dataclass
@@ -89,17 +112,17 @@ class NegGradPlus(VisionMethod):
         gamma: float = field_help(1.0, "weight of the ascended forget loss")
 
     paper = "Kurmanji et al. 2023 (NegGrad+), arXiv 2302.09880"
+    paired, description = True, "NegGrad+"
 
-    def unlearn(self, ctx):
+    def objective(self, ctx):
         c, train = self.config, ctx.data.train
 
         def objective(model, batch):
             f, r = batch["forget"], batch["retain"]
-            return {"forget": -c.gamma * F.cross_entropy(model(train.x[f]), train.y[f]),
+            return {**gradient_ascent(F.cross_entropy(model(train.x[f]), train.y[f]), c.gamma),
                     "retain": F.cross_entropy(model(train.x[r]), train.y[r])}
 
-        return fit(copy.deepcopy(ctx.original), objective, ctx.request.forget,
-                   vision_config(c.epochs, c.lr, seed=ctx.seed), retain=ctx.request.retain, description="NegGrad+")
+        return objective
 
 
 def _kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -108,7 +131,7 @@ def _kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Ten
 
 
 @VISION_METHODS.register("SCRUB")
-class SCRUB(VisionMethod):
+class SCRUB(_FromOriginal):
     """L = -KL(T || S) on forget + alpha KL(T || S) + gamma CE on retain."""
 
     @dataclass
@@ -119,8 +142,9 @@ class SCRUB(VisionMethod):
         gamma: float = field_help(1.0, "weight of the retain CE")
 
     paper = "Kurmanji et al. 2023 (SCRUB), arXiv 2302.09880"
+    paired, description = True, "SCRUB"
 
-    def unlearn(self, ctx):
+    def objective(self, ctx):
         c, train = self.config, ctx.data.train
         teacher = copy.deepcopy(ctx.original).eval().requires_grad_(False)
 
@@ -132,5 +156,4 @@ class SCRUB(VisionMethod):
             return {"forget": -_kl(model(train.x[f]), tf),
                     "retain": c.alpha * _kl(sr, tr) + c.gamma * F.cross_entropy(sr, train.y[r])}
 
-        return fit(copy.deepcopy(ctx.original), objective, ctx.request.forget,
-                   vision_config(c.epochs, c.lr, seed=ctx.seed), retain=ctx.request.retain, description="SCRUB")
+        return objective

@@ -1,0 +1,129 @@
+"""The one leaderboard and bench-report path of the three domains (LLM, graph, vision).
+
+A bench folder holds one folder per finished run, ``runs/<name>/metrics.json``. A domain reads them
+(:func:`read_runs`), groups them into rows (one per method and setting, mean and spread over seeds) and
+hands the rows to :func:`write_board`, which writes ``leaderboard.json`` and ``leaderboard.md``, then to
+:func:`write_bench_html`, which writes ``report.html`` (the same table, the notes saying how to read each
+column, the charts embedded). What differs between domains is only the columns and the charts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from obliviate.core.report.html import _png, render_html
+from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+
+@dataclass(frozen=True)
+class Column:
+    """One leaderboard column: the row key, its heading, the digits shown and how to read it."""
+
+    key: str
+    head: str
+    digits: int = 3
+    how: str = ""
+
+
+def read_runs(out: str | Path) -> list[dict[str, Any]]:
+    """Every finished run's ``metrics.json`` under ``out/runs/``, in folder-name order."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((Path(out) / "runs").glob("*/metrics.json"))]
+
+
+def group_runs(runs: Iterable[dict[str, Any]], by: Sequence[str]) -> dict[tuple, list[dict[str, Any]]]:
+    """Runs grouped by the values of the ``by`` keys, groups in sorted order."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
+    return dict(sorted(groups.items()))
+
+
+def spread_cell(row: dict[str, Any], key: str, digits: int = 3) -> str:
+    """``mean [low, high]`` with the row's interval, else ``mean ± std``, else the mean; ``–`` when missing.
+
+    A string value (e.g. a ``3/5`` count) is shown as it is."""
+    v = row.get(key)
+    if isinstance(v, str):
+        return v
+    if v is None or not math.isfinite(float(v)):
+        return "–"
+    s = f"{v:.{digits}f}"
+    ci, std = row.get(key + "_ci"), row.get(key + "_std")
+    if ci:
+        s += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    elif std is not None and math.isfinite(std):
+        s += f" ± {std:.{digits}f}"
+    return s
+
+
+def markdown_table(heads: Sequence[str], table: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (no trailing newline)."""
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def column_notes(columns: Iterable[Column]) -> list[tuple[str, str]]:
+    """``(heading, how to read it)`` of every column that says how."""
+    return [(c.head, c.how) for c in columns if c.how]
+
+
+def format_board(heads: Sequence[str], table: Sequence[Sequence[str]], notes: Iterable[tuple[str, str]] = (),
+                 extra: str = "") -> str:
+    """The leaderboard as Markdown: the table, one bullet per note (``**heading**: how``, or the text alone
+    when the heading is empty), then ``extra`` (a further section)."""
+    lines = [markdown_table(heads, table)]
+    notes = list(notes)
+    if notes:
+        lines.append("")
+        lines += [f"- **{h}**: {how}" if h else f"- {how}" for h, how in notes]
+    if extra:
+        lines += ["", extra.rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def write_board(out: str | Path, board: dict[str, Any], markdown: str) -> dict[str, Any]:
+    """``leaderboard.json`` (the rows and what they were computed from) and ``leaderboard.md``."""
+    atomic_write_json(Path(out) / "leaderboard.json", board)
+    atomic_write_text(Path(out) / "leaderboard.md", markdown)
+    return board
+
+
+def chart_png(fig, out: str | Path | None = None, name: str = "chart.png") -> str:
+    """The figure as base64 PNG text for a report; also written to ``out/name`` when ``out`` is given."""
+    png = _png(fig)
+    if out is not None:
+        atomic_write_bytes(Path(out) / name, base64.b64decode(png))
+    return png
+
+
+def write_bench_html(out: str | Path, title: str, heads: Sequence[str], table: Sequence[Sequence[str]], *,
+                     n_runs: int, charts: Sequence[tuple[str, str]] = (), notes: Iterable[tuple[str, str]] = (),
+                     left_columns: int = 1) -> Path:
+    """``report.html`` of a bench: the leaderboard table, the notes, then each ``(caption, base64 png)`` chart.
+
+    Every value is escaped (``render_html``); the first ``left_columns`` columns are text, the rest numbers."""
+    html = render_html(_TEMPLATE, title=title, heads=list(heads), table=[list(r) for r in table],
+                       charts=list(charts), notes=list(notes), n=n_runs, out=str(out), left=left_columns)
+    return atomic_write_text(Path(out) / "report.html", html)
+
+
+_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+{{ left }}){text-align:left}
+img{margin:1em 1em 0 0;max-width:100%}</style></head><body>
+<h1>{{ title }}</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
+<table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% if notes %}<ul>{% for h, how in notes %}<li>{% if h %}<b>{{ h }}</b>: {% endif %}{{ how }}</li>
+{% endfor %}</ul>{% endif %}
+{% for caption, png in charts %}<figure><img src="data:image/png;base64,{{ png }}" alt="{{ caption }}">
+<figcaption>{{ caption }}</figcaption></figure>{% endfor %}
+</body></html>
+"""
