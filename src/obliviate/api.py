@@ -95,6 +95,10 @@ __all__ = [
     "train_configs_from",
     "demo_config_from",
     "audit_model",
+    "audit_run",
+    "bench_config_for",
+    "sweep_config_for",
+    "demo_config_for",
     "entity_lens",
     "load_audited",
     "resume_demo",
@@ -175,6 +179,116 @@ def load_audited(spec: str | Path):
         return AutoModelForCausalLM.from_pretrained(path).eval()
     resolve_spec(str(spec))
     return load(str(spec))[0]
+
+
+def demo_config_for(*, config: str | Path | None = None, run: str | Path | None = None, tiny: bool = False,
+                    model: str | None = None) -> DemoConfig:
+    """The world and models a command works on: ``config`` (a YAML DemoConfig, e.g. a run's config.yaml), else
+    the config.yaml of the run folder ``run`` when that run was made from a world (a demo run), else the tiny
+    (``tiny``) or standard demo's; ``model`` (when given) replaces the base model."""
+    from obliviate.core.config import load_yaml
+
+    run_cfg = Path(run) / "config.yaml" if run is not None else None
+    if config is not None:
+        cfg = demo_config_from(load_yaml(config))
+    elif run_cfg is not None and run_cfg.is_file() and "world" in load_yaml(run_cfg):
+        cfg = demo_config_from(load_yaml(run_cfg))
+    else:
+        cfg = tiny_demo_config() if tiny else DemoConfig()
+    if model:
+        cfg.model = model
+    return cfg
+
+
+def audit_run(model: str | Path, forget: str = "forget10", *, base: str | None = None, tiny: bool = False,
+              config: str | Path | None = None, original: str | Path | None = None, gold: str | Path | None = None,
+              lora: str | None = None, out: str | Path | None = None):
+    """What ``obliviate audit`` does: audit the model at ``model`` (a folder, a run folder or a spec).
+
+    Args:
+        forget: a split of the world (forget01/05/10) or a JSONL file of records.
+        base, tiny, config: the world and models (:func:`demo_config_for`, with ``model`` as the run folder).
+        original, gold: specs of models that replace the world's target and gold.
+        lora: relearning attack through LoRA adapters (``r=8,alpha=16,targets=...``) instead of every weight.
+        out: write the result as JSON here.
+
+    Returns:
+        The :class:`~obliviate.llm.audit.AuditResult`. A bad forget file or split is refused before any model loads.
+    """
+    import dataclasses
+
+    from obliviate.core.errors import ConfigError
+    from obliviate.llm.audit import AuditConfig
+    from obliviate.llm.data import FORGET_VARIANTS, load_jsonl
+    from obliviate.train.trainer import parse_lora
+
+    cfg = demo_config_for(config=config, run=model, tiny=tiny, model=base)
+    forget_file = None
+    if str(forget).endswith(".jsonl") or Path(forget).is_file():
+        forget_file = Path(forget)
+        load_jsonl(forget_file)  # a bad file is refused before any model is loaded
+    elif forget in FORGET_VARIANTS:
+        cfg.variant = forget
+    else:
+        raise ConfigError(f"the forget set must be one of {', '.join(FORGET_VARIANTS)} or a JSONL file, got {forget!r}")
+    audit_cfg = None
+    if lora:
+        base_cfg = AuditConfig()
+        audit_cfg = dataclasses.replace(base_cfg, relearn=dataclasses.replace(base_cfg.relearn, **parse_lora(lora)))
+    return audit_model(load_audited(model), cfg=cfg, forget_file=forget_file, audit_cfg=audit_cfg,
+                       original=load_audited(original) if original else None,
+                       gold=load_audited(gold) if gold else None, out=out)
+
+
+def bench_config_for(*, tiny: bool = False, config: str | Path | None = None, configs: str | Path | None = None,
+                     profile: str | None = None, **given: Any):
+    """The ``BenchConfig`` that ``obliviate bench`` runs.
+
+    Args:
+        tiny: start from the tiny bench (seconds per run) instead of the standard one.
+        config: a YAML BenchConfig (a bench's ``bench.yaml``) to start from.
+        configs: a sweep's ``sweep.json``: each method at the config the sweep selected, with the sweep's model,
+            world and settings (so ``config``, ``profile`` and a ``model`` are refused beside it).
+        profile: a world profile (``standard``, ``tofu``, ``demo``).
+        given: BenchConfig fields the user gave (``methods``, ``variants``, ``seeds``, ``controls``, ``model``);
+            the config supplies the rest.
+    """
+    from obliviate.core.config import load_yaml
+    from obliviate.core.errors import ConfigError
+    from obliviate.llm import bench as b
+    from obliviate.llm.sweep import bench_config_from_sweep
+
+    if configs is not None:
+        if config is not None or given.get("model") or profile is not None:
+            raise ConfigError("--configs brings the sweep's own model, world and settings: drop --config, --model "
+                              "and --profile")
+        return bench_config_from_sweep(configs, **given)
+    if profile is not None:
+        given["world"] = to_dict(world_profile(profile)) if config is not None else world_profile(profile)
+    if config is not None:
+        return b.bench_config_from({**load_yaml(config), **given})
+    return b.tiny_bench_config(**given) if tiny else b.BenchConfig(**given)
+
+
+def sweep_config_for(*, tiny: bool = False, config: str | Path | None = None, profile: str | None = None,
+                     budget: int | None = None, seed: int | None = None, **given: Any):
+    """The ``SweepConfig`` that ``obliviate sweep`` runs: the bench to tune (tiny, a YAML BenchConfig, or a
+    sweep's ``sweep.yaml`` in ``config``; the world ``profile``; the BenchConfig fields ``given``), with the
+    sweep's own ``budget`` and ``seed`` when given."""
+    from obliviate.core.config import load_yaml
+    from obliviate.llm import bench as b
+    from obliviate.llm import sweep as sw
+
+    own = {k: v for k, v in (("budget", budget), ("seed", seed)) if v is not None}
+    if profile is not None:
+        given["world"] = to_dict(world_profile(profile))
+    data = load_yaml(config) if config is not None else {}
+    if "bench" in data:  # a sweep.yaml
+        return sw.sweep_config_from({**data, **own, "bench": {**data["bench"], **given}})
+    plain = {**given, **({"world": WorldConfig(**given["world"])} if "world" in given else {})}
+    bench_cfg = (b.bench_config_from({**data, **given}) if config is not None
+                 else b.tiny_bench_config(**plain) if tiny else b.BenchConfig(**plain))
+    return sw.SweepConfig(bench=bench_cfg, **own)
 
 
 def audit_model(model, *, cfg: DemoConfig, forget_file: str | Path | None = None, original=None, gold=None,

@@ -81,6 +81,12 @@ def _with_lora(cfg, lora: Optional[str], grad_accum: Optional[int] = None):
     return dataclasses.replace(cfg, **_given(grad_accum=grad_accum), **(parse_lora(lora) if lora else {}))
 
 
+def _list(items: Optional[str]) -> Optional[list[str]]:
+    """``"a, b"`` -> ``["a", "b"]``; None (not given) for None or an empty string."""
+    out = [x.strip() for x in (items or "").split(",") if x.strip()]
+    return out or None
+
+
 def _seed_list(seeds: str) -> list[int]:
     """``"0,1,2"`` -> ``[0, 1, 2]``, or one clear error."""
     try:
@@ -92,19 +98,7 @@ def _seed_list(seeds: str) -> list[int]:
     return out
 
 
-def _save_model_run(runs_dir: Path, name: str, config: dict, model, figures: dict, shown: tuple[str, ...]) -> None:
-    """A run folder ``<runs_dir>/<stamp>-<name>/`` with config.yaml, model.safetensors and metrics.json
-    (each written atomically); prints the ``shown`` figures and the folder."""
-    from safetensors.torch import save
-
-    from obliviate.core.config import save_yaml
-    from obliviate.core.store import atomic_write_bytes, atomic_write_json, finish_run, new_run_dir
-
-    run_dir = new_run_dir(runs_dir, name, command=f"{name.split('-')[0]} unlearn", settings=config)
-    save_yaml(run_dir / "config.yaml", config)
-    atomic_write_bytes(run_dir / "model.safetensors", save({k: v.contiguous() for k, v in model.state_dict().items()}))
-    atomic_write_json(run_dir / "metrics.json", figures)
-    finish_run(run_dir)
+def _print_figures(run_dir: Path, figures: dict, shown: tuple[str, ...]) -> None:
     width = max(len(k) for k in shown)
     for key in shown:
         typer.echo(f"{key:>{width}}: {figures[key]:.4g}")
@@ -486,47 +480,14 @@ def audit(
     never knew the forget set), 2: bad input.
     """
     from obliviate import api
-    from obliviate.core.config import load_yaml
     from obliviate.core.store import check_own_file
     from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, format_audit
 
     if out is not None:
         check_writable(out, "--out", folder=False)
         check_own_file(out, "--out", "audit")
-    run_cfg = Path(model) / "config.yaml"
-    if config is not None:
-        cfg = api.demo_config_from(load_yaml(config))
-    elif run_cfg.is_file() and "world" in load_yaml(run_cfg):
-        cfg = api.demo_config_from(load_yaml(run_cfg))
-    else:
-        cfg = api.tiny_demo_config() if tiny else api.DemoConfig()
-    if base:
-        cfg.model = base
-    forget_file = None
-    if forget.endswith(".jsonl") or Path(forget).is_file():
-        forget_file = Path(forget)
-        from obliviate.llm.data import load_jsonl
-
-        load_jsonl(forget_file)  # a bad file is refused before any model is loaded
-    else:
-        from obliviate.llm.data import FORGET_VARIANTS
-
-        if forget not in FORGET_VARIANTS:
-            _fail(f"--forget must be one of {', '.join(FORGET_VARIANTS)} or a JSONL file, got {forget!r}")
-        cfg.variant = forget
-    audit_cfg = None
-    if lora:
-        import dataclasses
-
-        from obliviate.llm.audit import AuditConfig
-        from obliviate.train.trainer import parse_lora
-
-        base_cfg = AuditConfig()
-        audit_cfg = dataclasses.replace(base_cfg, relearn=dataclasses.replace(base_cfg.relearn, **parse_lora(lora)))
-    net = api.load_audited(model)
-    result = api.audit_model(net, cfg=cfg, forget_file=forget_file, audit_cfg=audit_cfg,
-                             original=api.load_audited(original) if original else None,
-                             gold=api.load_audited(gold) if gold else None, out=out)
+    result = api.audit_run(model, forget, base=base, tiny=tiny, config=config, original=original, gold=gold,
+                           lora=lora, out=out)
     typer.echo(format_audit(result))
     raise typer.Exit(0 if result.verdict == FORGOTTEN else 3 if result.verdict == NOT_APPLICABLE else 1)
 
@@ -545,13 +506,12 @@ def lens(
     epochs: Annotated[int, typer.Option(help="SAE training passes")] = 20,
     corpus: Annotated[Optional[Path], typer.Option(help="extra SAE training text, one passage per line")] = None,
     check: Annotated[Optional[str], typer.Option(help="also read this model (a run folder, e.g. an unlearned "
-                                                      "one)")] = None,
+                                                      "one; a demo run folder brings its own world)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="save the lens (SAE + latents) to this folder")] = None,
 ):
     """Train the SAE entity lens on the world's target: its quality, the known/unknown latents, and where
     the forget entities sit (on the target and, with --check, on another model)."""
     from obliviate import api
-    from obliviate.core.config import load_yaml
     from obliviate.core.store import check_own_folder
     from obliviate.llm.interp.latents import LensConfig
     from obliviate.llm.interp.sae import SAEConfig
@@ -559,9 +519,7 @@ def lens(
     if out is not None:
         check_writable(out, "--out")
         check_own_folder(out, "--out", "latents.json", "an entity lens folder")  # the lens replaces it whole
-    cfg = api.demo_config_from(load_yaml(config)) if config else (api.tiny_demo_config() if tiny else api.DemoConfig())
-    if model:
-        cfg.model = model
+    cfg = api.demo_config_for(config=config, run=check, tiny=tiny, model=model)  # a demo run's own world
     if corpus is not None:
         from obliviate.llm.data.records import read_text
 
@@ -607,37 +565,12 @@ def bench(
 ):
     """Methods x forget splits x seeds, each run audited, then a leaderboard (95% intervals, significance marks)
     and report.html."""
-    from obliviate.core.config import load_yaml
+    from obliviate import api
     from obliviate.llm import bench as b
 
-    kw: dict = {}
-    if splits:
-        kw["variants"] = splits.split(",")
-    if seeds:
-        kw["seeds"] = _seed_list(seeds)
-    if controls is not None:
-        kw["controls"] = controls
-    if methods:
-        kw["methods"] = [m.strip() for m in methods.split(",")]
-    if profile is not None:
-        from obliviate import api
-        from obliviate.core.config import to_dict
-
-        kw["world"] = to_dict(api.world_profile(profile)) if config is not None else api.world_profile(profile)
-    if configs is not None:
-        if config is not None or model or profile is not None:
-            _fail("--configs brings the sweep's own model, world and settings: drop --config, --model and "
-                  "--profile")
-        from obliviate.llm.sweep import bench_config_from_sweep
-
-        cfg = bench_config_from_sweep(configs, **kw)
-    else:
-        if model:
-            kw["model"] = model
-        if config is not None:
-            cfg = b.bench_config_from({**load_yaml(config), **kw})
-        else:
-            cfg = b.tiny_bench_config(**kw) if tiny else b.BenchConfig(**kw)
+    cfg = api.bench_config_for(tiny=tiny, config=config, configs=configs, profile=profile,
+                               **_given(variants=_list(splits), seeds=_seed_list(seeds) if seeds else None,
+                                        controls=controls, methods=_list(methods), model=model or None))
     check_writable(out, "--out")
     folder = b.run_bench(cfg, out)
     typer.echo((folder / "leaderboard.md").read_text())
@@ -665,28 +598,10 @@ def sweep(
     """Tune each method (learning rate, epochs, its own weights) on validation forget people, never the reported
     ones; writes sweep.json for `obliviate bench --configs`."""
     from obliviate import api
-    from obliviate.core.config import load_yaml, to_dict
-    from obliviate.llm import bench as b
     from obliviate.llm import sweep as sw
 
-    kw: dict = {}
-    if splits:
-        kw["variants"] = splits.split(",")
-    if methods:
-        kw["methods"] = [m.strip() for m in methods.split(",")]
-    if model:
-        kw["model"] = model
-    if profile is not None:
-        kw["world"] = to_dict(api.world_profile(profile))
-    own = _given(budget=budget, seed=seed)
-    data = load_yaml(config) if config is not None else {}
-    if "bench" in data:  # a sweep.yaml
-        cfg = sw.sweep_config_from({**data, **own, "bench": {**data["bench"], **kw}})
-    else:
-        plain = {**kw, **({"world": api.WorldConfig(**kw["world"])} if "world" in kw else {})}
-        bench_cfg = (b.bench_config_from({**data, **kw}) if config is not None
-                     else b.tiny_bench_config(**plain) if tiny else b.BenchConfig(**plain))
-        cfg = sw.SweepConfig(bench=bench_cfg, **own)
+    cfg = api.sweep_config_for(tiny=tiny, config=config, profile=profile, budget=budget, seed=seed,
+                               **_given(variants=_list(splits), methods=_list(methods), model=model or None))
     check_writable(out, "--out")
     folder = sw.run_sweep(cfg, out)
     typer.echo((folder / "sweep.md").read_text())
@@ -766,21 +681,14 @@ def graph_unlearn(
     set_: SetOpt = None,
 ):
     """Train a GNN on a real graph, delete part of it with METHOD, and measure the result."""
-    from obliviate.core.config import parse_overrides, to_dict
-    from obliviate.graph.bench import GraphRunConfig, unlearn_run
-    from obliviate.graph.methods import get_graph_method
+    from obliviate.core.config import parse_overrides
+    from obliviate.graph.bench import SHOWN, GraphRunConfig, unlearn_to_folder
 
-    overrides = parse_overrides(set_)
-    m = get_graph_method(method, overrides)  # fail fast on a bad name or override
-    cfg = GraphRunConfig(dataset=dataset, task=task, backbone=backbone, where=where,
-                         fraction=fraction if fraction is not None else (0.005 if task == "edge" else 0.01),
-                         data_dir=str(data_dir or ""))
     check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
-    model, figures = unlearn_run(cfg, method, seed, method_config=overrides)
-    _save_model_run(runs_dir, f"graph-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,
-                                                           "method_config": m.to_dict()}, model, figures,
-                    ("utility", "original_utility", "deleted_auc", "original_deleted_auc", "mi_ratio", "seconds"))
+    cfg = GraphRunConfig(dataset=dataset, task=task, backbone=backbone, where=where, fraction=fraction,
+                         data_dir=str(data_dir or ""))
+    _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN)
 
 
 @graph_app.command("bench")
@@ -798,13 +706,9 @@ def graph_bench(
     """Every graph method x dataset x task x seed against Retrain; leaderboard.md, report.html, chart.png."""
     from obliviate.graph.bench import GraphBenchConfig, GraphRunConfig, run_graph_bench
 
-    kw = {}
-    if methods:
-        kw["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
-    seed_list = _seed_list(seeds)
-    cfg = GraphBenchConfig(datasets=[d.strip() for d in datasets.split(",") if d.strip()],
-                           tasks=[t.strip() for t in tasks.split(",") if t.strip()], seeds=seed_list,
-                           run=GraphRunConfig(backbone=backbone, data_dir=str(data_dir or "")), **kw)
+    cfg = GraphBenchConfig(datasets=_list(datasets) or [], tasks=_list(tasks) or [], seeds=_seed_list(seeds),
+                           run=GraphRunConfig(backbone=backbone, data_dir=str(data_dir or "")),
+                           **_given(methods=_list(methods)))
     check_writable(out, "--out")
     out = run_graph_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())
@@ -832,21 +736,14 @@ def vision_unlearn(
     set_: SetOpt = None,
 ):
     """Train a classifier on biased coloured digits, forget one class with METHOD, and measure it."""
-    from obliviate.core.config import parse_overrides, to_dict
-    from obliviate.vision.bench import VisionRunConfig, unlearn_run
-    from obliviate.vision.methods import get_vision_method
+    from obliviate.core.config import parse_overrides
+    from obliviate.vision.bench import SHOWN, VisionRunConfig, unlearn_to_folder
 
-    overrides = parse_overrides(set_)
-    m = get_vision_method(method, overrides)
-    cfg = VisionRunConfig(source=source, aligned=aligned, arch=model, forget_class=forget_class,
-                          data_dir=str(data_dir or ""))
     check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
-    net, figures = unlearn_run(cfg, method, seed, method_config=overrides)
-    _save_model_run(runs_dir, f"vision-{method.lower()}", {"run": to_dict(cfg), "method": method, "seed": seed,
-                                                            "method_config": m.to_dict()}, net, figures,
-                    ("forget_acc", "original_forget_acc", "forget_acc_aligned", "forget_acc_conflicting",
-                     "retain_acc", "test_acc", "worst_group_acc", "mia_auc", "seconds"))
+    cfg = VisionRunConfig(source=source, aligned=aligned, arch=model, forget_class=forget_class,
+                          data_dir=str(data_dir or ""))
+    _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN)
 
 
 @vision_app.command("bench")
@@ -864,10 +761,9 @@ def vision_bench(
     """Every vision method x seed against Retrain; leaderboard.md, report.html, chart.png."""
     from obliviate.vision.bench import VisionBenchConfig, VisionRunConfig, run_vision_bench
 
-    kw = {"methods": [m.strip() for m in methods.split(",") if m.strip()]} if methods else {}
-    seed_list = _seed_list(seeds)
-    cfg = VisionBenchConfig(seeds=seed_list, run=VisionRunConfig(source=source, aligned=aligned,
-                                                                 data_dir=str(data_dir or "")), **kw)
+    cfg = VisionBenchConfig(seeds=_seed_list(seeds), run=VisionRunConfig(source=source, aligned=aligned,
+                                                                         data_dir=str(data_dir or "")),
+                            **_given(methods=_list(methods)))
     check_writable(out, "--out")
     out = run_vision_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())

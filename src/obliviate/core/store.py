@@ -520,3 +520,4 @@ def _new_run_dir(runs_dir: str | os.PathLike, name: str, command: str | None, se
     if command is not None:
         start_run(path, command, settings)
     return path
+

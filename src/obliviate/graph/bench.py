@@ -29,6 +29,7 @@ import torch
 
 from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
+from obliviate.core.method import save_method_run
 from obliviate.core.progress import log
 from obliviate.core.report.board import (
     Column,
@@ -54,6 +55,9 @@ def _all_methods() -> list[str]:
     return GRAPH_METHODS.names()
 
 
+DEFAULT_FRACTION = {"edge": 0.005, "node": 0.01}  # share of training edges / nodes deleted
+
+
 @dataclass
 class GraphRunConfig:
     """One graph deletion setting.
@@ -62,7 +66,8 @@ class GraphRunConfig:
         dataset: ``cora`` or ``citeseer``.
         task: ``edge`` (link prediction, delete edges) or ``node`` (node classification, delete nodes).
         backbone: ``gcn``, ``gat`` or ``gin``.
-        fraction: share of training edges (edge task; GNNDelete's default 0.5%) or of nodes (node task) deleted.
+        fraction: share of training edges (edge task) or of nodes (node task) deleted; default (None):
+            ``DEFAULT_FRACTION`` of the task (edges: GNNDelete's 0.5%).
         where: edge sampling: ``random``, ``in`` or ``out`` of the test edges' 2-hop subgraph.
         train_steps, train_lr: the original model's (and Retrain's) full-batch training budget.
         data_dir: the folder holding ``planetoid/`` (default ``$OBLIVIATE_DATA``).
@@ -71,7 +76,7 @@ class GraphRunConfig:
     dataset: str = "cora"
     task: str = "edge"
     backbone: str = "gcn"
-    fraction: float = 0.005
+    fraction: float | None = None
     where: str = "random"
     train_steps: int = 200
     train_lr: float = 1e-2
@@ -85,6 +90,8 @@ class GraphRunConfig:
             raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         from obliviate.graph.data import WHERE
 
+        if self.fraction is None:
+            self.fraction = DEFAULT_FRACTION[self.task]
         if self.where not in WHERE:
             raise ConfigError(f"where (--where) must be one of {', '.join(WHERE)}, got {self.where!r}")
         check_number("GraphRunConfig.fraction (--fraction)", self.fraction, low=0, high=0.5, low_open=True,
@@ -102,7 +109,7 @@ class GraphBenchConfig:
     tasks: list[str] = field(default_factory=lambda: ["edge", "node"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     run: GraphRunConfig = field(default_factory=GraphRunConfig)
-    node_fraction: float = 0.01
+    node_fraction: float = DEFAULT_FRACTION["node"]
     method_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -216,6 +223,22 @@ def unlearn_run(cfg: GraphRunConfig, method: str, seed: int, original: Original 
         "deleted_nodes": int(len(o.deletion.nodes)), **M.graph_summary(o.graph),
     }
     return model, figures
+
+
+SHOWN = ("utility", "original_utility", "deleted_auc", "original_deleted_auc", "mi_ratio", "seconds")
+
+
+def unlearn_to_folder(cfg: GraphRunConfig, method: str, seed: int = 0, method_config: dict | None = None,
+                      runs_dir: str | Path = "runs") -> tuple[Path, dict[str, Any]]:
+    """What ``obliviate graph unlearn`` does: train the original, unlearn with ``method``, measure, and save a run
+    folder ``<runs_dir>/<stamp>-graph-<method>`` (config.yaml, model.safetensors, metrics.json)."""
+    from obliviate.graph.methods import get_graph_method
+
+    m = get_graph_method(method, method_config)  # a bad name or override fails before any training
+    check_number("seed", seed, low=0)
+    model, figures = unlearn_run(cfg, method, seed, method_config=method_config)
+    config = {"run": to_dict(cfg), "method": method, "seed": seed, "method_config": m.to_dict()}
+    return save_method_run(runs_dir, f"graph-{method.lower()}", "graph unlearn", config, model, figures), figures
 
 
 def _folder(out: Path, cfg: GraphRunConfig, method: str, seed: int) -> Path:

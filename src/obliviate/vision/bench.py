@@ -21,6 +21,7 @@ import torch
 
 from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
+from obliviate.core.method import save_method_run
 from obliviate.core.progress import log
 from obliviate.core.report.board import (
     Column,
@@ -124,6 +125,23 @@ def unlearn_run(cfg: VisionRunConfig, method: str, seed: int, prepared=None, met
                **{f"original_{k}": v for k, v in evaluate(original, data, req).items()},
                "n_forget": len(req.forget), "n_forget_conflicting": int((~data.train.aligned[req.forget]).sum())}
     return model, figures
+
+
+SHOWN = ("forget_acc", "original_forget_acc", "forget_acc_aligned", "forget_acc_conflicting", "retain_acc",
+         "test_acc", "worst_group_acc", "mia_auc", "seconds")
+
+
+def unlearn_to_folder(cfg: VisionRunConfig, method: str, seed: int = 0, method_config: dict | None = None,
+                      runs_dir: str | Path = "runs") -> tuple[Path, dict[str, Any]]:
+    """What ``obliviate vision unlearn`` does: train the original, unlearn with ``method``, measure, and save a
+    run folder ``<runs_dir>/<stamp>-vision-<method>`` (config.yaml, model.safetensors, metrics.json)."""
+    from obliviate.vision.methods import get_vision_method
+
+    m = get_vision_method(method, method_config)  # a bad name or override fails before any training
+    check_number("seed", seed, low=0)
+    net, figures = unlearn_run(cfg, method, seed, method_config=method_config)
+    config = {"run": to_dict(cfg), "method": method, "seed": seed, "method_config": m.to_dict()}
+    return save_method_run(runs_dir, f"vision-{method.lower()}", "vision unlearn", config, net, figures), figures
 
 
 def run_vision_bench(cfg: VisionBenchConfig, out: str | Path) -> Path:
