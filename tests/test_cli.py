@@ -339,3 +339,59 @@ def test_one_name_per_concept_across_commands():
     assert {"--forget-split", "--forget-file"} <= names("audit", "forget")
     for command in ("bench", "sweep"):
         assert names(command, "splits") == {"--forget-splits", "--splits"}
+
+
+# Options whose default a config supplies: the CLI passes "not given" (None) and its help quotes the config's value,
+# so a default lives in one place and the help cannot drift from it.
+CONFIG_DEFAULTS = [
+    (("graph", "unlearn"), "dataset", "obliviate.graph.bench:GraphRunConfig", "dataset"),
+    (("graph", "unlearn"), "task", "obliviate.graph.bench:GraphRunConfig", "task"),
+    (("graph", "unlearn"), "where", "obliviate.graph.bench:GraphRunConfig", "where"),
+    (("graph", "unlearn"), "backbone", "obliviate.graph.bench:GraphRunConfig", "backbone"),
+    (("graph", "bench"), "backbone", "obliviate.graph.bench:GraphRunConfig", "backbone"),
+    (("graph", "bench"), "datasets", "obliviate.graph.bench:GraphBenchConfig", "datasets"),
+    (("graph", "bench"), "tasks", "obliviate.graph.bench:GraphBenchConfig", "tasks"),
+    (("graph", "bench"), "seeds", "obliviate.graph.bench:GraphBenchConfig", "seeds"),
+    (("vision", "unlearn"), "source", "obliviate.vision.bench:VisionRunConfig", "source"),
+    (("vision", "unlearn"), "aligned", "obliviate.vision.bench:VisionRunConfig", "aligned"),
+    (("vision", "unlearn"), "model", "obliviate.vision.bench:VisionRunConfig", "arch"),
+    (("vision", "unlearn"), "forget_class", "obliviate.vision.bench:VisionRunConfig", "forget_class"),
+    (("vision", "bench"), "seeds", "obliviate.vision.bench:VisionBenchConfig", "seeds"),
+    (("vision", "bench"), "source", "obliviate.vision.bench:VisionRunConfig", "source"),
+    (("vision", "bench"), "aligned", "obliviate.vision.bench:VisionRunConfig", "aligned"),
+    (("eval",), "max_per_split", "obliviate.llm.eval.suite:MAX_PER_SPLIT", ""),
+    (("lens",), "layer", "obliviate.llm.interp.latents:LensConfig", "layer"),
+    (("lens",), "expansion", "obliviate.llm.interp.sae:SAEConfig", "expansion"),
+    (("lens",), "k", "obliviate.llm.interp.sae:SAEConfig", "k"),
+    (("lens",), "epochs", "obliviate.llm.interp.sae:SAEConfig", "epochs"),
+]
+
+
+def _config_default(where: str, name: str):
+    import dataclasses
+    import importlib
+
+    module, _, obj = where.partition(":")
+    target = getattr(importlib.import_module(module), obj)
+    if not name:
+        return target
+    f = {f.name: f for f in dataclasses.fields(target)}[name]
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def _shown(value) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+@pytest.mark.parametrize("path, option, where, name", CONFIG_DEFAULTS)
+def test_cli_defaults_come_from_the_config_and_help_quotes_them(path, option, where, name):
+    import typer.main
+
+    from obliviate.cli import app
+
+    cmd = typer.main.get_command(app)
+    for part in path:
+        cmd = cmd.commands[part]
+    param = {p.name: p for p in cmd.params}[option]
+    assert param.default is None, f"{' '.join(path)} --{option}: the CLI writes its own default"
+    assert f"default {_shown(_config_default(where, name))}" in param.help, (param.help, _config_default(where, name))

@@ -396,7 +396,8 @@ def eval_(
         help="the model before unlearning: model utility then counts the world facts and real entities it "
              "knows (as the demo and bench do); without it, every world fact and no real entity")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write metrics JSON here")] = None,
-    max_per_split: Annotated[int, typer.Option(help="records scored per utility split (>= 1)")] = 40,
+    max_per_split: Annotated[Optional[int], typer.Option(help="records scored per utility split (>= 1; "
+                                                              "default 40)")] = None,
     metric: Annotated[str, typer.Option(help="registered metric: tofu_qa (default), memo, memorization, "
                                              "knowledge, ...")] = "tofu_qa",
     compat: Annotated[str, typer.Option(help="conventions: obliviate (default) or openunlearning (their 1e-10 "
@@ -423,7 +424,7 @@ def eval_(
     from obliviate.llm.eval.metrics.base import check_compat
     from obliviate.models import resolve_spec
 
-    if max_per_split < 1:  # 0 used to mean "no cap" silently; a cap of nothing scores nothing
+    if max_per_split is not None and max_per_split < 1:  # a cap of nothing scores nothing
         _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
     if out is not None:
         check_writable(out, "--out", folder=False)  # before every metric is computed
@@ -448,7 +449,7 @@ def eval_(
                   "or --forget files")
         resolve_spec(original)
     splits = _splits(world, split, forget, retain, data=data, data_set=data_set)
-    metrics = api.evaluate_model(model, splits, gold=gold, original=original, max_per_split=max_per_split,
+    metrics = api.evaluate_model(model, splits, gold=gold, original=original, **_given(max_per_split=max_per_split),
                                  metric=metric, compat=compat, lm_eval_tasks=lm_eval_tasks, lm_eval_dir=lm_eval_dir,
                                  lm_eval_limit=lm_eval_limit, out=out, summary=summary)
     typer.echo(json.dumps(metrics, indent=2))
@@ -499,11 +500,12 @@ def lens(
     model: Annotated[Optional[str], typer.Option(help="base model spec (default smollm2-135m)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's "
                                                         "config.yaml)")] = None,
-    layer: Annotated[int, typer.Option(help="decoder block whose output the SAE reads (-1: a third of the way "
-                                            "up)")] = -1,
-    expansion: Annotated[int, typer.Option(help="SAE latents per residual dimension")] = 8,
-    k: Annotated[int, typer.Option(help="SAE active latents per token (0: min(32, latents/64))")] = 0,
-    epochs: Annotated[int, typer.Option(help="SAE training passes")] = 20,
+    layer: Annotated[Optional[int], typer.Option(help="decoder block whose output the SAE reads (default -1: a "
+                                                      "third of the way up)")] = None,
+    expansion: Annotated[Optional[int], typer.Option(help="SAE latents per residual dimension (default 8)")] = None,
+    k: Annotated[Optional[int], typer.Option(help="SAE active latents per token (default 0: min(32, "
+                                                  "latents/64))")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="SAE training passes (default 20)")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="extra SAE training text, one passage per line")] = None,
     check: Annotated[Optional[str], typer.Option(help="also read this model (a run folder, e.g. an unlearned "
                                                       "one; a demo run folder brings its own world)")] = None,
@@ -524,8 +526,8 @@ def lens(
         from obliviate.llm.data.records import read_text
 
         read_text(corpus)  # missing, a folder or not UTF-8: refused before the target is trained
-    lens_cfg = LensConfig(layer=layer, sae=SAEConfig(expansion=expansion, k=k, epochs=epochs),
-                          corpus_file=str(corpus) if corpus else "")
+    lens_cfg = LensConfig(sae=SAEConfig(**_given(expansion=expansion, k=k, epochs=epochs)),
+                          **_given(layer=layer, corpus_file=str(corpus) if corpus else None))
     checked = api.load_audited(check) if check else None
     res = api.entity_lens(cfg, lens_cfg, check=checked, out=out)
     q = (res["sae_quality"] or {}).get("heldout", {})
@@ -667,15 +669,16 @@ DataDirOpt = Annotated[Optional[Path], typer.Option(help="folder holding planeto
 @graph_app.command("unlearn")
 @handled
 def graph_unlearn(
-    dataset: Annotated[str, typer.Option(help="cora or citeseer")] = "cora",
-    task: Annotated[str, typer.Option(help="edge (delete edges, link prediction) or node (delete nodes)")] = "edge",
+    dataset: Annotated[Optional[str], typer.Option(help="cora or citeseer (default cora)")] = None,
+    task: Annotated[Optional[str], typer.Option(help="edge (delete edges, link prediction) or node (delete nodes) "
+                                                     "(default edge)")] = None,
     method: Annotated[str, typer.Option(help="Retrain, GradAscent, GNNDelete or D2DGN")] = "D2DGN",
     seed: int = 0,
     fraction: Annotated[Optional[float], typer.Option(help="share of training edges (edge; default 0.005) or "
                                                           "nodes (node; default 0.01) to delete")] = None,
-    where: Annotated[str, typer.Option(help="edges drawn at random, in or out of the test edges' 2-hop "
-                                            "subgraph")] = "random",
-    backbone: Annotated[str, typer.Option(help="gcn, gat or gin")] = "gcn",
+    where: Annotated[Optional[str], typer.Option(help="edges drawn at random, in or out of the test edges' 2-hop "
+                                                      "subgraph (default random)")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="gcn, gat or gin (default gcn)")] = None,
     data_dir: DataDirOpt = None,
     runs_dir: Path = Path("runs"),
     set_: SetOpt = None,
@@ -686,8 +689,8 @@ def graph_unlearn(
 
     check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
-    cfg = GraphRunConfig(dataset=dataset, task=task, backbone=backbone, where=where, fraction=fraction,
-                         data_dir=str(data_dir or ""))
+    cfg = GraphRunConfig(**_given(dataset=dataset, task=task, backbone=backbone, where=where, fraction=fraction,
+                                  data_dir=str(data_dir) if data_dir else None))
     _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN)
 
 
@@ -697,18 +700,18 @@ def graph_bench(
     out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path(
         "runs/graph-bench"),
     methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
-    datasets: Annotated[str, typer.Option(help="comma-separated datasets")] = "cora,citeseer",
-    tasks: Annotated[str, typer.Option(help="comma-separated tasks")] = "edge,node",
-    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2,3,4",
-    backbone: Annotated[str, typer.Option(help="gcn, gat or gin")] = "gcn",
+    datasets: Annotated[Optional[str], typer.Option(help="comma-separated datasets (default cora,citeseer)")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="comma-separated tasks (default edge,node)")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="comma-separated seeds (default 0,1,2,3,4)")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="gcn, gat or gin (default gcn)")] = None,
     data_dir: DataDirOpt = None,
 ):
     """Every graph method x dataset x task x seed against Retrain; leaderboard.md, report.html, chart.png."""
     from obliviate.graph.bench import GraphBenchConfig, GraphRunConfig, run_graph_bench
 
-    cfg = GraphBenchConfig(datasets=_list(datasets) or [], tasks=_list(tasks) or [], seeds=_seed_list(seeds),
-                           run=GraphRunConfig(backbone=backbone, data_dir=str(data_dir or "")),
-                           **_given(methods=_list(methods)))
+    run = GraphRunConfig(**_given(backbone=backbone, data_dir=str(data_dir) if data_dir else None))
+    cfg = GraphBenchConfig(run=run, **_given(methods=_list(methods), datasets=_list(datasets), tasks=_list(tasks),
+                                             seeds=_seed_list(seeds) if seeds else None))
     check_writable(out, "--out")
     out = run_graph_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())
@@ -725,10 +728,12 @@ app.add_typer(vision_app, name="vision")
 @handled
 def vision_unlearn(
     method: Annotated[str, typer.Option(help="Retrain, Finetune, NegGrad, NegGradPlus, SCRUB or CUPID")] = "CUPID",
-    source: Annotated[str, typer.Option(help="mnist (the real test split) or digits (sklearn 8x8)")] = "mnist",
-    aligned: Annotated[float, typer.Option(help="share of training images in their class's colour")] = 0.995,
-    model: Annotated[str, typer.Option(help="cnn or mlp")] = "cnn",
-    forget_class: Annotated[int, typer.Option(help="the class to forget")] = 0,
+    source: Annotated[Optional[str], typer.Option(help="mnist (the real test split) or digits (sklearn 8x8) "
+                                                       "(default mnist)")] = None,
+    aligned: Annotated[Optional[float], typer.Option(help="share of training images in their class's colour "
+                                                          "(default 0.995)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="cnn or mlp (default cnn)")] = None,
+    forget_class: Annotated[Optional[int], typer.Option(help="the class to forget (default 0)")] = None,
     seed: int = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: "
                                                           "$OBLIVIATE_DATA)")] = None,
@@ -741,8 +746,8 @@ def vision_unlearn(
 
     check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
-    cfg = VisionRunConfig(source=source, aligned=aligned, arch=model, forget_class=forget_class,
-                          data_dir=str(data_dir or ""))
+    cfg = VisionRunConfig(**_given(source=source, aligned=aligned, arch=model, forget_class=forget_class,
+                                   data_dir=str(data_dir) if data_dir else None))
     _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN)
 
 
@@ -752,18 +757,18 @@ def vision_bench(
     out: Annotated[Path, typer.Option(help="bench folder (re-running it skips finished runs)")] = Path(
         "runs/vision-bench"),
     methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
-    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2,3,4",
-    source: Annotated[str, typer.Option(help="mnist or digits")] = "mnist",
-    aligned: Annotated[float, typer.Option(help="share of bias-aligned training images")] = 0.995,
+    seeds: Annotated[Optional[str], typer.Option(help="comma-separated seeds (default 0,1,2,3,4)")] = None,
+    source: Annotated[Optional[str], typer.Option(help="mnist or digits (default mnist)")] = None,
+    aligned: Annotated[Optional[float], typer.Option(help="share of bias-aligned training images "
+                                                          "(default 0.995)")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: "
                                                           "$OBLIVIATE_DATA)")] = None,
 ):
     """Every vision method x seed against Retrain; leaderboard.md, report.html, chart.png."""
     from obliviate.vision.bench import VisionBenchConfig, VisionRunConfig, run_vision_bench
 
-    cfg = VisionBenchConfig(seeds=_seed_list(seeds), run=VisionRunConfig(source=source, aligned=aligned,
-                                                                         data_dir=str(data_dir or "")),
-                            **_given(methods=_list(methods)))
+    run = VisionRunConfig(**_given(source=source, aligned=aligned, data_dir=str(data_dir) if data_dir else None))
+    cfg = VisionBenchConfig(run=run, **_given(methods=_list(methods), seeds=_seed_list(seeds) if seeds else None))
     check_writable(out, "--out")
     out = run_vision_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())

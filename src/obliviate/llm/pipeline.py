@@ -31,6 +31,7 @@ from obliviate.core.store import (
     open_out_dir,
     stable_hash,
 )
+from obliviate.llm.eval.suite import MAX_PER_SPLIT
 from obliviate.train.trainer import TrainConfig, cache_settings
 
 TINY = "tiny"
@@ -498,7 +499,7 @@ def evaluate(model, tokenizer, splits, **kwargs):
 
 
 def evaluate_model(model: str, splits, *, gold: str | None = None, original: str | None = None,
-                   max_per_split: int = 40, metric: str = "tofu_qa", compat: str = "obliviate",
+                   max_per_split: int = MAX_PER_SPLIT, metric: str = "tofu_qa", compat: str = "obliviate",
                    lm_eval_tasks: list[str] | None = None, lm_eval_dir: str | Path | None = None,
                    lm_eval_limit: int | None = None, out: str | Path | None = None,
                    summary: str | Path | None = None) -> dict[str, Any]:
@@ -595,7 +596,7 @@ class DemoConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
     finetune: TrainConfig = field(default_factory=FinetuneConfig)
     unlearn: TrainConfig = field(default_factory=UnlearnConfig)
-    eval_max_per_split: int = 40
+    eval_max_per_split: int = MAX_PER_SPLIT
     runs_dir: str = "runs"
 
     def __post_init__(self) -> None:

@@ -35,13 +35,16 @@ UTILITY_FIGURES = ("answer_prob", "rouge_l_recall", "truth_ratio")
 EVAL_SPLITS = ("forget", "retain", "neighbours", "real_entities", "world_facts")  # what ``evaluate`` scores
 
 
+MAX_PER_SPLIT = 40  # utility-split records scored by default (evaluate, `obliviate eval`, the demo)
+
+
 def evaluate(
     model,
     tokenizer,
     splits,
     *,
     gold_forget_truth_ratios: list[float] | None = None,
-    max_per_split: int | None = 40,
+    max_per_split: int | None = MAX_PER_SPLIT,
     batch_size: int = 16,
     metric: str = "tofu_qa",
     scorer: Scorer | None = None,
