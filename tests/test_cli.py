@@ -364,17 +364,38 @@ CONFIG_DEFAULTS = [
     (("lens",), "expansion", "obliviate.llm.interp.sae:SAEConfig", "expansion"),
     (("lens",), "k", "obliviate.llm.interp.sae:SAEConfig", "k"),
     (("lens",), "epochs", "obliviate.llm.interp.sae:SAEConfig", "epochs"),
+    (("smarl", "train"), "case", "obliviate.smarl.env:EnvConfig", "case"),
+    (("smarl", "train"), "n", "obliviate.smarl.env:EnvConfig", "n"),
+    (("smarl", "train"), "episode_steps", "obliviate.smarl.env:EnvConfig", "episode_steps"),
+    (("smarl", "train"), "form", "obliviate.smarl.env:EnvConfig", "form"),
+    (("smarl", "train"), "iterations", "obliviate.smarl.rl:TrainConfig", "iterations"),
+    (("smarl", "train"), "envs", "obliviate.smarl.rl:TrainConfig", "envs"),
+    (("smarl", "train"), "rollout", "obliviate.smarl.rl:TrainConfig", "rollout"),
+    (("smarl", "train"), "seed", "obliviate.smarl.rl:TrainConfig", "seed"),
+    (("smarl", "train"), "checkpoint_every", "obliviate.smarl.rl:TrainConfig", "checkpoint_every"),
+    (("smarl", "eval"), "t_avg", "obliviate.smarl.evaluate:EvalConfig", "t_avg"),
+    (("smarl", "simulate"), "case", "obliviate.smarl.evaluate:EvalConfig", "case"),
+    (("smarl", "simulate"), "n", "obliviate.smarl.evaluate:EvalConfig", "n"),
+    (("smarl", "simulate"), "t_avg", "obliviate.smarl.evaluate:EvalConfig", "t_avg"),
+    (("smarl", "simulate"), "t_end", "obliviate.smarl.report:simulate_closure", "t_end"),
+    (("smarl", "reference"), "case", "obliviate.smarl.evaluate:EvalConfig", "case"),
+    (("smarl", "reference"), "dns_n", "obliviate.smarl.evaluate:EvalConfig", "dns_n"),
+    (("smarl", "reference"), "t_end", "obliviate.smarl.evaluate:EvalConfig", "dns_t_end"),
+    (("smarl", "reference"), "t_spinup", "obliviate.smarl.evaluate:EvalConfig", "dns_t_spinup"),
 ]
 
 
 def _config_default(where: str, name: str):
     import dataclasses
     import importlib
+    import inspect
 
     module, _, obj = where.partition(":")
     target = getattr(importlib.import_module(module), obj)
     if not name:
         return target
+    if inspect.isfunction(target):  # a function's own keyword default
+        return inspect.signature(target).parameters[name].default
     f = {f.name: f for f in dataclasses.fields(target)}[name]
     return f.default if f.default is not dataclasses.MISSING else f.default_factory()
 

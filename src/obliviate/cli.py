@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from obliviate.core.cliutil import OneLineErrors, check_writable, handled
 from obliviate.core.cliutil import fail as _fail
+from obliviate.core.cliutil import given as _given
 from obliviate.core.config import check_number
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors,
@@ -65,11 +66,6 @@ def _training_choices(cfg, combiner, combiner_set, sampling, neighbours):
     if neighbours:
         kw["neighbours"] = neighbours.lower()
     return dataclasses.replace(cfg, **kw) if kw else cfg
-
-
-def _given(**options: Any) -> dict[str, Any]:
-    """The options the user gave (not None): what a command passes to a config, which supplies the rest."""
-    return {k: v for k, v in options.items() if v is not None}
 
 
 def _with_lora(cfg, lora: Optional[str], grad_accum: Optional[int] = None):

@@ -70,6 +70,11 @@ class OneLineErrors(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def given(**options: Any) -> dict[str, Any]:
+    """The options the user gave (not None): what a command passes to a config, which supplies the rest."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def check_writable(path: str | os.PathLike, option: str, *, folder: bool = True) -> Path:
     """Refuse (ConfigError naming ``option``) an output that cannot be written, before any long work.
 

@@ -14,6 +14,114 @@ from typing import Any
 from obliviate.core.cliutil import check_writable
 
 
+def train_run(*, out: Path | None = None, runs_dir: Path = Path("runs"), resume: Path | None = None,
+              iterations: int | None = None, time_limit: float | None = None, env: dict | None = None,
+              **given: Any) -> tuple[Path, dict]:
+    """What ``obliviate smarl train`` does: train the shared policy with PPO into a run folder, then its report.
+
+    A folder (``resume``, or ``out``) that holds a checkpoint continues with its saved settings; only the budget
+    (``iterations``, ``time_limit`` minutes) may change. Otherwise ``env`` (EnvConfig fields) and ``given``
+    (TrainConfig fields) are the settings given; the configs supply the rest. Returns the folder and the summary.
+    """
+    import dataclasses
+
+    from obliviate.core.errors import DataError
+    from obliviate.core.store import new_run_dir, open_out_dir
+    from obliviate.smarl.env import EnvConfig
+    from obliviate.smarl.rl import CHECKPOINT, TrainConfig, load_train_config, train
+
+    run_dir = resume or out
+    budget = {k: v for k, v in (("iterations", iterations), ("time_limit_min", time_limit)) if v is not None}
+    if run_dir is not None and (run_dir / CHECKPOINT).is_dir():
+        cfg = dataclasses.replace(load_train_config(run_dir), **budget)  # the saved settings
+    elif resume is not None:
+        raise DataError(f"{resume} holds no checkpoint to resume")
+    else:
+        cfg = TrainConfig(env=EnvConfig(**(env or {})), **given, **budget)
+        if out is not None:
+            check_writable(out, "--out")
+            open_out_dir(out, "smarl train")  # new, empty, or an unstarted smarl run; anything else is refused
+        else:
+            check_writable(runs_dir, "--runs-dir")
+        run_dir = out or new_run_dir(runs_dir, f"smarl-train-{cfg.env.case}", command="smarl train")
+    summary = train(cfg, run_dir)
+    write_train_report(run_dir)
+    return run_dir, summary
+
+
+def _learned(run: Path, case: str | None = None, n: int | None = None):
+    """The learned closure of a training run and its TrainConfig; refused on another case or grid."""
+    from obliviate.core.errors import ConfigError
+    from obliviate.smarl.evaluate import PolicyClosure
+    from obliviate.smarl.rl import load_policy
+
+    tcfg, model = load_policy(run)
+    env = tcfg.env
+    if (case is not None and case.lower() != env.case) or (n is not None and n != env.n):
+        raise ConfigError(f"the policy of {run} was trained on {env.case} at {env.n}^2; evaluate it there")
+    return PolicyClosure(model, env.form, env.agents_side, env.action_every), tcfg
+
+
+def _classical(names: list[str], also: str = "") -> dict:
+    from obliviate.core.errors import ConfigError
+    from obliviate.smarl.evaluate import CLASSICAL
+
+    for name in names:
+        if name.lower() not in CLASSICAL:
+            raise ConfigError(f"unknown closure {name!r}; choose from {', '.join(CLASSICAL)}{also}")
+    return {name.lower(): name.lower() for name in names}
+
+
+def eval_closures(*, run: Path | None = None, closures: list[str] | None = None, build_reference: bool = True,
+                  dns_cost: bool = True, runs_dir: Path = Path("runs"), **given: Any) -> tuple[Path, Any]:
+    """What ``obliviate smarl eval`` does: the classical ``closures`` (default: all) and, with ``run``, its
+    learned one, simulated side by side into a new run folder. ``given``: EvalConfig fields; with ``run`` the
+    case, grid, time step and length (10 training episodes) default to the run's."""
+    from obliviate.smarl.evaluate import CLASSICAL, EvalConfig
+
+    chosen = _classical(list(CLASSICAL) if closures is None else closures)
+    extra: dict = {}
+    if run is not None:
+        chosen["learned"], tcfg = _learned(run, given.get("case"), given.get("n"))
+        env = tcfg.env
+        given = {"case": env.case, "n": env.n, "dt": env.dt, "dealias": env.dealias, "dtype": env.dtype,
+                 "t_end": 10 * env.episode_steps * env.dt, "data_dir": env.data_dir, **given}
+        extra = {"train_run": str(run), "train_events": str(run / "events.jsonl")}
+    ecfg = EvalConfig(**given)
+    return evaluate_run(ecfg, chosen, runs_dir, f"smarl-eval-{ecfg.case}", build_reference, dns_cost, extra)
+
+
+def simulate_closure(closure: str, *, run: Path | None = None, t_end: float = 10.0, build_reference: bool = False,
+                     dns_cost: bool = False, runs_dir: Path = Path("runs"), **given: Any) -> tuple[Path, Any]:
+    """What ``obliviate smarl simulate`` does: one closure (a classical one, or ``learned`` from ``run``) for
+    ``t_end`` time units against the reference, into a new run folder. ``given``: EvalConfig fields."""
+    from obliviate.core.errors import ConfigError
+    from obliviate.smarl.evaluate import EvalConfig
+
+    ecfg = EvalConfig(t_end=t_end, **given)
+    name = closure.lower()
+    if name == "learned":
+        if run is None:
+            raise ConfigError("--closure learned needs --run RUN_DIR (a 'smarl train' run folder)")
+        chosen = {"learned": _learned(run, ecfg.case, ecfg.n)[0]}
+    else:
+        chosen = _classical([closure], ", learned")
+    return evaluate_run(ecfg, chosen, runs_dir, f"smarl-sim-{ecfg.case}-{name}", build_reference, dns_cost, {})
+
+
+def build_reference(**given: Any) -> tuple[int, Path]:
+    """What ``obliviate smarl reference`` does: build (and cache) our DNS reference of a case (``given``:
+    EvalConfig fields, e.g. ``case``, ``dns_n``, ``dns_t_end``); returns the snapshot count and the cache file."""
+    import dataclasses
+
+    from obliviate.smarl.evaluate import EvalConfig, dns_cache_path, dns_reference
+
+    cfg = EvalConfig(**given)
+    cfg = dataclasses.replace(cfg, n=cfg.dns_n, t_end=cfg.dns_t_end)
+    snaps = dns_reference(cfg, build=True)
+    return int(snaps.shape[0]), dns_cache_path(cfg.case, cfg)
+
+
 def write_train_report(run_dir: Path) -> Path:
     """``metrics.json``, ``reward.png``, ``coefficient.png`` and ``report.html`` of a training run."""
     from obliviate.core.store import atomic_write_json
