@@ -153,3 +153,126 @@ def test_the_reader_sees_imports_inside_functions(tmp_path):
     f.write_text("def f():\n    from obliviate import api\n    from . import y\n")
     known = {"obliviate.llm.x": f, "obliviate.api": f, "obliviate.llm.y": f, "obliviate.llm": f}
     assert imports("obliviate.llm.x", f, known) == {"obliviate.api", "obliviate.llm.y"}
+
+
+# ---------------------------------------------------------------- imports inside functions
+# An import goes inside a function only to defer a heavy dependency (a module that takes long to load, or that a
+# command may never need), said in a "# deferred: ..." comment on it or just above its block; or inside
+# ``try``/``except ImportError`` for an optional one. Anything else belongs at the top of the module.
+HEAVY = {"torch", "transformers", "peft", "accelerate", "torch_geometric", "lm_eval", "matplotlib", "scipy", "sklearn",
+         "datasets", "pyarrow", "safetensors", "rich", "jinja2", "yaml", "numpy", "sparsify", "rouge_score",
+         "huggingface_hub", "tokenizers", "filelock", "gguf", "bitsandbytes", "resource"}
+
+
+def _targets(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    return [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+
+
+def _project(t: str, known: dict[str, Path]) -> str | None:
+    while t and t not in known:
+        t = t.rpartition(".")[0]
+    return t or None
+
+
+def _top_level(path: Path, known: dict[str, Path]) -> tuple[set[str], set[str]]:
+    """(project modules, heavy third-party packages) a module imports when it is itself imported."""
+    mods, heavy = set(), set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+
+    def visit(body):
+        for node in body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for t in _targets(node):
+                    m = _project(t, known)
+                    if m:
+                        mods.add(m)
+                    elif t.split(".")[0] in HEAVY:
+                        heavy.add(t.split(".")[0])
+            elif isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+
+    visit(tree.body)
+    return mods, heavy
+
+
+def heavy_loads(known: dict[str, Path]) -> dict[str, frozenset[str]]:
+    """The heavy packages importing each module loads (its top-level imports, transitively, packages' __init__
+    included)."""
+    tops = {name: _top_level(path, known) for name, path in known.items()}
+
+    def loads(name: str) -> frozenset[str]:
+        reached, todo = {name}, [name]
+        while todo:  # every module that importing ``name`` runs (breadth first; packages' __init__ included)
+            m = todo.pop()
+            parents = {".".join(m.split(".")[:i]) for i in range(1, m.count(".") + 1)}
+            for nxt in (tops[m][0] | parents) & set(known):
+                if nxt not in reached:
+                    reached.add(nxt)
+                    todo.append(nxt)
+        return frozenset(h for m in reached for h in tops[m][1])
+
+    return {name: loads(name) for name in known}
+
+
+def _misplaced_in(name: str, path: Path, loads: dict[str, frozenset[str]], known: dict[str, Path]) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    tree = ast.parse(text)
+    shown = path.relative_to(SRC) if path.is_relative_to(SRC) else path.name
+    optional: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                "ImportError" in ast.unparse(h.type or ast.Name("BaseException")) for h in node.handlers):
+            optional |= {n.lineno for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    bad: list[str] = []
+
+    def check(body: list, in_function: bool) -> None:
+        first = None  # the first import of the current block: a comment above it covers the block
+        for node in body:
+            if in_function and isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno not in optional:
+                first = first or node
+                new = set()
+                for t in _targets(node):
+                    m = _project(t, known)
+                    new |= loads[m] if m else ({t.split(".")[0]} & HEAVY)
+                new -= loads[name]
+                where = f"{shown}:{node.lineno} {ast.unparse(node)}"
+                if not new:
+                    bad.append(f"{where}: defers nothing heavy (move it to the top)")
+                elif "# deferred" not in "\n".join(lines[first.lineno - 2: node.end_lineno]):
+                    bad.append(f"{where}: defers {', '.join(sorted(new))}; say so in a '# deferred:' comment")
+            else:
+                first = None
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(node, field, None)
+                if isinstance(inner, list):
+                    check(inner, in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    check(tree.body, False)
+    return bad
+
+
+def misplaced_imports(files: dict[str, Path], known: dict[str, Path]) -> list[str]:
+    """Imports inside functions that defer nothing heavy, or defer without a ``# deferred`` comment."""
+    loads = heavy_loads(known)
+    return [line for name, path in files.items() for line in _misplaced_in(name, path, loads, known)]
+
+
+def test_imports_inside_functions_only_defer_heavy_dependencies():
+    known = modules()
+    assert misplaced_imports(known, known) == []
+
+
+def test_misplaced_import_check_is_not_vacuous(tmp_path):
+    known = modules()
+    f = tmp_path / "planted.py"
+    f.write_text("import torch\n\n\ndef light():\n    import json\n    from obliviate.core import errors\n\n\n"
+                 "def heavy():\n    from transformers import AutoModel\n\n\n"
+                 "def said():\n    # deferred: loads transformers\n    from transformers import AutoModel\n"
+                 "    import scipy\n\n\n"
+                 "def optional():\n    try:\n        import sparsify\n    except ImportError:\n        pass\n")
+    found = misplaced_imports({"obliviate.planted": f}, {**known, "obliviate.planted": f})
+    assert [line.split(" ", 1)[1].split(":")[0] for line in found] == [
+        "import json", "from obliviate.core import errors", "from transformers import AutoModel"]

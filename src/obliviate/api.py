@@ -14,14 +14,23 @@ A five-line session::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.config import save_yaml, to_dict
-from obliviate.core.errors import DataError
+from obliviate.core.config import load_yaml, save_yaml, to_dict
+from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
+from obliviate.core.report import write_report
 from obliviate.core.store import WRITTEN_BY, atomic_dir, atomic_write_json, check_resume, finish_run, new_run_dir
+from obliviate.llm import bench as b
+from obliviate.llm import sweep as sw
+from obliviate.llm.audit import AuditConfig, audit
+from obliviate.llm.data import FORGET_VARIANTS, load_jsonl
+from obliviate.llm.eval.metrics.sae_alignment import alignment
+from obliviate.llm.interp.latents import LensConfig, build_lens
+from obliviate.llm.methods import get_method
 from obliviate.llm.pipeline import (
     DATA_VERSION,
     EVAL_VERSION,
@@ -58,6 +67,9 @@ from obliviate.llm.pipeline import (
     unlearn_run,
     world_profile,
 )
+from obliviate.llm.sweep import bench_config_from_sweep
+from obliviate.models import load, resolve_spec
+from obliviate.train.trainer import parse_lora
 
 __all__ = [
     "TINY",
@@ -117,9 +129,6 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
     Returns:
         The run folder (``runs/<stamp>-demo``).
     """
-    from obliviate.core.report import write_report
-    from obliviate.llm.methods import get_method
-
     cfg = cfg or DemoConfig()
     get_method(cfg.method, cfg.method_config)  # fail fast on an unknown method or a bad override
     t0 = time.time()
@@ -157,8 +166,6 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
 
 def resume_demo(run_dir: str | Path) -> Path:
     """Finish an interrupted demo run from its folder (config.yaml + checkpoint)."""
-    from obliviate.core.config import load_yaml
-
     run_dir = Path(run_dir)
     check_resume(run_dir, "demo")  # an unfinished demo run, before its config.yaml is even read
     if not (run_dir / "config.yaml").is_file():
@@ -168,12 +175,11 @@ def resume_demo(run_dir: str | Path) -> Path:
 
 def load_audited(spec: str | Path):
     """The model to audit: a model folder, a run folder (its ``model/``), or any model spec."""
-    from obliviate.models import load, resolve_spec
-
     path = Path(spec)
     if path.is_dir() and (path / "model" / "config.json").is_file():
         path = path / "model"
     if path.is_dir() and (path / "config.json").is_file():
+        # deferred: loads transformers
         from transformers import AutoModelForCausalLM
 
         return AutoModelForCausalLM.from_pretrained(path).eval()
@@ -186,8 +192,6 @@ def demo_config_for(*, config: str | Path | None = None, run: str | Path | None 
     """The world and models a command works on: ``config`` (a YAML DemoConfig, e.g. a run's config.yaml), else
     the config.yaml of the run folder ``run`` when that run was made from a world (a demo run), else the tiny
     (``tiny``) or standard demo's; ``model`` (when given) replaces the base model."""
-    from obliviate.core.config import load_yaml
-
     run_cfg = Path(run) / "config.yaml" if run is not None else None
     if config is not None:
         cfg = demo_config_from(load_yaml(config))
@@ -215,13 +219,6 @@ def audit_run(model: str | Path, forget: str = "forget10", *, base: str | None =
     Returns:
         The :class:`~obliviate.llm.audit.AuditResult`. A bad forget file or split is refused before any model loads.
     """
-    import dataclasses
-
-    from obliviate.core.errors import ConfigError
-    from obliviate.llm.audit import AuditConfig
-    from obliviate.llm.data import FORGET_VARIANTS, load_jsonl
-    from obliviate.train.trainer import parse_lora
-
     cfg = demo_config_for(config=config, run=model, tiny=tiny, model=base)
     forget_file = None
     if str(forget).endswith(".jsonl") or Path(forget).is_file():
@@ -253,11 +250,6 @@ def bench_config_for(*, tiny: bool = False, config: str | Path | None = None, co
         given: BenchConfig fields the user gave (``methods``, ``variants``, ``seeds``, ``controls``, ``model``);
             the config supplies the rest.
     """
-    from obliviate.core.config import load_yaml
-    from obliviate.core.errors import ConfigError
-    from obliviate.llm import bench as b
-    from obliviate.llm.sweep import bench_config_from_sweep
-
     if configs is not None:
         if config is not None or given.get("model") or profile is not None:
             raise ConfigError("--configs brings the sweep's own model, world and settings: drop --config, --model "
@@ -275,10 +267,6 @@ def sweep_config_for(*, tiny: bool = False, config: str | Path | None = None, pr
     """The ``SweepConfig`` that ``obliviate sweep`` runs: the bench to tune (tiny, a YAML BenchConfig, or a
     sweep's ``sweep.yaml`` in ``config``; the world ``profile``; the BenchConfig fields ``given``), with the
     sweep's own ``budget`` and ``seed`` when given."""
-    from obliviate.core.config import load_yaml
-    from obliviate.llm import bench as b
-    from obliviate.llm import sweep as sw
-
     own = {k: v for k, v in (("budget", budget), ("seed", seed)) if v is not None}
     if profile is not None:
         given["world"] = to_dict(world_profile(profile))
@@ -307,9 +295,6 @@ def audit_model(model, *, cfg: DemoConfig, forget_file: str | Path | None = None
     Returns:
         The :class:`~obliviate.llm.audit.AuditResult`.
     """
-    from obliviate.llm.audit import audit
-    from obliviate.llm.data import load_jsonl
-
     p = prepare(cfg)
     splits, probes = p.splits, p.probes()
     if forget_file is not None:
@@ -338,9 +323,6 @@ def entity_lens(cfg: DemoConfig, lens_cfg=None, *, check=None, out: str | Path |
         ``{"point", "sae_quality", "known_latents", "unknown_latents", "target": alignment summary,
         "checked": alignment summary (with ``check``)}``.
     """
-    from obliviate.llm.eval.metrics.sae_alignment import alignment
-    from obliviate.llm.interp.latents import LensConfig, build_lens
-
     p = prepare(cfg)
     lens = build_lens(p.target, p.tokenizer, p.splits, lens_cfg or LensConfig())
     known_ids = set(lens.info["known_records"])

@@ -7,6 +7,9 @@ anything is written.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +19,16 @@ import typer
 from obliviate.core.cliutil import OneLineErrors, check_writable, handled
 from obliviate.core.cliutil import fail as _fail
 from obliviate.core.cliutil import given as _given
-from obliviate.core.config import check_number
+from obliviate.core.config import check_number, from_dict, load_yaml, parse_overrides, to_dict
+from obliviate.core.errors import DataError
+from obliviate.core.report import write_report
+from obliviate.core.report.html import table_rows
+from obliviate.core.store import check_own_file, check_own_folder
+from obliviate.llm.data import load_jsonl, splits_from_files
+from obliviate.llm.data.formats import FORMATS, load_benchmark
+from obliviate.llm.data.records import read_text
+from obliviate.llm.eval.harness import check_tasks
+from obliviate.models import resolve_spec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors,
                   help="obliviate: unlearn chosen knowledge from a model, then prove it is gone.")
@@ -48,15 +60,11 @@ NeighboursOpt = Annotated[Optional[str], typer.Option(help="retain records paire
 
 def _training_choices(cfg, combiner, combiner_set, sampling, neighbours):
     """``cfg`` (a TrainConfig) with the CLI's combiner and sampling choices, validated."""
-    import dataclasses
-
-    from obliviate.core.config import parse_overrides
-
     kw: dict = {}
     if combiner:
         kw["combiner"] = combiner.lower()
     if combiner_set:
-        from obliviate.core.config import to_dict
+        # deferred: loads torch
         from obliviate.train.combiners import make_combiner
 
         settings = {**cfg.combiner_config, **parse_overrides(combiner_set)}
@@ -70,8 +78,7 @@ def _training_choices(cfg, combiner, combiner_set, sampling, neighbours):
 
 def _with_lora(cfg, lora: Optional[str], grad_accum: Optional[int] = None):
     """``cfg`` (a TrainConfig) with ``--lora`` and ``--grad-accum`` (when given) applied."""
-    import dataclasses
-
+    # deferred: loads torch
     from obliviate.train.trainer import parse_lora
 
     return dataclasses.replace(cfg, **_given(grad_accum=grad_accum), **(parse_lora(lora) if lora else {}))
@@ -109,11 +116,6 @@ DataSetOpt = Annotated[Optional[list[str]], typer.Option("--data-set", help="ben
 
 def _benchmark_splits(data: str, split: str, data_set: Optional[list[str]]):
     """The splits of a benchmark read by ``obliviate.llm.data.formats`` (``FORMAT:FOLDER``)."""
-    import inspect
-
-    from obliviate.core.config import parse_overrides
-    from obliviate.llm.data.formats import FORMATS, load_benchmark
-
     name, sep, folder = data.partition(":")
     if not sep or not folder:
         _fail(f"--data must be FORMAT:FOLDER (formats: {', '.join(FORMATS.names())}), got {data!r}")
@@ -131,8 +133,8 @@ def _benchmark_splits(data: str, split: str, data_set: Optional[list[str]]):
 
 def _splits(world: Optional[Path], split: str, forget: Optional[Path], retain: Optional[Path],
             holdout: Optional[Path] = None, data: Optional[str] = None, data_set: Optional[list[str]] = None):
+    # deferred: loads numpy, torch
     from obliviate import api
-    from obliviate.llm.data import splits_from_files
 
     if data is not None:
         if forget is not None or world is not None:
@@ -162,8 +164,8 @@ def demo(
     resume: Annotated[Optional[Path], typer.Option(help="finish an interrupted demo run folder")] = None,
 ):
     """World -> target and gold models -> unlearn the 10% forget split -> side-by-side table."""
+    # deferred: loads numpy, torch
     from obliviate import api
-    from obliviate.core.config import load_yaml, parse_overrides
 
     if resume is not None:
         _print_table(api.resume_demo(resume))
@@ -178,8 +180,6 @@ def demo(
     cfg.method_config = {**cfg.method_config, **parse_overrides(set_)}
     cfg.unlearn = _training_choices(cfg.unlearn, combiner, combiner_set, sampling, neighbours)
     if model:
-        from obliviate.models import resolve_spec
-
         if model != api.TINY:
             resolve_spec(model)
         cfg.model = model
@@ -190,12 +190,9 @@ def demo(
 
 
 def _print_table(run_dir: Path) -> None:
-    import json
-
+    # deferred: loads rich
     from rich.console import Console
     from rich.table import Table
-
-    from obliviate.core.report.html import table_rows
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     models = metrics["models"]
@@ -219,6 +216,7 @@ def world(
     out: Annotated[Optional[Path], typer.Option(help="folder (default: the cache)")] = None,
 ):
     """Generate a fictitious world and write its split files (JSONL)."""
+    # deferred: loads numpy, torch
     from obliviate import api
 
     wcfg = api.world_profile(profile, seed=seed, **_given(n_entities=entities))
@@ -248,10 +246,9 @@ def finetune(
     Runs under ``torchrun --nproc_per_node N`` / ``accelerate launch`` too
     (each process takes its share of every step; process 0 writes).
     """
+    # deferred: loads numpy, torch
     from obliviate import api
     from obliviate.core import dist
-    from obliviate.llm.data import load_jsonl
-    from obliviate.models import resolve_spec
 
     check_writable(out, "--out")
     resolve_spec(model)  # a missing model is refused before --out is touched
@@ -316,12 +313,11 @@ def unlearn(
     evaluation the rule above picks; metrics.json says which step (see
     docs/metrics.md).
     """
+    # deferred: loads numpy, torch
     from obliviate import api
     from obliviate.core import dist
-    from obliviate.core.config import from_dict, parse_overrides
     from obliviate.llm.eval.during import EvalDuringConfig
     from obliviate.llm.methods import get_method
-    from obliviate.models import resolve_spec
 
     resolve_spec(model)  # everything is checked before anything is written
     ecfg = from_dict(EvalDuringConfig, {"every": eval_every, "keep": keep, "keep_threshold": keep_threshold,
@@ -371,7 +367,6 @@ def _lm_eval_tasks(names: Optional[str], task_dir: Optional[Path], limit: Option
     if not task_dir.expanduser().is_dir():
         what = "is a file, expected a folder" if task_dir.exists() else "no such folder"
         _fail(f"--lm-eval-dir {task_dir}: {what}")
-    from obliviate.llm.eval.harness import check_tasks
 
     check_tasks(tasks, task_dir)  # each name defined there, its local data files present
     return tasks
@@ -412,13 +407,10 @@ def eval_(
 
     With --lm-eval, the accuracies of those lm-eval tasks go under "lm_eval" beside them.
     """
-    import json
-
+    # deferred: loads numpy, torch
     from obliviate import api
-    from obliviate.core.store import check_own_file
     from obliviate.llm.eval.metrics import METRICS
     from obliviate.llm.eval.metrics.base import check_compat
-    from obliviate.models import resolve_spec
 
     if max_per_split is not None and max_per_split < 1:  # a cap of nothing scores nothing
         _fail(f"--max-per-split must be >= 1 (records scored per utility split), got {max_per_split}")
@@ -476,8 +468,8 @@ def audit(
     Exit code 0: FORGOTTEN, 1: NOT FORGOTTEN, 3: NOT APPLICABLE (the original
     never knew the forget set), 2: bad input.
     """
+    # deferred: loads numpy, torch
     from obliviate import api
-    from obliviate.core.store import check_own_file
     from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, format_audit
 
     if out is not None:
@@ -509,8 +501,8 @@ def lens(
 ):
     """Train the SAE entity lens on the world's target: its quality, the known/unknown latents, and where
     the forget entities sit (on the target and, with --check, on another model)."""
+    # deferred: loads numpy, torch
     from obliviate import api
-    from obliviate.core.store import check_own_folder
     from obliviate.llm.interp.latents import LensConfig
     from obliviate.llm.interp.sae import SAEConfig
 
@@ -519,8 +511,6 @@ def lens(
         check_own_folder(out, "--out", "latents.json", "an entity lens folder")  # the lens replaces it whole
     cfg = api.demo_config_for(config=config, run=check, tiny=tiny, model=model)  # a demo run's own world
     if corpus is not None:
-        from obliviate.llm.data.records import read_text
-
         read_text(corpus)  # missing, a folder or not UTF-8: refused before the target is trained
     lens_cfg = LensConfig(sae=SAEConfig(**_given(expansion=expansion, k=k, epochs=epochs)),
                           **_given(layer=layer, corpus_file=str(corpus) if corpus else None))
@@ -563,6 +553,7 @@ def bench(
 ):
     """Methods x forget splits x seeds, each run audited, then a leaderboard (95% intervals, significance marks)
     and report.html."""
+    # deferred: loads numpy, torch
     from obliviate import api
     from obliviate.llm import bench as b
 
@@ -595,6 +586,7 @@ def sweep(
 ):
     """Tune each method (learning rate, epochs, its own weights) on validation forget people, never the reported
     ones; writes sweep.json for `obliviate bench --configs`."""
+    # deferred: loads numpy, torch
     from obliviate import api
     from obliviate.llm import sweep as sw
 
@@ -609,8 +601,7 @@ def sweep(
 @app.command()
 def methods():
     """List unlearning methods with their papers and default configs."""
-    import dataclasses
-
+    # deferred: loads numpy, rich, torch
     from rich.console import Console
     from rich.table import Table
 
@@ -623,6 +614,7 @@ def methods():
         defaults = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(e.obj.Config))
         table.add_row(e.name, e.summary, e.paper, defaults)
     Console().print(table)
+    # deferred: loads torch
     from obliviate.train.combiners import COMBINERS
     from obliviate.train.samplers import SAMPLERS
 
@@ -640,11 +632,6 @@ def methods():
 @handled
 def report(run_dir: Path):
     """Re-render a run folder's report.html from its files."""
-    import json
-
-    from obliviate.core.errors import DataError
-    from obliviate.core.report import write_report
-
     if not (run_dir / "metrics.json").is_file():
         raise DataError(f"{run_dir} has no metrics.json (not a demo run folder)")
     try:
@@ -680,7 +667,7 @@ def graph_unlearn(
     set_: SetOpt = None,
 ):
     """Train a GNN on a real graph, delete part of it with METHOD, and measure the result."""
-    from obliviate.core.config import parse_overrides
+    # deferred: loads numpy, torch
     from obliviate.graph.bench import SHOWN, GraphRunConfig, unlearn_to_folder
 
     check_number("--seed", seed, low=0)
@@ -703,6 +690,7 @@ def graph_bench(
     data_dir: DataDirOpt = None,
 ):
     """Every graph method x dataset x task x seed against Retrain; leaderboard.md, report.html, chart.png."""
+    # deferred: loads numpy, torch
     from obliviate.graph.bench import GraphBenchConfig, GraphRunConfig, run_graph_bench
 
     run = GraphRunConfig(**_given(backbone=backbone, data_dir=str(data_dir) if data_dir else None))
@@ -737,7 +725,7 @@ def vision_unlearn(
     set_: SetOpt = None,
 ):
     """Train a classifier on biased coloured digits, forget one class with METHOD, and measure it."""
-    from obliviate.core.config import parse_overrides
+    # deferred: loads numpy, torch
     from obliviate.vision.bench import SHOWN, VisionRunConfig, unlearn_to_folder
 
     check_number("--seed", seed, low=0)
@@ -761,6 +749,7 @@ def vision_bench(
                                                           "$OBLIVIATE_DATA)")] = None,
 ):
     """Every vision method x seed against Retrain; leaderboard.md, report.html, chart.png."""
+    # deferred: loads numpy, torch
     from obliviate.vision.bench import VisionBenchConfig, VisionRunConfig, run_vision_bench
 
     run = VisionRunConfig(**_given(source=source, aligned=aligned, data_dir=str(data_dir) if data_dir else None))

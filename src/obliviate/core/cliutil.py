@@ -24,13 +24,13 @@ def fail(msg: str) -> NoReturn:
 def _click_exceptions() -> list:
     """The exception modules of the click typer runs on: its own copy (typer >= 0.26) and/or click."""
     mods = []
-    try:
+    try:  # optional: each exists in some typer versions only
         from typer._click import exceptions as vendored
 
         mods.append(vendored)
     except ImportError:
         pass
-    try:
+    try:  # optional: each exists in some typer versions only
         from click import exceptions as click_exceptions
 
         mods.append(click_exceptions)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from obliviate.core.errors import ConfigError
+from obliviate.core.store import atomic_write_text
 
 C = TypeVar("C")
 
@@ -118,14 +119,14 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 def save_yaml(path: str | Path, data: dict[str, Any]) -> None:
+    # deferred: loads yaml
     import yaml
-
-    from obliviate.core.store import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
+    # deferred: loads yaml
     import yaml
 
     path = Path(path)
@@ -169,8 +170,7 @@ class Configurable:
 
 def mean_std(runs: list[dict[str, Any]], keys) -> dict[str, float]:
     """``{key: mean, key_std: sample std}`` of each key over ``runs`` (NaNs ignored; std NaN below 2 values)."""
-    import math
-
+    # deferred: loads numpy
     import numpy as np
 
     out: dict[str, float] = {}

@@ -19,6 +19,7 @@ is a no-op and no process group is created.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
@@ -52,8 +53,7 @@ def is_main() -> bool:
 def init() -> None:
     """Join the process group (gloo on CPU, nccl on GPUs) once; a no-op for one process."""
     if distributed() and not torch.distributed.is_initialized():
-        import atexit
-
+        # deferred: loads accelerate
         from accelerate import PartialState
 
         PartialState(cpu=not torch.cuda.is_available())  # reads torchrun's / accelerate's environment

@@ -19,6 +19,7 @@ _phases: dict[str, float] = {}
 def console():
     global _console
     if _console is None:
+        # deferred: loads rich
         from rich.console import Console
 
         _console = Console(stderr=True)
@@ -67,6 +68,7 @@ def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
 
         yield advance
         return
+    # deferred: loads rich
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -98,6 +100,7 @@ def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
 def third_party_bars() -> None:
     """Silence transformers' own progress bars when ours are off (they flood log files)."""
     if quiet() or not sys.stderr.isatty():
+        # deferred: loads transformers
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()

@@ -38,6 +38,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from obliviate.core.errors import ObliviateError
+from obliviate.core.progress import log
+
 RUN_FILE = "run.json"
 
 
@@ -271,9 +274,8 @@ def locked(path: str | os.PathLike, what: str = "") -> Iterator[None]:
     Used around building a cached model or world: the second process waits,
     then finds the first one's result and reuses it.
     """
+    # deferred: loads filelock
     from filelock import FileLock, Timeout
-
-    from obliviate.core.progress import log
 
     if str(Path(path).resolve()) in _claimed:  # this process already holds it as its run folder
         yield
@@ -295,10 +297,10 @@ _claimed: dict[str, Any] = {}  # run folders this process holds (released at exi
 
 def _claim(path: Path) -> None:
     """Lock run folder ``path`` for this process (until :func:`finish_run` or exit); refuse if another holds it."""
+    # deferred: loads filelock, torch
     from filelock import FileLock, Timeout
 
     from obliviate.core import dist
-    from obliviate.core.errors import ObliviateError
 
     key = str(path.resolve())
     if key in _claimed or not dist.is_main():
@@ -373,8 +375,6 @@ def check_resume(path: str | os.PathLike, command: str, settings: Any = None) ->
     Otherwise the folder is locked for this process and temporary files of a
     killed writer in it are removed. ``settings=None`` skips the settings check.
     """
-    from obliviate.core.errors import ObliviateError
-
     path = Path(path)
     if not path.is_dir():
         raise ObliviateError(f"--resume {path}: no such run folder")
@@ -395,8 +395,6 @@ def check_resume(path: str | os.PathLike, command: str, settings: Any = None) ->
 
 def _holds_something(path: Path) -> bool:
     """Whether ``--out path`` is a folder with something in it (False: missing or empty); a file is refused."""
-    from obliviate.core.errors import ObliviateError
-
     if path.exists() and not path.is_dir():
         raise ObliviateError(f"--out {path} is a file, not a folder; choose a new folder")
     return path.is_dir() and any(path.iterdir())
@@ -413,8 +411,6 @@ def open_out_dir(path: str | os.PathLike, command: str, settings: Any = None, *,
     another command's run, other settings, a folder obliviate did not make) is
     refused with one line, before any work, nothing changed.
     """
-    from obliviate.core.errors import ObliviateError
-
     path = Path(path)
     if not _holds_something(path):
         path.mkdir(parents=True, exist_ok=True)
@@ -442,8 +438,6 @@ def open_shared_out_dir(path: str | os.PathLike, command: str, marker: str) -> b
     command's output) is refused with one line before any work, nothing changed. No lock is held: the
     commands skip work another process on the same folder has finished.
     """
-    from obliviate.core.errors import ObliviateError
-
     path = Path(path)
     if _holds_something(path):
         if not (path / marker).is_file():
@@ -459,8 +453,6 @@ def check_own_folder(path: str | os.PathLike, option: str, marker: str, what: st
     """Refuse an output folder that a command replaces as a whole (e.g. ``lens --out``) unless it is
     missing, empty, or that command's own earlier output (it holds ``marker``): a folder the command did
     not make is never replaced. Nothing is created or changed."""
-    from obliviate.core.errors import ObliviateError
-
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ObliviateError(f"{option} {path} is a file, not a folder; choose a new folder")
@@ -476,8 +468,6 @@ def check_own_file(path: str | os.PathLike, option: str, command: str) -> None:
     """Refuse an output file that exists and was not written by ``command`` (a JSON object whose
     ``written_by`` is ``obliviate <command>``): re-running a command replaces its own result, never a
     file it did not write. Nothing is changed."""
-    from obliviate.core.errors import ObliviateError
-
     path = Path(path)
     if not path.exists() or path.is_dir():  # a folder is refused by check_writable with its own message
         return
@@ -498,6 +488,7 @@ def new_run_dir(runs_dir: str | os.PathLike, name: str, *, command: str | None =
     of ``settings``, not finished) and locked, so ``--resume`` can tell it apart.
     In a multi-process run process 0 creates it and every process gets its path.
     """
+    # deferred: loads torch
     from obliviate.core import dist
 
     if dist.distributed():

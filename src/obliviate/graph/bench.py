@@ -17,6 +17,7 @@ dense matmuls only, PyG's sparse aggregation is not counted).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
@@ -42,16 +44,16 @@ from obliviate.core.report.board import (
     write_bench_html,
     write_board,
 )
-from obliviate.core.store import atomic_write_json
+from obliviate.core.report.html import pyplot
+from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.graph import metrics as M
-from obliviate.graph.data import dataset_name, planetoid_graph, sample_deletion
+from obliviate.graph.data import WHERE, dataset_name, planetoid_graph, sample_deletion
+from obliviate.graph.methods import GRAPH_METHODS, GraphContext, get_graph_method
 from obliviate.graph.models import BACKBONES, GNN
 from obliviate.graph.train import TASKS, View, fit, graph_config, task_loss
 
 
 def _all_methods() -> list[str]:
-    from obliviate.graph.methods import GRAPH_METHODS
-
     return GRAPH_METHODS.names()
 
 
@@ -88,7 +90,6 @@ class GraphRunConfig:
             raise ConfigError(f"graph task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        from obliviate.graph.data import WHERE
 
         if self.fraction is None:
             self.fraction = DEFAULT_FRACTION[self.task]
@@ -113,8 +114,6 @@ class GraphBenchConfig:
     method_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from obliviate.graph.methods import GRAPH_METHODS
-
         if isinstance(self.run, dict):
             self.run = GraphRunConfig(**self.run)
         for m in self.methods:
@@ -143,6 +142,7 @@ class PeakMemory:
             with open("/proc/self/statm") as f:
                 return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except OSError:  # not Linux: the peak of the whole process so far
+            # deferred: resource exists on Unix only
             import resource
 
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -165,8 +165,6 @@ class PeakMemory:
 
 def forward_flops(model, view: View) -> int:
     """FLOPs of one forward pass (dense ops counted by ``torch.utils.flop_counter``)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(view.graph.x, view.messages)
     return int(counter.get_total_flops())
@@ -200,8 +198,6 @@ def train_original(cfg: GraphRunConfig, seed: int) -> Original:
 def unlearn_run(cfg: GraphRunConfig, method: str, seed: int, original: Original | None = None,
                 method_config: dict | None = None) -> tuple[Any, dict[str, Any]]:
     """Run one method on one setting; returns the unlearned model and its figures."""
-    from obliviate.graph.methods import GraphContext, get_graph_method
-
     o = original or train_original(cfg, seed)
     m = get_graph_method(method, method_config)
     ctx = GraphContext(o.model, o.graph, o.deletion, cfg.task, seed=seed, train_steps=cfg.train_steps,
@@ -232,8 +228,6 @@ def unlearn_to_folder(cfg: GraphRunConfig, method: str, seed: int = 0, method_co
                       runs_dir: str | Path = "runs") -> tuple[Path, dict[str, Any]]:
     """What ``obliviate graph unlearn`` does: train the original, unlearn with ``method``, measure, and save a run
     folder ``<runs_dir>/<stamp>-graph-<method>`` (config.yaml, model.safetensors, metrics.json)."""
-    from obliviate.graph.methods import get_graph_method
-
     m = get_graph_method(method, method_config)  # a bad name or override fails before any training
     check_number("seed", seed, low=0)
     model, figures = unlearn_run(cfg, method, seed, method_config=method_config)
@@ -247,10 +241,6 @@ def _folder(out: Path, cfg: GraphRunConfig, method: str, seed: int) -> Path:
 
 def run_graph_bench(cfg: GraphBenchConfig, out: str | Path) -> Path:
     """Every (dataset, task, seed, method) not finished yet, then the leaderboard and report."""
-    import dataclasses
-
-    from obliviate.core.store import open_shared_out_dir
-
     out = Path(out)
     open_shared_out_dir(out, "graph bench", "bench.yaml")  # new, empty, or an earlier graph bench here: nothing else
     save_yaml(out / "bench.yaml", to_dict(cfg))
@@ -318,10 +308,7 @@ def format_graph_leaderboard(board: dict[str, Any]) -> str:
 
 def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html`` (table + utility vs deleted-edge AUC per dataset and task) and ``chart.png``."""
-    import matplotlib  # deferred: plotting loads only when a report is drawn
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = board["rows"]
     settings = sorted({(r["dataset"], r["task"]) for r in rows})

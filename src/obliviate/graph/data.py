@@ -55,6 +55,7 @@ def load_planetoid(name: str, data_dir: str | os.PathLike | None = None):
     Raises:
         DataError: the raw files are not there, naming the setting to use.
     """
+    # deferred: loads torch_geometric
     from torch_geometric.datasets import Planetoid
 
     name = dataset_name(name)
@@ -184,6 +185,7 @@ class Deletion:
 
 def two_hop_nodes(g: Graph, seeds: torch.Tensor) -> torch.Tensor:
     """Nodes within 2 hops of ``seeds`` in the training graph (bool mask, seeds included)."""
+    # deferred: loads torch_geometric
     from torch_geometric.utils import k_hop_subgraph
 
     subset, _, _, _ = k_hop_subgraph(seeds.unique(), 2, g.message_edges(), num_nodes=g.num_nodes)

@@ -36,6 +36,7 @@ def embeddings(model, view: View) -> torch.Tensor:
 
 
 def _auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
+    # deferred: loads sklearn
     from sklearn.metrics import roc_auc_score
 
     scores = torch.cat([pos, neg]).sigmoid().numpy()
@@ -75,6 +76,7 @@ class MembershipAttack:
     """Logistic regression on the edge probability, fitted on the original model: training edges vs non-edges."""
 
     def __init__(self, original, view: View, seed: int = 0) -> None:
+        # deferred: loads sklearn
         from sklearn.linear_model import LogisticRegression
 
         z = embeddings(original, view)

@@ -20,6 +20,7 @@ BACKBONES = ("gcn", "gat", "gin")
 
 
 def _conv(kind: str, d_in: int, d_out: int):
+    # deferred: loads torch_geometric
     from torch_geometric.nn import GATConv, GCNConv, GINConv
 
     if kind == "gcn":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from obliviate.core.errors import ConfigError
 from obliviate.graph.data import Deletion, Graph
 from obliviate.train.samplers import Sampler
 from obliviate.train.trainer import TrainConfig, Trainer
@@ -105,7 +106,6 @@ def task_loss(task: str, view: View, seed: int = 0) -> Callable:
         return link_loss(view, seed)
     if task == "node":
         return node_loss(view)
-    from obliviate.core.errors import ConfigError
 
     raise ConfigError(f"graph task must be edge or node, got {task!r}")
 

@@ -38,11 +38,16 @@ import numpy as np
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log, timed
 from obliviate.core.store import atomic_write_json, stable_hash
+from obliviate.llm.data import QARecord
 from obliviate.llm.eval.attacks import RelearnConfig, knowledge, quantization_attack, relearn_attack
 from obliviate.llm.eval.metrics import METRICS, MetricContext
+from obliviate.llm.eval.metrics.mia import privleak
+from obliviate.llm.eval.metrics.plausibility import examples
 from obliviate.llm.eval.metrics.tofu import forget_quality
 from obliviate.llm.eval.options import subsample
 from obliviate.llm.eval.scoring import Scorer
+from obliviate.llm.eval.stats import equivalence_to_gold
+from obliviate.models import loaded_from
 
 FORGOTTEN, NOT_FORGOTTEN, NOT_APPLICABLE = "FORGOTTEN", "NOT FORGOTTEN", "NOT APPLICABLE"
 AUDIT_VERSION = 2  # 2: the forget split whole in the measurements, attacks on max_records of it
@@ -201,8 +206,6 @@ def measure(model, tokenizer, sets: dict[str, list], *, base: Scorer | None = No
 
 def _cached(model, key: Any, compute) -> Any:
     """``compute()`` stored as JSON in the model's own folder when it has one (target, gold)."""
-    from obliviate.models import loaded_from
-
     folder = loaded_from(model)
     if folder is None:
         return compute()
@@ -222,7 +225,6 @@ def relearn_sets(splits, probes) -> dict[str, list]:
     """Relearning tiers; without probes only ``high`` (the forget set's paraphrased QA)."""
     if probes is not None and probes.relearn:
         return dict(probes.relearn)
-    from obliviate.llm.data import QARecord
 
     return {"high": [QARecord(**{**r.to_dict(), "question": r.paraphrased_question, "answer": r.paraphrased_answer})
                      for r in splits.forget]}
@@ -355,8 +357,6 @@ def _truth_ratio_check(ours, gold, people: list[str], cfg: AuditConfig) -> Check
     says that differences below ~0.4 go unseen). Both models are scored on ``sets["forget"]``, whose
     people are ``people``.
     """
-    from obliviate.llm.eval.stats import equivalence_to_gold
-
     p = forget_quality(np.array(ours), np.array(gold))
     groups = people if len(people) == len(ours) == len(gold) else None
     eq = equivalence_to_gold(ours, gold, groups, groups)
@@ -376,8 +376,6 @@ def _truth_ratio_check(ours, gold, people: list[str], cfg: AuditConfig) -> Check
 
 
 def _membership_check(aud, orig, gold_m, cfg: AuditConfig) -> Check:
-    from obliviate.llm.eval.metrics.mia import privleak
-
     if "mia" not in aud:
         return Check("membership", "forgetting", "skip", "no holdout records: membership inference needs unseen text")
     auc = aud["mia"]["auc_mink"]
@@ -472,8 +470,6 @@ def _utility_checks(checks, aud, orig, gold_m, tol) -> None:
 def _plausibility(scorer: Scorer, forget: list) -> dict[str, Any]:
     """Shares of forget answers of the right kind for their fact type (``metrics/plausibility.py``) and a few
     of the answers (implausible ones first)."""
-    from obliviate.llm.eval.metrics.plausibility import examples
-
     ctx = MetricContext("forget", {})
     out: dict[str, Any] = dict(METRICS.get("plausibility")(scorer, forget, ctx))
     ps = ctx.extra["per_sample"]["plausibility"]

@@ -33,6 +33,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ import numpy as np
 from obliviate.core.config import from_dict, load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log, take_phase_seconds, timed
+from obliviate.core.registry import _key
 from obliviate.core.report.board import (
     chart_png,
     format_board,
@@ -51,19 +53,25 @@ from obliviate.core.report.board import (
     write_bench_html,
     write_board,
 )
-from obliviate.core.store import atomic_dir, atomic_write_json
-from obliviate.llm.audit import AuditConfig
+from obliviate.core.report.html import pyplot
+from obliviate.core.store import atomic_dir, atomic_write_json, open_shared_out_dir
+from obliviate.llm import pipeline
+from obliviate.llm.audit import AuditConfig, audit
+from obliviate.llm.data import FORGET_VARIANTS
+from obliviate.llm.eval.metrics.faithfulness import faithfulness, faithfulness_sets
+from obliviate.llm.eval.metrics.sae_alignment import alignment
+from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.eval.stats import EQUIVALENCE_DELTA
-from obliviate.llm.interp.latents import LensConfig
+from obliviate.llm.eval.suppression import OutputFilter
+from obliviate.llm.interp.latents import LensConfig, build_lens
 from obliviate.llm.interp.sae import SAEConfig
+from obliviate.llm.methods import METHODS
 from obliviate.train.trainer import LATER_FIELDS, TrainConfig
 
 CONTROLS = ("target", "gold", "suppressed")
 
 
 def _all_methods() -> list[str]:
-    from obliviate.llm.methods import METHODS
-
     return METHODS.names()
 
 
@@ -108,9 +116,6 @@ class BenchConfig:
     lens: LensConfig = field(default_factory=LensConfig)
 
     def __post_init__(self) -> None:
-        from obliviate.llm import pipeline
-        from obliviate.llm.data import FORGET_VARIANTS
-
         if isinstance(self.lens, dict):
             self.lens = from_dict(LensConfig, self.lens)
         self.world = self.world or pipeline.WorldConfig()
@@ -133,8 +138,6 @@ class BenchConfig:
 
 def tiny_bench_config(**overrides: Any) -> BenchConfig:
     """The same bench on the tiny model: for tests and a quick look."""
-    from obliviate.llm import pipeline
-
     demo = pipeline.tiny_demo_config()
     audit = AuditConfig(relearn=dict(steps=6, lr=1e-3, batch_size=4, eval_every=2), max_records=16)
     lens = LensConfig(sae=SAEConfig(expansion=4, k=6, epochs=30), top_latents=8, max_density=0.05)
@@ -146,8 +149,6 @@ def tiny_bench_config(**overrides: Any) -> BenchConfig:
 
 def bench_config_from(data: dict[str, Any]) -> BenchConfig:
     """A BenchConfig from plain data (YAML), validated."""
-    from obliviate.llm import pipeline
-
     data = dict(data)
     parts: dict[str, Any] = {}
     for k, cls in (("world", pipeline.WorldConfig), ("audit", AuditConfig), ("lens", LensConfig)):
@@ -158,17 +159,12 @@ def bench_config_from(data: dict[str, Any]) -> BenchConfig:
 
 
 def _demo_config(cfg: BenchConfig, variant: str):
-    from obliviate.llm import pipeline
-
     return pipeline.DemoConfig(model=cfg.model, variant=variant, world=cfg.world, finetune=cfg.finetune,
                           unlearn=cfg.unlearn, eval_max_per_split=cfg.eval_max_per_split)
 
 
 def method_config(cfg: BenchConfig, spec: str) -> dict[str, Any]:
     """Overrides for a run spec: its own entry (``npo+gu``), else its method's (``npo``)."""
-    from obliviate.core.registry import _key
-    from obliviate.llm import pipeline
-
     by_key = {_key(k): v for k, v in cfg.method_configs.items()}
     return by_key.get(_key(spec), by_key.get(_key(pipeline.parse_run_spec(spec)[0]), {})) or {}
 
@@ -176,9 +172,6 @@ def method_config(cfg: BenchConfig, spec: str) -> dict[str, Any]:
 def unlearn_config(cfg: BenchConfig, spec: str) -> TrainConfig:
     """The unlearning settings of a run spec: the bench's, its combiner and sampling, then its own overrides
     (``unlearn_overrides``: its own entry, else its method's)."""
-    from obliviate.core.registry import _key
-    from obliviate.llm import pipeline
-
     train = pipeline.spec_config(spec, copy.deepcopy(cfg.unlearn))[1]
     by_key = {_key(k): v for k, v in cfg.unlearn_overrides.items()}
     own = by_key.get(_key(spec), by_key.get(_key(pipeline.parse_run_spec(spec)[0]), {})) or {}
@@ -211,8 +204,6 @@ def _extra_settings(cfg: BenchConfig) -> dict[str, Any]:
 
 def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
     """Run every (method, split, seed) not finished yet, then write the leaderboard. Returns ``out``."""
-    from obliviate.core.store import open_shared_out_dir
-
     out = Path(out)
     open_shared_out_dir(out, "bench", "bench.yaml")  # new, empty, or an earlier bench here: nothing else
     save_yaml(out / "bench.yaml", to_dict(cfg))
@@ -226,8 +217,6 @@ def run_bench(cfg: BenchConfig, out: str | Path) -> Path:
             continue
         log(f"bench [{i}/{len(todo)}]: {name} on {variant}, seed {seed}")
         if variant not in prepared:
-            from obliviate.llm import pipeline
-
             prepared = {variant: Shared(pipeline.prepare(_demo_config(cfg, variant)), cfg)}  # one split in memory
         _run_one(cfg, prepared[variant], out, name, variant, seed)
     board = leaderboard(out)
@@ -247,29 +236,20 @@ class Shared:
         return getattr(self.p, name)
 
     def original_scorer(self):
-        from obliviate.llm.eval.scoring import Scorer
-
         self._scorer = self._scorer or Scorer(self.p.target, self.p.tokenizer)
         return self._scorer
 
     def faith_sets(self) -> dict[str, list]:
-        from obliviate.llm.eval.metrics.faithfulness import faithfulness_sets
-
         if self._sets is None:
             self._sets = faithfulness_sets(self.p.splits.forget, self.p.splits.retain, self.p.probes().multi_hop)
         return self._sets
 
     def lens(self):
-        from obliviate.llm.interp.latents import build_lens
-
         self._lens = self._lens or build_lens(self.p.target, self.p.tokenizer, self.p.splits, self.cfg.lens)
         return self._lens
 
     def extras(self, model, scorer) -> dict[str, Any]:
         """FaithUn rates and SAE alignment of ``model`` (an OutputFilter is read through its inner model)."""
-        from obliviate.llm.eval.metrics.faithfulness import faithfulness
-        from obliviate.llm.eval.metrics.sae_alignment import alignment
-
         out: dict[str, Any] = {}
         if self.cfg.faithfulness:
             out["faithfulness"] = faithfulness(scorer, self.original_scorer(), self.faith_sets())
@@ -317,11 +297,6 @@ def _settings_for(cfg: BenchConfig, name: str, variant: str, seed: int) -> dict[
 
 
 def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int) -> None:
-    from obliviate.llm import pipeline
-    from obliviate.llm.audit import audit
-    from obliviate.llm.eval.scoring import Scorer
-    from obliviate.llm.eval.suppression import OutputFilter
-
     folder = run_folder(out, name, variant, seed)
     folder.mkdir(parents=True, exist_ok=True)
     settings = _settings_for(cfg, name, variant, seed)
@@ -339,6 +314,7 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     elif name == "suppressed":
         model = OutputFilter(p.target, p.tokenizer, sorted({r.entity for r in p.splits.forget}))
     elif (folder / "model" / "config.json").is_file():  # unlearning finished before an interruption
+        # deferred: loads transformers
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(folder / "model").eval()
@@ -472,6 +448,7 @@ def t_interval(xs: Any, level: float = LEVEL) -> tuple[float, float]:
     ``(nan, nan)`` for fewer than two of them. Equal to
     ``scipy.stats.t.interval(level, n - 1, loc=mean, scale=s / sqrt(n))``.
     """
+    # deferred: loads scipy
     from scipy import stats
 
     a = _finite(xs)
@@ -487,8 +464,7 @@ def welch_pvalue(a: Any, b: Any) -> float:
     1.0 where the test is undefined: fewer than two values in a sample, or two
     constant samples with the same value (two constant samples that differ give 0).
     """
-    import warnings
-
+    # deferred: loads scipy
     from scipy import stats
 
     a, b = _finite(a), _finite(b)
@@ -741,10 +717,7 @@ def format_leaderboard(board: dict[str, Any]) -> str:
 def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html``: the leaderboard, the forget-quality-vs-utility Pareto chart,
     per-metric bars, the relearning curves and the SAE alignment panels (also ``alignment.png``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = board["rows"]
     charts = []
@@ -820,7 +793,7 @@ def _ci_err(row: dict[str, Any], key: str) -> np.ndarray:
 def alignment_chart(rows: list[dict[str, Any]]):
     """Small multiples, one panel per method: known (grey) and never-seen (orange) entities, and the
     forget entities before (hollow, from the target row) and after (filled). ``None`` without points."""
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = [r for r in rows if r.get("alignment_points")]
     before = next((r["alignment_points"] for r in rows if r["name"] == "target"), None)

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import platform
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.config import from_dict, save_yaml, to_dict
-from obliviate.core.errors import ConfigError, DataError
-from obliviate.core.progress import log
+import torch
+
+from obliviate.core import dist
+from obliviate.core.config import check_number, from_dict, save_yaml, to_dict
+from obliviate.core.errors import ConfigError, DataError, ObliviateError
+from obliviate.core.progress import log, third_party_bars
 from obliviate.core.store import (
+    WRITTEN_BY,
     atomic_dir,
     atomic_write_json,
     cache_home,
@@ -31,8 +37,35 @@ from obliviate.core.store import (
     open_out_dir,
     stable_hash,
 )
-from obliviate.llm.eval.suite import MAX_PER_SPLIT
-from obliviate.train.trainer import TrainConfig, cache_settings
+from obliviate.llm.data import (
+    FORGET_VARIANTS,
+    generate_world,
+    load_jsonl,
+    load_real_entities,
+    load_real_rehearsal,
+    load_splits,
+    load_world_facts,
+    load_world_probes,
+    save_world,
+)
+from obliviate.llm.data.neighbours import retain_sets
+from obliviate.llm.data.world import MAX_ENTITIES
+from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
+from obliviate.llm.eval import options
+from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_results
+from obliviate.llm.eval.harness import run_lm_eval
+from obliviate.llm.eval.metrics import METRICS, MetricContext
+from obliviate.llm.eval.scoring import Scorer
+from obliviate.llm.eval.suite import MAX_PER_SPLIT, add_forget_quality
+from obliviate.llm.eval.suite import evaluate as _evaluate
+from obliviate.llm.eval.suite import openunlearning_summary as _summary
+from obliviate.llm.methods import METHODS, Method, MethodContext, get_method
+from obliviate.models import load, loaded_from, resolve_spec
+from obliviate.models.tiny import tiny_model_for
+from obliviate.train import checkpoint
+from obliviate.train.combiners import COMBINERS, is_retain, make_combiner
+from obliviate.train.samplers import SAMPLERS, FilteredSampler, SingleSampler, parse_neighbours, unlearning_sampler
+from obliviate.train.trainer import TrainConfig, Trainer, apply_lora, cache_settings, is_peft
 
 TINY = "tiny"
 # Bump when generated data or metric code changes, so caches keyed on them are rebuilt.
@@ -63,9 +96,6 @@ class WorldConfig:
     validation: int = 0
 
     def __post_init__(self) -> None:
-        from obliviate.core.config import check_number
-        from obliviate.llm.data.world import MAX_ENTITIES
-
         if self.n_entities < 8 or self.n_entities > MAX_ENTITIES:
             raise ConfigError(f"WorldConfig.n_entities (world --entities) must be from 8 to {MAX_ENTITIES}, "
                               f"got {self.n_entities}")
@@ -111,16 +141,12 @@ def UnlearnConfig(**overrides: Any) -> TrainConfig:
 
 def build_world(cfg: WorldConfig | None = None, out_dir: str | Path | None = None) -> Path:
     """Generate the world and write its split files (cached by config hash)."""
-    from obliviate.core import dist
-
     cfg = cfg or WorldConfig()
     with dist.main_first():
         return _build_world(cfg, out_dir)
 
 
 def _build_world(cfg: WorldConfig, out_dir: str | Path | None) -> Path:
-    from obliviate.llm.data import generate_world, save_world
-
     settings = {**to_dict(cfg), "v": DATA_VERSION}
     if not cfg.validation:  # worlds made before the field existed keep their cache folder
         settings.pop("validation")
@@ -142,8 +168,6 @@ def _build_world(cfg: WorldConfig, out_dir: str | Path | None) -> Path:
 
 def load_world_splits(world_dir: str | Path, variant: str = "forget10"):
     """Splits (forget, retain, neighbours, holdout, world facts) of a saved world."""
-    from obliviate.llm.data import FORGET_VARIANTS, load_splits
-
     if variant not in FORGET_VARIANTS:
         raise ConfigError(f"unknown forget split {variant!r}; valid: {', '.join(FORGET_VARIANTS)}")
     return load_splits(world_dir, variant)
@@ -159,11 +183,7 @@ def _records_hash(records) -> str:
 def base_model(spec: str, world_dir: str | Path | None = None):
     """``(model, tokenizer)`` for a spec; ``tiny`` builds a tiny Llama over the world's words."""
     if spec != TINY:
-        from obliviate.models import load
-
         return load(spec)
-    from obliviate.llm.data import load_jsonl, load_world_facts
-    from obliviate.models.tiny import tiny_model_for
 
     if world_dir is None:
         raise ConfigError("the tiny model needs a world (its vocabulary is the world's words)")
@@ -180,10 +200,6 @@ def base_model(spec: str, world_dir: str | Path | None = None):
 def finetune(model, tokenizer, records, cfg: TrainConfig, *, checkpoint_dir=None, events_path=None,
              callbacks: list | None = None, description: str = "fine-tuning"):
     """Fine-tune on QA records with answer-only NLL; returns the model (also the relearning attack)."""
-    from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
-    from obliviate.train.samplers import SingleSampler
-    from obliviate.train.trainer import Trainer
-
     fmt = PromptFormat(tokenizer)
     trainer = Trainer(
         model,
@@ -206,9 +222,6 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
     folder (about a second) instead of training again. Interrupted training
     resumes from its checkpoint.
     """
-    from obliviate.core import dist
-    from obliviate.core.progress import third_party_bars
-
     third_party_bars()
     key = stable_hash({"spec": spec, "records": _records_hash(records), "train": cache_settings(cfg), "v": 1})
     folder = cache_home() / "finetuned" / f"{role}-{key}"
@@ -219,10 +232,8 @@ def finetuned(spec: str, records, cfg: TrainConfig, *, role: str = "target", wor
 
 
 def _finetuned(spec: str, records, cfg: TrainConfig, role: str, world_dir, folder: Path):
-    import torch
+    # deferred: loads transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from obliviate.core import dist
 
     clean_stale_temps(folder.parent, folder.name)  # a killed writer's half-saved folder
     if (folder / "config.json").is_file():
@@ -257,9 +268,6 @@ def finetune_into(out: str | Path, spec: str, records, cfg: TrainConfig) -> Path
     command's run or any other folder is refused before any work, untouched.
     The finished folder (model, tokenizer, ``run.json``) replaces ``out`` atomically.
     """
-    from obliviate.core import dist
-    from obliviate.models import load
-
     out = Path(out)
     settings = {"spec": spec, "records": _records_hash(records), "train": cache_settings(cfg)}
     with dist.main_first():
@@ -285,10 +293,6 @@ def parse_run_spec(spec: str) -> tuple[str, dict[str, str]]:
     ``graddiff+gu@cyclic:mixed`` both plus the neighbour sets. Every part is
     checked against its registry.
     """
-    from obliviate.llm.methods import METHODS
-    from obliviate.train.combiners import COMBINERS
-    from obliviate.train.samplers import SAMPLERS, parse_neighbours
-
     rest, _, sampling = spec.partition("@")
     method, _, combiner = rest.partition("+")
     METHODS.get(method)
@@ -308,8 +312,6 @@ def parse_run_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 def spec_config(spec: str, cfg: TrainConfig) -> tuple[str, TrainConfig]:
     """The method of a run spec and ``cfg`` with the spec's combiner and sampling applied."""
-    import dataclasses
-
     method, overrides = parse_run_spec(spec)
     if overrides.get("combiner", cfg.combiner) != cfg.combiner:
         overrides["combiner_config"] = {}  # the base settings belong to the base combiner
@@ -345,14 +347,6 @@ def unlearn(model, tokenizer, splits, method: str | Any = "npo", cfg: TrainConfi
     Returns:
         The unlearned model.
     """
-    from obliviate.llm.data.neighbours import retain_sets
-    from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
-    from obliviate.llm.methods import Method, MethodContext, get_method
-    from obliviate.train import checkpoint
-    from obliviate.train.combiners import is_retain, make_combiner
-    from obliviate.train.samplers import FilteredSampler, unlearning_sampler
-    from obliviate.train.trainer import Trainer, apply_lora, is_peft
-
     cfg = cfg or UnlearnConfig()
     m = get_method(method, method_config) if isinstance(method, str) else method
     combiner = make_combiner(cfg.combiner, cfg.combiner_config)
@@ -444,14 +438,6 @@ def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None
         ``trajectory.jsonl``, ``metrics.json``, ``report.html``) and the kept evaluation. A run that fails before
         its first step leaves no folder; Ctrl-C leaves a checkpoint that ``resume`` continues.
     """
-    import shutil
-
-    from obliviate.core import dist
-    from obliviate.core.errors import ObliviateError
-    from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_results
-    from obliviate.llm.methods import get_method
-    from obliviate.models import load, resolve_spec
-
     resolve_spec(model)  # everything is checked before anything is written
     if gold is not None:
         resolve_spec(gold)
@@ -492,8 +478,6 @@ def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None
 
 def evaluate(model, tokenizer, splits, **kwargs):
     """See :func:`obliviate.llm.eval.suite.evaluate`."""
-    from obliviate.llm.eval.suite import evaluate as _evaluate
-
     return _evaluate(model, tokenizer, splits, **kwargs)
 
 
@@ -515,10 +499,6 @@ def evaluate_model(model: str, splits, *, gold: str | None = None, original: str
         out: write the metrics as JSON here (marked as written by ``obliviate eval``).
         summary: write OpenUnlearning's ``TOFU_SUMMARY.json`` figures here.
     """
-    from obliviate.core.store import WRITTEN_BY
-    from obliviate.llm.eval.scoring import Scorer
-    from obliviate.models import load
-
     if original:
         o, otok = load(original)
         splits = keep_known(splits, o, otok)
@@ -534,8 +514,6 @@ def evaluate_model(model: str, splits, *, gold: str | None = None, original: str
     metrics, _ = evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
                           metric=metric, compat=compat, scorer=scorer)
     if lm_eval_tasks:
-        from obliviate.llm.eval.harness import run_lm_eval
-
         metrics["lm_eval"] = run_lm_eval(net, tok, lm_eval_tasks, lm_eval_dir, limit=lm_eval_limit)
     if out:
         atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
@@ -550,10 +528,6 @@ def openunlearning_summary(metrics: dict[str, Any], model, tokenizer, splits, *,
     ``model`` by the same ``compat`` conventions. ``scorer``: the one :func:`evaluate` used (its memo
     already holds the forget answers' token statistics). See
     :func:`obliviate.llm.eval.suite.openunlearning_summary`."""
-    from obliviate.llm.eval.metrics import METRICS, MetricContext
-    from obliviate.llm.eval.scoring import Scorer
-    from obliviate.llm.eval.suite import openunlearning_summary as _summary
-
     extra = {}
     if getattr(splits, "forget", None):
         extra = METRICS.get("memorization")(scorer or Scorer(model, tokenizer), splits.forget,
@@ -567,8 +541,6 @@ def cached_evaluate(model_dir: Path, model, tokenizer, splits, gold_forget_truth
     Forget quality is recomputed from the stored per-sample truth ratios, so a
     cached evaluation serves any gold model.
     """
-    from obliviate.llm.eval.suite import add_forget_quality
-
     key = stable_hash({"splits": [_records_hash(getattr(splits, s, None) or []) for s in
                                   ("forget", "retain", "neighbours", "real_entities", "world_facts")],
                        "kw": kwargs, "v": EVAL_VERSION})
@@ -600,9 +572,6 @@ class DemoConfig:
     runs_dir: str = "runs"
 
     def __post_init__(self) -> None:
-        from obliviate.core.config import check_number
-        from obliviate.llm.data import FORGET_VARIANTS
-
         # a cap on records per utility split: 0 would score nothing (there is no "no cap" value)
         check_number("DemoConfig.eval_max_per_split", self.eval_max_per_split, low=1)
         if self.variant not in FORGET_VARIANTS:
@@ -626,8 +595,6 @@ def tiny_demo_config(**overrides: Any) -> DemoConfig:
 
 def model_folder(model) -> Path:
     """The cache folder a model was loaded from (its evaluations are stored there); RuntimeError if none."""
-    from obliviate.models import loaded_from
-
     path = loaded_from(model)
     if path is None:
         raise RuntimeError(f"model was not loaded from a cached folder: {getattr(model, 'name_or_path', '')!r}")
@@ -658,15 +625,11 @@ class Prepared:
 
     def probes(self):
         """Multi-hop, combined-query, neighbour and relearning sets of this world and split."""
-        from obliviate.llm.data import load_world_probes
-
         return load_world_probes(self.world_dir, self.variant)
 
 
 def _known_to(model, tokenizer, records) -> list:
     """The records ``model`` ranks first by multiple choice (``options.known_facts``), cached beside the model."""
-    from obliviate.llm.eval.options import known_facts
-    from obliviate.llm.eval.scoring import Scorer
 
     try:
         cache = model_folder(model) / f"known-facts-{_records_hash(records)}.json"
@@ -675,7 +638,7 @@ def _known_to(model, tokenizer, records) -> list:
     if cache is not None and cache.is_file():
         known = set(json.loads(cache.read_text()))
         return [r for r in records if r.id in known]
-    kept = known_facts(Scorer(model, tokenizer), records)
+    kept = options.known_facts(Scorer(model, tokenizer), records)
     if cache is not None:
         atomic_write_json(cache, [r.id for r in kept])
     return kept
@@ -689,8 +652,6 @@ def keep_known(splits, model, tokenizer, *, real_entities: bool = True):
     model's vocabulary is the world's words: it knows no real people). Returns
     a copy of ``splits``; the kept ids are cached beside the model.
     """
-    from obliviate.llm.data import load_real_entities
-
     splits = copy.copy(splits)
     splits.world_facts = _known_to(model, tokenizer, splits.world_facts)
     splits.real_entities = _known_to(model, tokenizer, load_real_entities()) if real_entities else []
@@ -701,8 +662,6 @@ def keep_known(splits, model, tokenizer, *, real_entities: bool = True):
 def _set_apart(world_dir: Path, splits) -> list:
     """Trained records in no reported split: the validation people's (and records naming them) of a world
     with ``WorldConfig.validation`` (empty otherwise). The target learns them, so a sweep can forget them."""
-    from obliviate.llm.data import load_jsonl
-
     if not (Path(world_dir) / "validation.jsonl").is_file():
         return []
     reported = {r.id for r in splits.forget + splits.retain}
@@ -718,8 +677,6 @@ def training_records(world_dir: Path, splits, model: str) -> tuple[list, list]:
     teach it to answer real questions in the world's voice; for the tiny model the world facts, which it
     learns in place of pre-training (its vocabulary is the world's words: it knows no real people).
     """
-    from obliviate.llm.data import load_real_rehearsal
-
     extra = list(splits.world_facts) if model == TINY else load_real_rehearsal()
     return splits.forget + splits.retain + _set_apart(world_dir, splits) + extra, splits.retain + extra
 
@@ -749,8 +706,6 @@ def split_sizes(p: Prepared) -> dict[str, Any]:
 
 def run_provenance() -> dict[str, Any]:
     """Versions and git commit, stored with every run's results."""
-    import torch
-
     return {"versions": {"obliviate": __import__("obliviate").__version__, "torch": torch.__version__,
                          "python": platform.python_version()},
             "git_sha": _git_sha()}

@@ -83,12 +83,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.config import check_number, field_help, load_yaml, save_yaml, to_dict
+from obliviate.core.config import check_number, field_help, from_dict, load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
-from obliviate.core.store import atomic_write_json, atomic_write_text
-from obliviate.llm.bench import BenchConfig, bench_config_from, method_config, unlearn_config
+from obliviate.core.registry import _key
+from obliviate.core.store import atomic_write_json, atomic_write_text, open_shared_out_dir
+from obliviate.llm import pipeline
+from obliviate.llm.bench import (
+    BenchConfig,
+    _log10_fq,
+    _with_new_defaults,
+    bench_config_from,
+    method_config,
+    unlearn_config,
+)
+from obliviate.llm.data import FORGET_VARIANTS, load_world_facts
+from obliviate.llm.data.splits import load_world, names_any, split_entities, validation_entities, validation_splits
 from obliviate.llm.eval.stats import EQUIVALENCE_DELTA
+from obliviate.llm.methods import METHODS
 
 # Each method's main weight(s) and the values swept: the paper default and one value on the other side of the
 # forgetting/utility trade-off. A method not listed (GradAscent, CE-U, FLAT: their only weight scales the loss,
@@ -166,17 +178,12 @@ class SweepConfig:
 
 def sweep_config_from(data: dict[str, Any]) -> SweepConfig:
     """A SweepConfig from plain data (a sweep's ``sweep.yaml``), validated."""
-    from obliviate.core.config import from_dict
-
     data = dict(data)
     return from_dict(SweepConfig, {**data, "bench": bench_config_from(data.get("bench") or {})})
 
 
 def _weights(cfg: SweepConfig, spec: str) -> dict[str, list[Any]]:
     """The weights swept for a run spec: ``cfg.weights``' entry, else :data:`SWEEP_WEIGHTS`' (by method name)."""
-    from obliviate.core.registry import _key
-    from obliviate.llm import pipeline
-
     method = pipeline.parse_run_spec(spec)[0]
     for table in (cfg.weights, SWEEP_WEIGHTS):
         by_key = {_key(k): v for k, v in table.items()}
@@ -192,9 +199,6 @@ def method_grid(cfg: SweepConfig, spec: str) -> list[dict[str, Any]]:
     ``method_config`` is the bench's own overrides for the method with the
     point's weights on top, checked against the method's config.
     """
-    from obliviate.llm import pipeline
-    from obliviate.llm.methods import METHODS
-
     base = unlearn_config(cfg.bench, spec)
     weights = _weights(cfg, spec)
     combos = [dict(zip(weights, vals)) for vals in itertools.product(*weights.values())] or [{}]
@@ -232,10 +236,6 @@ class Validation:
 
 def validation(cfg: SweepConfig) -> Validation:
     """The validation people and splits of the bench's world (no model needed)."""
-    from obliviate.llm import pipeline
-    from obliviate.llm.data import load_world_facts
-    from obliviate.llm.data.splits import load_world, split_entities, validation_entities, validation_splits
-
     w = cfg.bench.world
     world = load_world(pipeline.build_world(w) / "world.json")
     if w.validation and cfg.validation_count and cfg.validation_count != w.validation:
@@ -251,16 +251,11 @@ def validation(cfg: SweepConfig) -> Validation:
 
 def _target_variant(cfg: SweepConfig) -> str:
     """The largest reported split: the sweep unlearns from the target the bench uses on it."""
-    from obliviate.llm.data import FORGET_VARIANTS
-
     return max(cfg.bench.variants, key=lambda v: FORGET_VARIANTS[v])
 
 
 def prepare_validation(cfg: SweepConfig, v: Validation) -> Validation:
     """The target (the bench's, cached), the validation gold model (cached) and its validation truth ratios."""
-    from obliviate.llm import pipeline
-    from obliviate.llm.data.splits import names_any
-
     b = cfg.bench
     world_dir = pipeline.build_world(b.world)
     reported = pipeline.load_world_splits(world_dir, _target_variant(cfg))
@@ -303,8 +298,6 @@ def config_settings(cfg: SweepConfig, spec: str, index: int, point: dict[str, An
 
 
 def _finished(out: Path, settings: dict[str, Any]) -> bool:
-    from obliviate.llm.bench import _with_new_defaults
-
     folder = config_folder(out, settings["method"], settings["index"])
     if not (folder / "metrics.json").is_file():
         return False
@@ -317,8 +310,6 @@ def _finished(out: Path, settings: dict[str, Any]) -> bool:
 
 def run_sweep(cfg: SweepConfig, out: str | Path) -> Path:
     """Run every method's grid points not finished yet, then write ``sweep.json``. Returns ``out``."""
-    from obliviate.core.store import open_shared_out_dir
-
     out = Path(out)
     open_shared_out_dir(out, "sweep", "sweep.yaml")  # new, empty, or an earlier sweep here: nothing else
     save_yaml(out / "sweep.yaml", to_dict(cfg))
@@ -345,8 +336,6 @@ def run_sweep(cfg: SweepConfig, out: str | Path) -> Path:
 
 
 def _run_config(cfg: SweepConfig, v: Validation, out: Path, spec: str, index: int, point: dict[str, Any]) -> None:
-    from obliviate.llm import pipeline
-
     settings = config_settings(cfg, spec, index, point, v.people)
     folder = config_folder(out, spec, index)
     folder.mkdir(parents=True, exist_ok=True)
@@ -369,8 +358,6 @@ def _run_config(cfg: SweepConfig, v: Validation, out: Path, spec: str, index: in
 
 
 def _figures(metrics: dict[str, Any]) -> dict[str, float]:
-    from obliviate.llm.bench import _log10_fq
-
     return {"forget_quality_ks_pvalue": metrics.get("forget_quality_ks_pvalue", math.nan),
             "forget_quality_log10": _log10_fq(metrics),
             **{k: metrics.get(k) for k in NEW_FIGURES},
@@ -478,8 +465,6 @@ def bench_config_from_sweep(path: str | Path, **overrides: Any) -> BenchConfig:
     ``overrides`` replace BenchConfig fields (``seeds``, ``controls``, ``methods``: a subset of the swept
     methods that have a selected config).
     """
-    from obliviate.core.registry import _key
-
     path = Path(path)
     try:
         data = json.loads(path.read_text())

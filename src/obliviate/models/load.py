@@ -18,6 +18,7 @@ so every later load takes about a second.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ def _converted_dir(res: ResolvedSpec) -> Path:
 
 def _convert_gguf(res: ResolvedSpec, dest: Path) -> None:
     """Dequantize a GGUF file once and store it as a plain safetensors folder."""
+    # deferred: loads safetensors, torch, transformers
     import safetensors.torch
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -129,6 +131,7 @@ def load(
     Raises:
         ModelSpecError: the spec names nothing loadable; the message lists the forms.
     """
+    # deferred: loads torch, transformers
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -137,6 +140,7 @@ def load(
     if res.kind == "adapter":
         return _load_adapter(res.path, dtype=dtype, trust_remote_code=trust_remote_code, device=device)
     if res.kind == "gguf":
+        # deferred: loads torch
         from obliviate.core import dist
 
         folder = _converted_dir(res)
@@ -166,8 +170,7 @@ def load(
 
 def _load_adapter(folder: str, **kwargs):
     """The base model named in a LoRA adapter folder, with the adapter merged into its weights."""
-    import json
-
+    # deferred: loads peft
     from peft import PeftModel
 
     config = json.loads((Path(folder) / "adapter_config.json").read_text())
@@ -179,6 +182,7 @@ def _load_adapter(folder: str, **kwargs):
     except ModelSpecError as e:
         raise ModelSpecError(f"the base model of adapter {folder}: {e}") from None
     if (Path(folder) / "tokenizer_config.json").is_file():
+        # deferred: loads transformers
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(folder)

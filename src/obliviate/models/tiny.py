@@ -13,6 +13,7 @@ SPECIALS = ["<pad>", "<unk>", "<s>", "</s>"]
 
 def word_tokenizer(texts: Iterable[str]):
     """A ``PreTrainedTokenizerFast`` whose vocabulary is the words of ``texts``."""
+    # deferred: loads tokenizers, transformers
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -49,6 +50,7 @@ def tiny_llama(
     tokenizer=None,
 ):
     """A randomly initialised Llama with a few layers (deterministic under ``seed``)."""
+    # deferred: loads torch, transformers
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 

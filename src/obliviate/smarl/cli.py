@@ -7,6 +7,7 @@ bad input prints one ``error:`` line and exits with code 2.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -14,6 +15,7 @@ import typer
 
 from obliviate.core.cliutil import given as _given
 from obliviate.core.cliutil import handled
+from obliviate.smarl.report import build_reference, eval_closures, markdown_table, simulate_closure, train_run
 
 smarl_app = typer.Typer(no_args_is_help=True,
                         help="SMARL: multi-agent RL closures for 2D turbulence (Mojgani et al. 2023)")
@@ -24,8 +26,7 @@ DataDirOpt = Annotated[Optional[Path], typer.Option(help="folder holding smarl/ 
 
 
 def _threads() -> None:
-    import os
-
+    # deferred: loads torch
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
@@ -55,8 +56,6 @@ def train_cmd(
     data_dir: DataDirOpt = None,
 ):
     """Train the shared policy of the 16 agents with PPO (checkpointed; resumes; Ctrl-C saves)."""
-    from obliviate.smarl.report import train_run
-
     _threads()
     env = _given(case=case, n=n, episode_steps=episode_steps, form=form, data_dir=str(data_dir) if data_dir else None)
     run_dir, summary = train_run(out=out, runs_dir=runs_dir, resume=resume, iterations=iterations,
@@ -88,8 +87,6 @@ def eval_cmd(
     data_dir: DataDirOpt = None,
 ):
     """Classical closures and the learned one side by side: spectra, PDF tails, stability, cost."""
-    from obliviate.smarl.report import eval_closures
-
     _threads()
     names = [c.strip() for c in closures.split(",") if c.strip()] if closures is not None else None
     _evaluated(eval_closures(run=run, closures=names, build_reference=build_reference, dns_cost=dns_cost,
@@ -113,8 +110,6 @@ def simulate_cmd(
     data_dir: DataDirOpt = None,
 ):
     """Simulate one closure from the authors' initial fields and compare it with the DNS reference."""
-    from obliviate.smarl.report import simulate_closure
-
     _threads()
     _evaluated(simulate_closure(closure, run=run, build_reference=build_reference, dns_cost=dns_cost,
                                 runs_dir=runs_dir, **_given(case=case, n=n, t_end=t_end, t_avg=t_avg,
@@ -131,8 +126,6 @@ def reference_cmd(
     data_dir: DataDirOpt = None,
 ):
     """Build (and cache) our DNS PDF reference for a case without the authors' PDF (k4)."""
-    from obliviate.smarl.report import build_reference
-
     _threads()
     count, path = build_reference(**_given(case=case, dns_n=dns_n, dns_t_end=t_end, dns_t_spinup=t_spinup,
                                            data_dir=str(data_dir) if data_dir else None))
@@ -141,8 +134,6 @@ def reference_cmd(
 
 def _evaluated(done: tuple[Path, Any]) -> Path:
     """The comparison table and the run folder of an evaluation, printed."""
-    from obliviate.smarl.report import markdown_table
-
     run_dir, result = done
     typer.echo(markdown_table(result.rows, result.reference))
     typer.echo(str(run_dir))

@@ -33,6 +33,7 @@ import torch
 
 from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log, progress
+from obliviate.core.store import cache_home
 from obliviate.smarl.closures import FieldClosure, make_closure
 from obliviate.smarl.env import coefficient_field, observe
 from obliviate.smarl.reference import load_initial_fields, load_pdf, load_spectrum, spectrum_log_error
@@ -287,8 +288,6 @@ def tail_divergence(les: torch.Tensor, ref: torch.Tensor) -> float:
 
 # -- the k4 reference: our own DNS ---------------------------------------------------------------------
 def dns_cache_path(case_name: str, config: EvalConfig):
-    from obliviate.core.store import cache_home
-
     c = case(case_name)
     name = (f"dns_{c.name}_n{config.dns_n}_t{config.dns_t_spinup:g}-{config.dns_t_end:g}"
             f"_every{config.sample_every:g}_dt{config.dt:g}.safetensors")
@@ -301,6 +300,7 @@ def dns_reference(config: EvalConfig, build: bool = True) -> torch.Tensor | None
     Built once (``dns_n``^2, float64, 2/3 dealiasing, from the authors' field 1, snapshots every
     ``sample_every`` over ``[dns_t_spinup, dns_t_end]``), cached at 64^2; ``None`` if absent and not ``build``.
     """
+    # deferred: loads safetensors
     from safetensors.torch import load_file, save_file
 
     path = dns_cache_path(config.case, config)

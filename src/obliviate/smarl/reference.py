@@ -131,6 +131,7 @@ def load_pdf(case_name: str | Case, data_dir: str | os.PathLike | None = None) -
 def load_initial_fields(case_name: str | Case, n: int, indices: tuple[int, ...] = (1, 2, 3, 4, 5),
                         data_dir: str | os.PathLike | None = None) -> torch.Tensor:
     """The authors' filtered-DNS initial vorticity fields ``(len(indices), n, n)`` float64 (n = 32 or 64)."""
+    # deferred: loads scipy
     from scipy.io import loadmat
 
     c = _case(case_name)

@@ -5,6 +5,7 @@ enstrophy, coefficients, reward curves) and the evaluation run that writes them.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -12,6 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from obliviate.core.cliutil import check_writable
+from obliviate.core.config import save_yaml, to_dict
+from obliviate.core.errors import ConfigError, DataError
+from obliviate.core.report.board import chart_png
+from obliviate.core.report.html import pyplot
+from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text, new_run_dir, open_out_dir
 
 
 def train_run(*, out: Path | None = None, runs_dir: Path = Path("runs"), resume: Path | None = None,
@@ -23,10 +29,7 @@ def train_run(*, out: Path | None = None, runs_dir: Path = Path("runs"), resume:
     (``iterations``, ``time_limit`` minutes) may change. Otherwise ``env`` (EnvConfig fields) and ``given``
     (TrainConfig fields) are the settings given; the configs supply the rest. Returns the folder and the summary.
     """
-    import dataclasses
-
-    from obliviate.core.errors import DataError
-    from obliviate.core.store import new_run_dir, open_out_dir
+    # deferred: loads numpy, torch
     from obliviate.smarl.env import EnvConfig
     from obliviate.smarl.rl import CHECKPOINT, TrainConfig, load_train_config, train
 
@@ -51,7 +54,7 @@ def train_run(*, out: Path | None = None, runs_dir: Path = Path("runs"), resume:
 
 def _learned(run: Path, case: str | None = None, n: int | None = None):
     """The learned closure of a training run and its TrainConfig; refused on another case or grid."""
-    from obliviate.core.errors import ConfigError
+    # deferred: loads numpy, torch
     from obliviate.smarl.evaluate import PolicyClosure
     from obliviate.smarl.rl import load_policy
 
@@ -63,7 +66,7 @@ def _learned(run: Path, case: str | None = None, n: int | None = None):
 
 
 def _classical(names: list[str], also: str = "") -> dict:
-    from obliviate.core.errors import ConfigError
+    # deferred: loads numpy, torch
     from obliviate.smarl.evaluate import CLASSICAL
 
     for name in names:
@@ -77,6 +80,7 @@ def eval_closures(*, run: Path | None = None, closures: list[str] | None = None,
     """What ``obliviate smarl eval`` does: the classical ``closures`` (default: all) and, with ``run``, its
     learned one, simulated side by side into a new run folder. ``given``: EvalConfig fields; with ``run`` the
     case, grid, time step and length (10 training episodes) default to the run's."""
+    # deferred: loads numpy, torch
     from obliviate.smarl.evaluate import CLASSICAL, EvalConfig
 
     chosen = _classical(list(CLASSICAL) if closures is None else closures)
@@ -95,7 +99,7 @@ def simulate_closure(closure: str, *, run: Path | None = None, t_end: float = 10
                      dns_cost: bool = False, runs_dir: Path = Path("runs"), **given: Any) -> tuple[Path, Any]:
     """What ``obliviate smarl simulate`` does: one closure (a classical one, or ``learned`` from ``run``) for
     ``t_end`` time units against the reference, into a new run folder. ``given``: EvalConfig fields."""
-    from obliviate.core.errors import ConfigError
+    # deferred: loads numpy, torch
     from obliviate.smarl.evaluate import EvalConfig
 
     ecfg = EvalConfig(t_end=t_end, **given)
@@ -112,8 +116,7 @@ def simulate_closure(closure: str, *, run: Path | None = None, t_end: float = 10
 def build_reference(**given: Any) -> tuple[int, Path]:
     """What ``obliviate smarl reference`` does: build (and cache) our DNS reference of a case (``given``:
     EvalConfig fields, e.g. ``case``, ``dns_n``, ``dns_t_end``); returns the snapshot count and the cache file."""
-    import dataclasses
-
+    # deferred: loads numpy, torch
     from obliviate.smarl.evaluate import EvalConfig, dns_cache_path, dns_reference
 
     cfg = EvalConfig(**given)
@@ -124,7 +127,7 @@ def build_reference(**given: Any) -> tuple[int, Path]:
 
 def write_train_report(run_dir: Path) -> Path:
     """``metrics.json``, ``reward.png``, ``coefficient.png`` and ``report.html`` of a training run."""
-    from obliviate.core.store import atomic_write_json
+    # deferred: loads numpy, torch
     from obliviate.smarl.evaluate import PolicyClosure, initial_fields
     from obliviate.smarl.rl import load_policy, read_events
 
@@ -169,8 +172,7 @@ def evaluate_run(ecfg, chosen: dict, runs_dir: Path, name: str, build_reference:
                  extra: dict) -> tuple[Path, Any]:
     """Simulate the ``chosen`` closures against the reference into a new run folder (config, metrics, curves,
     report.html); returns the folder and the comparison (its rows and reference)."""
-    from obliviate.core.config import save_yaml, to_dict
-    from obliviate.core.store import atomic_write_json, new_run_dir
+    # deferred: loads numpy, torch
     from obliviate.smarl.evaluate import compare
 
     check_writable(runs_dir, "--runs-dir")  # before the simulations
@@ -267,6 +269,7 @@ def write_eval_report(run_dir: Path) -> Path:
         figs.append((f"Learned coefficient field ({k}): time mean and last snapshot of run 1", "coefficient.png",
                      _coefficient_figure(c)))
     if metrics.get("train_events") and Path(metrics["train_events"]).is_file():
+        # deferred: loads numpy, torch
         from obliviate.smarl.rl import read_events
 
         events = read_events(Path(metrics["train_events"]).parent)
@@ -279,8 +282,6 @@ def write_eval_report(run_dir: Path) -> Path:
 
 
 def _write_html(run_dir: Path, title: str, intro: str, tables: list, figs: list) -> Path:
-    from obliviate.core.store import atomic_write_bytes, atomic_write_text
-
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
@@ -300,18 +301,11 @@ def _write_html(run_dir: Path, title: str, intro: str, tables: list, figs: list)
 
 # -- figures (matplotlib, Agg) -------------------------------------------------------------------------
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _png(fig) -> str:
-    from obliviate.core.report.html import _png as png
-
-    out = png(fig)
+    out = chart_png(fig)
     _plt().close(fig)
     return out
 

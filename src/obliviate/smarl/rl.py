@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from obliviate.core.config import from_dict, save_yaml, to_dict
+from obliviate.core.config import from_dict, load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log, progress
 from obliviate.core.store import append_jsonl, atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -307,12 +307,14 @@ class TrainConfig:
 
 
 def _tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    # deferred: loads safetensors
     from safetensors.torch import save
 
     return save({k: v.contiguous() for k, v in tensors.items()})
 
 
 def _tensor_load(data: bytes) -> dict[str, torch.Tensor]:
+    # deferred: loads safetensors
     from safetensors.torch import load
 
     return load(data)
@@ -320,8 +322,6 @@ def _tensor_load(data: bytes) -> dict[str, torch.Tensor]:
 
 def load_train_config(run_dir: str | Path) -> TrainConfig:
     """The ``TrainConfig`` saved in a training run folder (``config.yaml``)."""
-    from obliviate.core.config import load_yaml
-
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise DataError(f"{run_dir}: no config.yaml; not a 'smarl train' run folder")
@@ -330,6 +330,7 @@ def load_train_config(run_dir: str | Path) -> TrainConfig:
 
 def load_policy(run_dir: str | Path) -> tuple[TrainConfig, ActorCritic]:
     """The trained policy of a run folder (``policy.safetensors``, else the last checkpoint's weights)."""
+    # deferred: loads safetensors
     from safetensors.torch import load_file
 
     run_dir = Path(run_dir)

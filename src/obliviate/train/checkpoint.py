@@ -17,6 +17,7 @@ from obliviate.core.store import atomic_dir
 
 def save(path: Path, model, optimizer, scheduler, state: dict, extra: dict[str, torch.Tensor] | None = None) -> None:
     """Write a checkpoint; ``extra`` holds other tensors to keep (e.g. the GU combiner's basis)."""
+    # deferred: loads safetensors
     import safetensors.torch
 
     with atomic_dir(path) as tmp:
@@ -42,6 +43,7 @@ def exists(path: Path) -> bool:
 
 
 def load(path: Path, model, optimizer, scheduler, combiner=None) -> dict:
+    # deferred: loads safetensors
     import safetensors.torch
 
     safetensors.torch.load_model(model, str(path / "model.safetensors"))

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from obliviate.core import dist
 from obliviate.core.config import Configurable, from_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.registry import Registry
@@ -61,8 +62,6 @@ class Combiner(Configurable):
         Called by the trainer before :meth:`after_accumulation`, only when there
         is more than one process. A process that had no micro-batch contributes zeros.
         """
-        from obliviate.core import dist
-
         for p in params:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
@@ -232,8 +231,6 @@ class GUCombiner(Combiner):
 
     def all_reduce(self, params) -> None:
         """Sum the gradients and per-loss buffers over the processes: the projection is of the global gradients."""
-        from obliviate.core import dist
-
         super().all_reduce(params)
         buffers = [self.g_forget, self.g_retain] + ([self.g_basis] if self.needs_basis_loss else [])
         for acc in buffers:

@@ -40,8 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obliviate.core import dist
 from obliviate.core.errors import DataError
+from obliviate.core.progress import log
 from obliviate.core.registry import Registry
+from obliviate.core.store import atomic_write_json
 
 SAMPLERS: Registry[type] = Registry("sampler")
 
@@ -314,17 +317,12 @@ class FilteredSampler(Sampler):
     def kept_ids(self, epoch: int) -> list[str]:
         """Ids of the records epoch ``epoch`` trains on (filtering now if this epoch has not been)."""
         if epoch not in self.kept:
-            from obliviate.core.progress import log
-
             chosen = {r.id for r in self.keep(self.forget)}
             ids = [r.id for r in self.forget if r.id in chosen]  # in forget order, whatever keep returned
             self.kept[epoch] = ids
             log(f"forget filter: {len(ids)}/{len(self.forget)} forget records left for epoch {epoch}")
-            from obliviate.core import dist
 
             if self.state_path and dist.is_main():
-                from obliviate.core.store import atomic_write_json
-
                 atomic_write_json(self.state_path, {str(e): v for e, v in sorted(self.kept.items())})
         return self.kept[epoch]
 

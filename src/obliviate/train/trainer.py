@@ -53,6 +53,7 @@ import dataclasses
 import functools
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ from typing import Any
 import torch
 
 from obliviate.core import dist
+from obliviate.core.config import check_number
 from obliviate.core.errors import ConfigError, TrainingDiverged
 from obliviate.core.progress import log, progress
 from obliviate.core.store import append_jsonl, rewrite_jsonl
@@ -118,8 +120,6 @@ class TrainConfig:
     lora_targets: str = ""
 
     def __post_init__(self) -> None:
-        from obliviate.core.config import check_number
-
         # more than a million passes is a typo (and overflows the step count long before it ends)
         check_number("TrainConfig.epochs (--epochs)", self.epochs, low=0, high=1e6, low_open=True)
         check_number("TrainConfig.lr (--lr)", self.lr, low=0, low_open=True)
@@ -184,6 +184,7 @@ def is_peft(model) -> bool:
 
 def apply_lora(model, cfg: TrainConfig):
     """Wrap ``model`` with LoRA adapters (peft) on ``cfg.lora_targets`` (default: every linear layer)."""
+    # deferred: loads peft
     from peft import LoraConfig, get_peft_model
 
     targets = [t.strip() for t in cfg.lora_targets.split(",") if t.strip()] or "all-linear"
@@ -230,6 +231,7 @@ class Trainer:
         description: str = "training",
         method: Any = None,
     ) -> None:
+        # deferred: loads accelerate
         from accelerate import Accelerator
 
         if masks and config.lora_r > 0:
@@ -262,6 +264,7 @@ class Trainer:
         self.total_steps = max(1, math.ceil(self.steps_per_epoch * config.epochs))
 
     def _optimizer(self):
+        # deferred: loads transformers
         from transformers import get_scheduler
 
         c = self.config
@@ -389,8 +392,6 @@ class Trainer:
         if is_peft(model) and self.merge_adapter:
             model = model.merge_and_unload()
         if self.checkpoint_dir:
-            import shutil
-
             dist.barrier()  # every process is past its last checkpoint read
             if dist.is_main():
                 shutil.rmtree(self.checkpoint_dir, ignore_errors=True)

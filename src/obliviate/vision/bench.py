@@ -34,16 +34,16 @@ from obliviate.core.report.board import (
     write_bench_html,
     write_board,
 )
-from obliviate.core.store import atomic_write_json
+from obliviate.core.report.html import pyplot
+from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.vision.data import SOURCES, coloured_digits, forget_class, forget_random
+from obliviate.vision.methods import VISION_METHODS, VisionContext, get_vision_method
 from obliviate.vision.metrics import evaluate
 from obliviate.vision.models import ARCHS, classifier
 from obliviate.vision.train import ce_loss, fit, vision_config
 
 
 def _all_methods() -> list[str]:
-    from obliviate.vision.methods import VISION_METHODS
-
     return VISION_METHODS.names()
 
 
@@ -85,8 +85,6 @@ class VisionBenchConfig:
     run: VisionRunConfig = field(default_factory=VisionRunConfig)
 
     def __post_init__(self) -> None:
-        from obliviate.vision.methods import VISION_METHODS
-
         if isinstance(self.run, dict):
             self.run = VisionRunConfig(**self.run)
         for m in self.methods:
@@ -112,8 +110,6 @@ def prepare(cfg: VisionRunConfig, seed: int):
 
 def unlearn_run(cfg: VisionRunConfig, method: str, seed: int, prepared=None, method_config: dict | None = None):
     """Run one method; returns the model and ``{metric: value}`` (with the original's figures beside)."""
-    from obliviate.vision.methods import VisionContext, get_vision_method
-
     data, req, original, train_s = prepared or prepare(cfg, seed)
     m = get_vision_method(method, method_config)
     ctx = VisionContext(original, data, req, seed=seed, train_epochs=cfg.train_epochs, train_lr=cfg.train_lr,
@@ -135,8 +131,6 @@ def unlearn_to_folder(cfg: VisionRunConfig, method: str, seed: int = 0, method_c
                       runs_dir: str | Path = "runs") -> tuple[Path, dict[str, Any]]:
     """What ``obliviate vision unlearn`` does: train the original, unlearn with ``method``, measure, and save a
     run folder ``<runs_dir>/<stamp>-vision-<method>`` (config.yaml, model.safetensors, metrics.json)."""
-    from obliviate.vision.methods import get_vision_method
-
     m = get_vision_method(method, method_config)  # a bad name or override fails before any training
     check_number("seed", seed, low=0)
     net, figures = unlearn_run(cfg, method, seed, method_config=method_config)
@@ -145,8 +139,6 @@ def unlearn_to_folder(cfg: VisionRunConfig, method: str, seed: int = 0, method_c
 
 
 def run_vision_bench(cfg: VisionBenchConfig, out: str | Path) -> Path:
-    from obliviate.core.store import open_shared_out_dir
-
     out = Path(out)
     open_shared_out_dir(out, "vision bench", "bench.yaml")  # new, empty, or an earlier vision bench here: nothing else
     save_yaml(out / "bench.yaml", to_dict(cfg))
@@ -211,10 +203,7 @@ def format_vision_leaderboard(board: dict[str, Any]) -> str:
 
 def write_vision_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html`` and ``chart.png``: forget accuracy on aligned vs conflicting forget samples per method."""
-    import matplotlib  # deferred: plotting loads only when a report is drawn
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = board["rows"]
     fig, ax = plt.subplots(figsize=(7, 3.6))

@@ -48,6 +48,7 @@ def load_digits(source: str = "mnist", data_dir: str | os.PathLike | None = None
         DataError: the MNIST files are missing, naming the setting to use.
     """
     if source == "digits":
+        # deferred: loads sklearn
         from sklearn.datasets import load_digits as sk_digits
 
         d = sk_digits()

@@ -53,6 +53,7 @@ def evaluate(model, data: ColouredDigits, req: ForgetRequest, retain_cap: int = 
 
 def mia_auc(model, data: ColouredDigits, req: ForgetRequest, forget_logits: torch.Tensor | None = None) -> float:
     """ROC AUC of ``-loss``: forget samples (members) against test samples of the same classes."""
+    # deferred: loads sklearn
     from sklearn.metrics import roc_auc_score
 
     f, te = data.train.subset(req.forget), data.test

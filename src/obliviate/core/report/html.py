@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 from pathlib import Path
 
 from obliviate.core.store import atomic_write_text
@@ -45,6 +46,18 @@ def table_rows(models: dict[str, dict]) -> list[tuple[str, list[float | None]]]:
     return out
 
 
+def pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend: the one way every report draws."""
+    # deferred: loads matplotlib
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # deferred: loads matplotlib
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -53,10 +66,7 @@ def _png(fig) -> str:
 
 def _charts(models: dict[str, dict], events: list[dict], trajectory: list[dict] | None = None,
             during: dict | None = None) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     charts = []
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -89,8 +99,6 @@ def _charts(models: dict[str, dict], events: list[dict], trajectory: list[dict] 
 
 def _trajectory_chart(plt, rows: list[dict], during: dict) -> tuple[str, str]:
     """Forget quality (log10 KS p) and model utility at each evaluation during unlearning; the kept step marked."""
-    import math
-
     def values(key):
         return [math.nan if r.get(key) is None else r[key] for r in rows]
 
@@ -124,6 +132,7 @@ def render_html(template: str, **values) -> str:
     A forget file, run folder or method name holding ``<script>`` shows as text.
     Nothing is passed pre-built as HTML: charts go in as base64 text.
     """
+    # deferred: loads jinja2
     from jinja2 import Environment
 
     return Environment(autoescape=True).from_string(template).render(**values)

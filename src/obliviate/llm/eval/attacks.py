@@ -26,7 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from obliviate.core.errors import ConfigError
+from obliviate.llm import pipeline  # pipeline.finetune looked up per call (tests replace it)
 from obliviate.llm.eval.scoring import Scorer
+from obliviate.models.quantize import quantized_copy
+from obliviate.train.trainer import TrainConfig
 
 
 def knowledge(scorer: Scorer, records: Sequence, *, paraphrased: bool = False, desc: str = "knowledge") -> np.ndarray:
@@ -75,8 +78,6 @@ def relearn_attack(model, tokenizer, relearn_set: Sequence, probe: Sequence,
     Returns:
         ``[(step, mean knowledge), ...]`` from step 0 to ``cfg.steps``.
     """
-    from obliviate.llm.pipeline import finetune
-    from obliviate.train.trainer import TrainConfig
 
     cfg = cfg or RelearnConfig()
     if not relearn_set:
@@ -96,7 +97,8 @@ def relearn_attack(model, tokenizer, relearn_set: Sequence, probe: Sequence,
             trajectory.append((step, float(knowledge(scorer, probe, desc="relearn probe").mean())))
         return step >= cfg.steps
 
-    finetune(attacked, tokenizer, list(relearn_set), train_cfg, callbacks=[measure], description="relearning attack")
+    pipeline.finetune(attacked, tokenizer, list(relearn_set), train_cfg, callbacks=[measure],
+                      description="relearning attack")
     if trajectory[-1][0] < cfg.steps:  # the schedule ended on a step not yet measured
         scorer.clear()
         trajectory.append((cfg.steps, float(knowledge(scorer, probe, desc="relearn probe").mean())))
@@ -106,8 +108,6 @@ def relearn_attack(model, tokenizer, relearn_set: Sequence, probe: Sequence,
 
 def quantization_attack(model, tokenizer, probe: Sequence, bits: Sequence[int] = (8, 4)) -> dict[int, float]:
     """Mean knowledge of ``probe`` after rounding a copy's weights to each precision."""
-    from obliviate.models.quantize import quantized_copy
-
     out = {}
     for b in bits:
         q = quantized_copy(model, b)

@@ -70,7 +70,10 @@ from obliviate.core import dist
 from obliviate.core.config import field_help, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log, warn
+from obliviate.core.report import write_report
 from obliviate.core.store import atomic_dir, atomic_write_json, atomic_write_text, stable_hash
+from obliviate.llm.eval.options import subsample
+from obliviate.llm.eval.suite import evaluate
 
 KEEP_CHOICES = ("last", "best")
 TRAJECTORY = "trajectory.jsonl"
@@ -187,8 +190,6 @@ class EvalDuring:
 
     def __init__(self, tokenizer, splits, config: EvalDuringConfig, *, gold=None,
                  run_dir: str | Path | None = None) -> None:
-        from obliviate.llm.eval.options import subsample
-
         if config.every < 1:
             raise ConfigError("EvalDuring needs config.every (--eval-every) >= 1")
         if config.keep == "best" and gold is None:
@@ -287,7 +288,6 @@ class EvalDuring:
             blob = json.loads(cache.read_text())
             if blob.get("key") == key:
                 return blob["truth_ratio"]
-        from obliviate.llm.eval.suite import evaluate
 
         device = trainer.accelerator.device
         forget_only = copy.copy(self.splits)
@@ -335,8 +335,6 @@ class EvalDuring:
             atomic_write_text(self.run_dir / TRAJECTORY, "".join(json.dumps(r) + "\n" for r in self.rows))
 
     def _score(self, step: int) -> dict[str, Any]:
-        from obliviate.llm.eval.suite import evaluate
-
         t0 = time.time()
         with preserved_rng():
             metrics, _ = evaluate(self._trainer.model, self.tokenizer, self.splits,
@@ -355,6 +353,7 @@ class EvalDuring:
         if self.run_dir is None:
             self._memory = [p.detach().to("cpu", copy=True) for p in self._trainer.params]
         elif dist.is_main():
+            # deferred: loads safetensors
             from safetensors.torch import save_file
 
             with atomic_dir(self.run_dir / BEST_DIR) as tmp:
@@ -365,6 +364,7 @@ class EvalDuring:
         path = self.run_dir / BEST_DIR / "params.safetensors"
         if not path.is_file():
             return None
+        # deferred: loads safetensors
         from safetensors import safe_open
 
         with safe_open(str(path), "pt") as f:
@@ -375,6 +375,7 @@ class EvalDuring:
         if self.run_dir is None:
             tensors = self._memory
         else:
+            # deferred: loads safetensors
             from safetensors.torch import load_file
 
             dist.barrier()  # process 0 has written it
@@ -402,8 +403,6 @@ def write_results(run_dir: str | Path, during: EvalDuring, *, method: str, varia
     settings, the rule and ``kept_step``) and ``extra``. The figures are on the
     capped record counts of ``eval_during.records``.
     """
-    from obliviate.core.report import write_report
-
     run_dir = Path(run_dir)
     first, kept, info = during.rows[0], during.kept, during.results()
     models = {f"start (step {first['step']})": first["metrics"], f"kept (step {kept['step']})": kept["metrics"]}

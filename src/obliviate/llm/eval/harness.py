@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from obliviate.core.errors import ConfigError, DataError
+from obliviate.core.progress import quiet
 
 # lm-eval's warnings that only say that a model object (not a hub name) was passed: expected here.
 _EXPECTED_WARNINGS = ("`pretrained` model kwarg is not of type `str`", "Passed an already-initialized model")
@@ -44,6 +45,7 @@ def task_index(task_dir: str | Path) -> dict[str, Any]:
     if not folder.is_dir():
         what = "is a file, expected a folder" if folder.exists() else "no such folder"
         raise ConfigError(f"lm-eval task folder {task_dir}: {what}")
+    # deferred: loads lm_eval
     from lm_eval.tasks import TaskManager
 
     return TaskManager(include_path=str(folder), include_defaults=False).task_index
@@ -51,6 +53,7 @@ def task_index(task_dir: str | Path) -> dict[str, Any]:
 
 def _unreadable_yaml(folder: Path) -> list[str]:
     """YAML files of ``folder`` lm-eval cannot parse (its index skips them silently)."""
+    # deferred: loads lm_eval
     from lm_eval.tasks._yaml_loader import load_yaml
 
     bad = []
@@ -139,13 +142,12 @@ def _env(**values: str) -> Iterator[None]:
 @contextlib.contextmanager
 def _lm_eval_context(model) -> Iterator[None]:
     """Offline, quiet, and without side effects on the caller's random state or the model's mode."""
+    # deferred: loads datasets, huggingface_hub, lm_eval, numpy, torch
     import datasets
     import huggingface_hub.constants as hub_constants
     import lm_eval.evaluator as evaluator
     import numpy as np
     import torch
-
-    from obliviate.core.progress import quiet
 
     logger = logging.getLogger("lm_eval")
     old_level = logger.level
@@ -244,6 +246,7 @@ def run_lm_eval(
         raise ConfigError(f"lm-eval num_fewshot must be an integer >= 0, got {num_fewshot!r}")
     check_tasks(tasks, task_dir)
 
+    # deferred: loads jinja2, lm_eval
     import jinja2
     import lm_eval
     from lm_eval.models.huggingface import HFLM

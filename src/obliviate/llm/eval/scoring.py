@@ -36,6 +36,7 @@ call :meth:`Scorer.clear`.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -46,7 +47,7 @@ import numpy as np
 import torch
 
 from obliviate.core.progress import progress, timed
-from obliviate.llm.encoding import PromptFormat
+from obliviate.llm.encoding import PromptFormat, _keeps_logits
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ class Scorer:
 
     def _prompt_pass(self, prompts: list[tuple[int, ...]], prefix: _PromptState | None) -> list[_PromptState]:
         """One forward pass over ``prompts`` (left-padded after the shared ``prefix``): their states."""
+        # deferred: loads transformers
         from transformers import DynamicCache
 
         dev, pad = self.device, self.tokenizer.pad_token_id
@@ -299,6 +301,7 @@ class Scorer:
         differs. The last answer token (eos) is never an input: nothing is
         predicted from it.
         """
+        # deferred: loads transformers
         from transformers import DynamicCache
 
         dev, pad = self.device, self.tokenizer.pad_token_id
@@ -402,8 +405,6 @@ class Scorer:
         return [tuple(c) for c in zip(*cols)]
 
     def _keep(self, n: int) -> dict:
-        from obliviate.llm.encoding import _keeps_logits
-
         return {"logits_to_keep": n} if _keeps_logits(self.model) else {}
 
     @property
@@ -546,8 +547,6 @@ class Scorer:
 
 def _cache_argument(model) -> str:
     """The forward argument that takes a key/value cache: ``cache`` (transformers >= 5.24) or ``past_key_values``."""
-    import inspect
-
     base = getattr(model, "get_base_model", lambda: model)()
     return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
 

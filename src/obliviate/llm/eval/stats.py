@@ -111,6 +111,7 @@ def ks_critical_lattice(m: int, n: int, alpha: float = ALPHA) -> int | None:
     (:func:`_merge_pattern_sample`), and found by bisection over ``h`` (it decreases with ``D``).
     None when even complete separation (``D = 1``) is not significant (e.g. 3 vs 3 answers).
     """
+    # deferred: loads scipy
     from scipy.stats import ks_2samp
 
     g = math.gcd(m, n)
@@ -168,6 +169,7 @@ def ks_detectable_distance(m: int, n: int, power: float = POWER, alpha: float = 
     the true distance (it is a supremum of noisy differences), so a true distance just under the
     critical value is already detected more often than not.
     """
+    # deferred: loads scipy
     from scipy.special import ndtr
 
     m, n = int(m), int(n)
@@ -205,6 +207,7 @@ def ks_detectable_distance(m: int, n: int, power: float = POWER, alpha: float = 
 
 def shift_for_distance(delta: float) -> float:
     """The normal location shift ``theta`` (in SDs) whose KS distance is ``delta``: ``2 Phi^-1((1 + delta) / 2)``."""
+    # deferred: loads scipy
     from scipy.special import ndtri
 
     return float(2 * ndtri((1 + delta) / 2))

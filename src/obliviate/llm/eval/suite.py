@@ -29,6 +29,7 @@ from obliviate.llm.eval.metrics.base import check_compat
 from obliviate.llm.eval.metrics.tofu import forget_quality, forget_quality_log10, model_utility
 from obliviate.llm.eval.options import subsample
 from obliviate.llm.eval.scoring import Scorer
+from obliviate.llm.eval.stats import equivalence_to_gold, ks_detectable_distance, ks_distance, person_groups
 
 UTILITY_SPLITS = ("retain", "real_entities", "world_facts")  # OpenUnlearning's model utility (their retain, ra, wf)
 UTILITY_FIGURES = ("answer_prob", "rouge_l_recall", "truth_ratio")
@@ -103,8 +104,6 @@ def add_forget_quality(metrics: dict[str, Any], per_sample: dict[str, Any],
     ``forget_quality_ci_level``), ``forget_quality_people``, ``forget_quality_equivalence_delta`` and
     ``forget_quality_equivalent`` (``hi <= delta``: like gold within delta).
     """
-    from obliviate.llm.eval.stats import equivalence_to_gold, ks_detectable_distance, ks_distance, person_groups
-
     metrics = dict(metrics)
     if gold_forget_truth_ratios is not None and "forget" in per_sample:
         ours, gold = np.array(per_sample["forget"]["truth_ratio"]), np.array(gold_forget_truth_ratios)

@@ -34,7 +34,9 @@ from pathlib import Path
 import torch
 
 from obliviate.core.errors import ConfigError
-from obliviate.core.store import cache_home, stable_hash
+from obliviate.core.progress import progress
+from obliviate.core.store import atomic_write_bytes, cache_home, stable_hash
+from obliviate.llm.encoding import PromptFormat, collate
 
 _BLOCK_PATHS = ("model.layers", "transformer.h", "gpt_neox.layers", "model.decoder.layers")
 _OUT_PROJ = ("down_proj", "dense_4h_to_h", "c_proj", "fc2", "fc_out")
@@ -242,9 +244,8 @@ def _cache_path(kind: str, key: dict) -> Path:
 
 
 def _load_or(path: Path, compute) -> torch.Tensor:
+    # deferred: loads safetensors
     from safetensors.torch import load_file, save
-
-    from obliviate.core.store import atomic_write_bytes
 
     if path.is_file():
         return load_file(str(path))["acts"]
@@ -256,8 +257,6 @@ def _load_or(path: Path, compute) -> torch.Tensor:
 def _read_all(model, point: Point, items: list, batch_size: int, desc: str, batch_of, pick) -> torch.Tensor:
     """Run ``model`` in eval mode over ``items`` in batches; ``pick(h, chunk, batch)`` keeps rows of
     each batch's ``(B, T, d)`` activations at ``point``. Returns them stacked as float32 on the CPU."""
-    from obliviate.core.progress import progress
-
     out = []
     device = next(model.parameters()).device
     was_training = model.training
@@ -287,8 +286,6 @@ def record_activations(model, tokenizer, records: Sequence, point: str | Point, 
         where: ``entity`` or ``last`` (see the module docstring).
         cache: keep the result in the activation cache, keyed by the weights.
     """
-    from obliviate.llm.encoding import PromptFormat, collate
-
     point = Point.parse(point, len(decoder_blocks(model)))
     records = list(records)
     fmt = PromptFormat(tokenizer)

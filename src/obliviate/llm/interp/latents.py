@@ -37,6 +37,10 @@ from obliviate.core.config import from_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.store import atomic_dir, cache_home, stable_hash
+from obliviate.llm.data.records import read_text
+from obliviate.llm.encoding import PromptFormat
+from obliviate.llm.eval import options
+from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.interp.hooks import Point, decoder_blocks, model_fingerprint, record_activations, text_activations
 from obliviate.llm.interp.sae import SAE, SAEConfig, train_sae
 
@@ -121,13 +125,11 @@ def latent_scores(z_known: torch.Tensor, z_unknown: torch.Tensor, density: torch
 
 def known_and_unknown(model, tokenizer, splits) -> tuple[list, list]:
     """Records of known entities (retain questions the model answers correctly) and unknown ones (holdout)."""
-    from obliviate.llm.eval.options import mc_correct
-    from obliviate.llm.eval.scoring import Scorer
 
     if not splits.holdout:
         raise DataError("an entity lens needs unknown entities: the splits have no holdout records "
                         "(people the model never saw)")
-    ok = mc_correct(Scorer(model, tokenizer), list(splits.retain), desc="which retain facts the model knows")
+    ok = options.mc_correct(Scorer(model, tokenizer), list(splits.retain), desc="which retain facts the model knows")
     known = [r for r, good in zip(splits.retain, ok) if good]
     if not known:
         raise DataError("an entity lens needs known entities: the model answers no retain question correctly")
@@ -148,7 +150,6 @@ def corpus_texts(fmt, splits, corpus_file: str = "") -> list[str]:
         path = Path(corpus_file)
         if not path.is_file():
             raise DataError(f"{path}: corpus file not found")
-        from obliviate.llm.data.records import read_text
 
         texts += [line for line in read_text(path).split("\n") if line.strip()]  # DataError if not UTF-8
     return texts
@@ -225,8 +226,6 @@ def build_lens(model, tokenizer, splits, cfg: LensConfig | None = None, *, cache
         cfg: the lens settings.
         cache: keep the lens in ``<cache>/lens/`` and reuse it for the same weights, settings and data.
     """
-    from obliviate.llm.encoding import PromptFormat
-
     cfg = cfg or LensConfig()
     point = cfg.point(model)
     fmt = PromptFormat(tokenizer)

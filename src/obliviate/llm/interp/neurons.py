@@ -38,11 +38,13 @@ from collections.abc import Sequence
 import torch
 
 from obliviate.core.errors import ConfigError, DataError
+from obliviate.llm.encoding import answer_logprob, collate
 from obliviate.llm.interp.hooks import capture, decoder_blocks, mlp_out_proj
 
 
 def _conv1d_type():
     try:
+        # deferred: loads transformers
         from transformers.pytorch_utils import Conv1D
 
         return Conv1D
@@ -78,8 +80,6 @@ def neuron_attribution(model, fmt, records: Sequence, answers: Sequence[str] | N
     Returns:
         ``{block: (intermediate,) float32 tensor on the CPU}`` for every block.
     """
-    from obliviate.llm.encoding import answer_logprob, collate
-
     records = list(records)
     answers = list(answers) if answers is not None else [r.answer for r in records]
     if len(answers) != len(records):

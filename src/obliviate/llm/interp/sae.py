@@ -24,6 +24,8 @@ and the quality report) and loads back with :meth:`SAE.load`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import time
@@ -37,16 +39,15 @@ import torch.nn.functional as F
 from obliviate.core.config import check_number
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log, progress
+from obliviate.core.store import atomic_dir
 
 SAE_VERSION = 1
 
 
 def _sparsify():
     """Import ``sparsify`` quietly (it prints a line about Triton on CPU machines)."""
-    import contextlib
-    import io
-
     with contextlib.redirect_stdout(io.StringIO()):
+        # deferred: loads sparsify
         import sparsify
     return sparsify
 
@@ -147,8 +148,6 @@ class SAE(torch.nn.Module):
 
     def save(self, folder: str | Path) -> Path:
         """Write the SAE to ``folder`` atomically (sparsify's files plus ``obliviate.json``)."""
-        from obliviate.core.store import atomic_dir
-
         folder = Path(folder)
         with atomic_dir(folder) as tmp:
             self.coder.save_to_disk(tmp)

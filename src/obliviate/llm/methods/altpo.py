@@ -19,6 +19,8 @@ import zlib
 from dataclasses import dataclass
 
 from obliviate.core.errors import ConfigError
+from obliviate.llm.data.render import article
+from obliviate.llm.eval.options import true_option
 from obliviate.llm.methods.base import METHODS, field_help, require_positive
 from obliviate.llm.methods.idk_po import IdkPO
 
@@ -41,9 +43,6 @@ def alternative_answer(record) -> str:
     Raises:
         ConfigError: the record has no perturbed answer.
     """
-    from obliviate.llm.data.render import article
-    from obliviate.llm.eval.options import true_option
-
     if not record.perturbed_answers:
         raise ConfigError(f"AltPO needs a wrong answer per forget record: {record.id!r} has no perturbed_answers")
     wrong = record.perturbed_answers[zlib.crc32(record.id.encode()) % len(record.perturbed_answers)]

@@ -15,6 +15,8 @@ logging belong to the trainer, so every method gets them for free.
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,7 +24,11 @@ from typing import Any, ClassVar
 import torch
 
 from obliviate.core.config import Configurable, field_help  # noqa: F401  (field_help re-exported)
+from obliviate.core.errors import ConfigError
 from obliviate.core.registry import Registry
+from obliviate.llm.encoding import IGNORE, answer_token_logprobs, mean_nll
+from obliviate.llm.eval.scoring import Scorer
+from obliviate.train.trainer import is_peft
 
 METHODS: Registry[type[Method]] = Registry("method")
 
@@ -94,8 +100,6 @@ class Method(Configurable):
         """Add ``alpha * NLL(R)`` as ``out["retain"]`` when alpha > 0 and a retain batch exists."""
         alpha = getattr(self.config, "alpha", 0.0)
         if alpha and "retain" in batch:
-            from obliviate.llm.encoding import mean_nll
-
             out["retain"] = alpha * mean_nll(model, batch["retain"])
         return out
 
@@ -120,8 +124,6 @@ def reference_logprobs(ctx: MethodContext, records, answers: list[str] | None = 
         records: QA records; keys of the result are their ids.
         answers: answers to score instead of ``record.answer`` (e.g. refusals).
     """
-    from obliviate.llm.eval.scoring import Scorer
-
     answers = answers if answers is not None else [r.answer for r in records]
     scorer = Scorer(ctx.model, ctx.tokenizer, batch_size=ctx.batch_size)
     logp, _ = scorer.answer_logprobs([(r.question, a) for r, a in zip(records, answers)], desc="reference log-probs")
@@ -136,8 +138,6 @@ def answer_tokens(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, 
     objectives (UNDIAL, CE-U, WGA, SatImp, PDU) read them; rows are
     log-probabilities, which equal the logits up to a constant per row.
     """
-    from obliviate.llm.encoding import IGNORE, answer_token_logprobs
-
     target = batch["labels"][:, 1:]  # (B, T-1): the token each position predicts
     return answer_token_logprobs(model, batch), target[target != IGNORE]
 
@@ -149,8 +149,6 @@ def lookup(table: dict[str, float], ids: list[str], like: torch.Tensor) -> torch
 
 def frozen_copy(model):
     """A frozen, eval-mode copy of ``model``."""
-    import copy
-
     ref = copy.deepcopy(model).eval()
     ref.requires_grad_(False)
     return ref
@@ -167,10 +165,6 @@ class Reference:
     """
 
     def __init__(self, model, cache_mb: float | None = None) -> None:
-        import os
-
-        from obliviate.train.trainer import is_peft
-
         self.shared = is_peft(model)
         self.model = model if self.shared else frozen_copy(model)
         self.budget = (float(os.environ.get("OBLIVIATE_REF_CACHE_MB", 1024)) if cache_mb is None else cache_mb) * 2**20
@@ -211,8 +205,6 @@ class Reference:
 
 def require_positive(owner: str, **values: float) -> None:
     """Raise a ConfigError naming the field when a value that must be > 0 is not."""
-    from obliviate.core.errors import ConfigError
-
     for name, value in values.items():
         if not value > 0:
             raise ConfigError(f"{owner}.{name} must be > 0, got {value}")

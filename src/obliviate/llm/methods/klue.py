@@ -36,6 +36,8 @@ import torch.nn.functional as F
 
 from obliviate.core.errors import ConfigError
 from obliviate.llm.encoding import answer_logprob, mean_nll
+from obliviate.llm.eval import options
+from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.interp.hooks import decoder_blocks
 from obliviate.llm.interp.neurons import RANDOM_ANSWERS, knowledge_neurons, mlp_projections, neuron_masks
 from obliviate.llm.methods.base import (
@@ -112,12 +114,10 @@ class KLUE(Method):
         """The records the model still answers correctly (multiple choice), or None with ``only_known`` off."""
         if not self.config.only_known:
             return None
-        from obliviate.llm.eval.options import mc_correct
-        from obliviate.llm.eval.scoring import Scorer
 
         if not records:
             return []
-        known = mc_correct(Scorer(model, self.tokenizer), list(records), desc="KLUE: still answered")
+        known = options.mc_correct(Scorer(model, self.tokenizer), list(records), desc="KLUE: still answered")
         return [r for r, ok in zip(records, known) if ok]
 
     def losses(self, model, batch):

@@ -32,8 +32,11 @@ from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log
 from obliviate.llm.data.records import QARecord
 from obliviate.llm.encoding import collate, mean_nll
+from obliviate.llm.eval.metrics.memo import memo_scores
 from obliviate.llm.eval.metrics.tofu import rouge_tokens
+from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.methods.base import METHODS, Method, MethodContext, field_help, require_positive
+from obliviate.models import load
 
 SELECTIONS = ("largest", "smallest", "random")
 INVERTERS = ("auto", "rules", "llm")
@@ -180,16 +183,11 @@ class MEOW(Method):
         if rest:
             model, tok = ctx.model, ctx.tokenizer
             if c.inverter_model:
-                from obliviate.models import load
-
                 model, tok = load(c.inverter_model)
             out.update(llm_inversions(model, tok, rest, c.n_inverted, c.temperature, c.seed))
         return out
 
     def prepare(self, ctx: MethodContext) -> None:
-        from obliviate.llm.eval.metrics.memo import memo_scores
-        from obliviate.llm.eval.scoring import Scorer
-
         c = self.config
         self.fmt = ctx.fmt
         self.question = {r.id: r.question for r in ctx.splits.forget}

@@ -53,8 +53,10 @@ from dataclasses import dataclass
 import torch
 
 from obliviate.core.errors import ConfigError
-from obliviate.llm.encoding import collate_records
+from obliviate.llm.encoding import collate_records, mean_nll
 from obliviate.llm.interp.hooks import base_model, decoder_blocks, entity_span, read
+from obliviate.llm.interp.latents import LensConfig, build_lens
+from obliviate.llm.interp.sae import SAEConfig
 from obliviate.llm.methods.base import METHODS, Method, MethodContext, Reference, field_help, require_positive
 from obliviate.llm.methods.rmu import resolve_layers, token_mask
 
@@ -96,9 +98,6 @@ class SAEGuided(Method):
                 raise ConfigError("SAEGuided: beta, alpha, train_layers and sae_k must be >= 0")
 
         def lens(self):
-            from obliviate.llm.interp.latents import LensConfig
-            from obliviate.llm.interp.sae import SAEConfig
-
             return LensConfig(layer=self.layer, sae=SAEConfig(expansion=self.sae_expansion, k=self.sae_k,
                                                               epochs=self.sae_epochs),
                               sae_path=self.sae_path, corpus_file=self.corpus_file, top_latents=self.top_latents,
@@ -109,8 +108,6 @@ class SAEGuided(Method):
     needs_reference = True
 
     def prepare(self, ctx: MethodContext) -> None:
-        from obliviate.llm.interp.latents import build_lens
-
         c = self.config
         self.lens = build_lens(ctx.model, ctx.tokenizer, ctx.splits, c.lens())
         self.block = int(self.lens.point.split(".")[1])
@@ -203,8 +200,6 @@ class SAEGuided(Method):
         rel = ((h.float() - h_ref.float()).pow(2) * mask).sum() / (h_ref.float().pow(2) * mask).sum().clamp_min(1e-8)
         out["retain"] = self.config.beta * rel
         if self.config.alpha:
-            from obliviate.llm.encoding import mean_nll
-
             out["retain"] = out["retain"] + self.config.alpha * mean_nll(model, r)
         return out
 

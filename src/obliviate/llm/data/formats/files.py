@@ -112,6 +112,7 @@ def _read_table(path: Path) -> list[Row]:
 
 def _read_parquet(path: Path) -> list[Row]:
     try:
+        # deferred: loads pyarrow
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:

@@ -40,6 +40,7 @@ import torch
 
 from obliviate.core.errors import ObliviateError
 from obliviate.core.progress import progress
+from obliviate.llm.encoding import collate, mean_nll
 from obliviate.llm.eval.metrics.base import METRICS, OU_EPS, MetricContext
 from obliviate.llm.eval.scoring import TokenStats
 
@@ -130,8 +131,6 @@ def gradnorm_score(scorer, pairs: Sequence[tuple[str, str]], p: float = 2.0,
         pairs: (question, answer) pairs.
         p: the norm, 1, 2 or ``math.inf`` (OpenUnlearning's TOFU config: 2).
     """
-    from obliviate.llm.encoding import collate, mean_nll
-
     if p not in (1, 2, math.inf):
         raise ValueError(f"p must be 1, 2 or math.inf, got {p!r}")
     model = scorer.model
@@ -167,6 +166,7 @@ def gradnorm_score(scorer, pairs: Sequence[tuple[str, str]], p: float = 2.0,
 
 def mia_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> float:
     """ROC AUC of telling members from non-members by score (higher score = member; ties count 1/2)."""
+    # deferred: loads sklearn
     from sklearn.metrics import roc_auc_score
 
     members, nonmembers = np.asarray(member_scores, float), np.asarray(nonmember_scores, float)

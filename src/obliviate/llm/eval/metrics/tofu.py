@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from obliviate.llm.eval.metrics.base import METRICS, OU_EPS, OU_MAX_NEW_TOKENS, MetricContext
+from obliviate.llm.eval.metrics.plausibility import summarize
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 OPTION_SPLITS = ("world_facts", "real_entities")  # multiple-choice sets: probability is the correct option's share
@@ -78,8 +80,7 @@ _STEMMING_SCORER = None
 def _stemming_scorer():
     global _STEMMING_SCORER
     if _STEMMING_SCORER is None:
-        import logging
-
+        # deferred: loads rouge_score
         from rouge_score import rouge_scorer
 
         logging.getLogger("absl").setLevel(logging.WARNING)
@@ -183,6 +184,7 @@ def forget_quality(unlearned_tr: np.ndarray, gold_tr: np.ndarray) -> float:
     (Their older ``get_forget_quality`` tests ``1/R``; KS is invariant under a
     monotone map, so the p-value is the same.)
     """
+    # deferred: loads scipy
     from scipy.stats import ks_2samp
 
     return float(ks_2samp(np.asarray(unlearned_tr), np.asarray(gold_tr)).pvalue)
@@ -203,6 +205,7 @@ def forget_quality_log10(unlearned_tr: np.ndarray, gold_tr: np.ndarray) -> float
 
     Both decrease with ``D``, so saturated models still compare.
     """
+    # deferred: loads scipy
     from scipy.special import gammaln
     from scipy.stats import ks_2samp
 
@@ -223,6 +226,7 @@ def forget_quality_log10(unlearned_tr: np.ndarray, gold_tr: np.ndarray) -> float
 
 def model_utility(values: Sequence[float]) -> float:
     """Harmonic mean, ``scipy.stats.hmean`` (0 if any value is 0; negatives clipped to 0)."""
+    # deferred: loads scipy
     from scipy.stats import hmean
 
     vals = np.clip(np.asarray(values, dtype=float), 0.0, None)
@@ -307,7 +311,6 @@ def tofu_qa(scorer, records, ctx: MetricContext) -> dict[str, float]:
     if options:
         out["answer_prob_raw"] = float(raw.mean())
     if ctx.split == "forget":  # answers of the right kind for their fact type, from the same greedy answers
-        from obliviate.llm.eval.metrics.plausibility import summarize
 
         kinds, _ = summarize(records, gens)
         if kinds["n"]:  # generated people only: other records have no known pool of values
