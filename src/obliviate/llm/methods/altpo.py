@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from obliviate.core.errors import ConfigError
 from obliviate.llm.data.render import article
 from obliviate.llm.eval.options import true_option
-from obliviate.llm.methods.base import METHODS, field_help, require_positive
+from obliviate.llm.methods.base import METHODS, require_positive
 from obliviate.llm.methods.idk_po import IdkPO
 
 _ARTICLE_END = re.compile(r"\b(an?|the) $")  # "... is an " / "... awarded the "
@@ -70,11 +70,7 @@ class AltPO(IdkPO):
     """L = -gamma (2/beta) E_F log sigmoid(beta (r(a_alt) - r(a))) + alpha NLL(R)."""
 
     @dataclass
-    class Config:
-        beta: float = field_help(0.1, "DPO inverse temperature")
-        gamma: float = field_help(1.0, "weight of the preference term")
-        alpha: float = field_help(1.0, "weight of the retain NLL")
-
+    class Config(IdkPO.Config):  # IdkPO's settings and defaults
         def __post_init__(self):
             require_positive("AltPO", beta=self.beta)
 
