@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +43,15 @@ from obliviate.core.errors import ObliviateError
 from obliviate.core.progress import log
 
 RUN_FILE = "run.json"
+
+
+def git_sha() -> str:
+    """The commit of the code that runs (empty outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except Exception:
+        return ""
 
 
 def cache_home() -> Path:

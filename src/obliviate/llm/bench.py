@@ -54,6 +54,7 @@ from obliviate.core.report.board import (
     write_board,
 )
 from obliviate.core.report.html import pyplot
+from obliviate.core.report.page import changed_settings, today
 from obliviate.core.store import atomic_dir, atomic_write_json, open_shared_out_dir
 from obliviate.llm import pipeline
 from obliviate.llm.audit import AuditConfig, audit
@@ -778,8 +779,59 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
         charts.append(("Forget entities' known/unknown SAE latent scores before (target) and after each method",
                        chart_png(fig, out, "alignment.png")))  # also a file, for docs
         plt.close(fig)
-    return write_bench_html(out, "obliviate bench", *_table(board), n_runs=board["n_runs"], charts=charts,
-                            notes=_notes(board))
+    return write_bench_html(out, "obliviate bench: LLM unlearning methods", *_table(board), n_runs=board["n_runs"],
+                            charts=charts, notes=_notes(board), header=bench_header(out), reading=bench_reading(board))
+
+
+def bench_header(out: str | Path) -> dict[str, str]:
+    """What the bench in ``out`` ran, from its ``bench.yaml``: model, world, splits, methods, seeds, changed
+    settings, date."""
+    path = Path(out) / "bench.yaml"
+    if not path.is_file():
+        return {"date": today()}
+    data = load_yaml(path)
+    world = data.get("world") or {}
+    default = to_dict(BenchConfig())
+    return {
+        "model": str(data.get("model", "")),
+        "data": f"generated world of {world.get('n_entities', '?')} people (seed {world.get('seed', 0)})",
+        "forget splits": ", ".join(data.get("variants", [])),
+        "methods": f"{len(data.get('methods', []))} run specs"
+                   + (f"; configs tuned by a sweep ({data['tuned_from']})" if data.get("tuned_from") else ""),
+        "seeds": ", ".join(str(x) for x in data.get("seeds", [])),
+        "controls": "target, gold, suppression-only" if data.get("controls") else "none",
+        "settings changed from the defaults": changed_settings(
+            data, default, skip=("model", "methods", "variants", "seeds", "controls", "tuned_from")),
+        "date": today(),
+    }
+
+
+def bench_reading(board: dict[str, Any]) -> str:
+    """The leaderboard in words: the method closest to gold, the best utility, what is significant."""
+    rows = [r for r in board["rows"] if not r["control"]]
+    if not rows:
+        return "No method has finished yet."
+    gold = next((r for r in board["rows"] if r["name"] == "gold"), None)
+    fq = [r for r in rows if math.isfinite(_num(r.get("forget_quality")))]
+    ut = [r for r in rows if math.isfinite(_num(r.get("model_utility")))]
+    seeds = sorted({len(r.get("seeds", [])) for r in rows})
+    parts = [f"{len(rows)} run specs, {'/'.join(str(n) for n in seeds)} seed(s) each."]
+    if fq:
+        best = max(fq, key=lambda r: _num(r["forget_quality"]))
+        parts.append(f"Closest to the gold model: {best['name']} (forget quality {_num(best['forget_quality']):.2g}, "
+                     "the median KS p-value against gold; 1 = indistinguishable, below 0.05 = told apart), "
+                     f"with model utility {_num(best.get('model_utility')):.3f}.")
+    if ut:
+        top = max(ut, key=lambda r: _num(r["model_utility"]))
+        parts.append(f"Highest utility: {top['name']} ({_num(top['model_utility']):.3f}"
+                     + (f"; gold {_num(gold.get('model_utility')):.3f}" if gold else "") + ").")
+    worse = [r["name"] for r in rows if r.get("marks", {}).get("forget_quality") == "worse"]
+    if worse:
+        parts.append(f"{len(worse)} of {len(rows)} are significantly worse than the best on forget quality "
+                     f"(Welch, Holm-corrected, p < {board.get('alpha', ALPHA):g}).")
+    elif len(fq) > 1:
+        parts.append("No difference in forget quality is significant at these seed counts.")
+    return " ".join(parts)
 
 
 def _ci_err(row: dict[str, Any], key: str) -> np.ndarray:

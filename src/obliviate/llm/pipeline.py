@@ -12,7 +12,6 @@ import dataclasses
 import json
 import platform
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from obliviate.core.store import (
     check_resume,
     clean_stale_temps,
     finish_run,
+    git_sha,
     locked,
     new_run_dir,
     open_out_dir,
@@ -601,14 +601,6 @@ def model_folder(model) -> Path:
     return path
 
 
-def _git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except Exception:
-        return ""
-
-
 @dataclass
 class Prepared:
     """A world with its target and gold models, evaluated: what every run on it shares."""
@@ -708,7 +700,7 @@ def run_provenance() -> dict[str, Any]:
     """Versions and git commit, stored with every run's results."""
     return {"versions": {"obliviate": __import__("obliviate").__version__, "torch": torch.__version__,
                          "python": platform.python_version()},
-            "git_sha": _git_sha()}
+            "git_sha": git_sha()}
 
 
 def train_configs_from(data: dict[str, Any]) -> dict[str, TrainConfig]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
+from obliviate.core.config import check_number, load_yaml, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.method import save_method_run
 from obliviate.core.progress import log
@@ -35,6 +35,7 @@ from obliviate.core.report.board import (
     write_board,
 )
 from obliviate.core.report.html import pyplot
+from obliviate.core.report.page import changed_settings, today
 from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.vision.data import SOURCES, coloured_digits, forget_class, forget_random
 from obliviate.vision.methods import VISION_METHODS, VisionContext, get_vision_method
@@ -220,5 +221,42 @@ def write_vision_report(out: str | Path, board: dict[str, Any]) -> Path:
     png = chart_png(fig, out)
     plt.close(fig)
     caption = "Forget accuracy on bias-aligned and bias-conflicting forget samples, mean ± std over seeds"
-    return write_bench_html(out, "obliviate vision bench", *_table(board), n_runs=board["n_runs"],
-                            charts=[(caption, png)], notes=column_notes(COLUMNS))
+    return write_bench_html(out, "obliviate vision bench: forgetting a class under bias", *_table(board),
+                            n_runs=board["n_runs"], charts=[(caption, png)], notes=column_notes(COLUMNS),
+                            header=_header(out), reading=_reading(board))
+
+
+def _header(out: str | Path) -> dict[str, str]:
+    path = Path(out) / "bench.yaml"
+    if not path.is_file():
+        return {"date": today()}
+    data = load_yaml(path)
+    run = data.get("run", {})
+    return {"data": f"{run.get('source')} coloured digits, {run.get('aligned')} of training images in their "
+                    f"class's colour", "model": str(run.get("arch", "")),
+            "forget": f"class {run.get('forget_class')}" if run.get("forget") == "class"
+                      else f"{run.get('forget_fraction')} of training images at random",
+            "methods": ", ".join(data.get("methods", [])), "seeds": ", ".join(str(x) for x in data.get("seeds", [])),
+            "settings changed from the defaults": changed_settings(
+                data, to_dict(VisionBenchConfig()), skip=("methods", "seeds", "run.data_dir")),
+            "date": today()}
+
+
+def _reading(board: dict[str, Any]) -> str:
+    rows = {r["method"]: r for r in board["rows"]}
+    retrain, orig = rows.get("Retrain"), rows.get("original (before)")
+    if retrain is None:
+        return "Retrain (the exact answer) has not finished yet."
+    parts = [f"Retrain (the exact answer) leaves forget accuracy at {retrain['forget_acc']:.3f} and unbiased test "
+             f"accuracy at {retrain['test_acc']:.3f}."]
+    if orig and math.isfinite(orig.get("test_acc", math.nan)) and orig["test_acc"] < 0.5:
+        parts.append(f"The original's unbiased test accuracy is {orig['test_acc']:.3f}: it learned the colour more "
+                     "than the digit, so a method's effect on the bias cannot show on this data.")
+    others = [r for m, r in rows.items() if m not in ("Retrain", "original (before)")
+              and math.isfinite(r.get("forget_acc", math.nan))]
+    if others:
+        near = min(others, key=lambda r: abs(r["forget_acc"] - retrain["forget_acc"])
+                   + abs(r["test_acc"] - retrain["test_acc"]))
+        parts.append(f"Closest to Retrain on forget and test accuracy together: {near['method']} "
+                     f"({near['forget_acc']:.3f}, {near['test_acc']:.3f}).")
+    return " ".join(parts)

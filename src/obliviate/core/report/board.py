@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.report.html import _png, render_html
+from obliviate.core.report.html import _png
+from obliviate.core.report.page import Cell, Figure, Notes, Page, Table, version_line, write_page
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
@@ -103,27 +105,23 @@ def chart_png(fig, out: str | Path | None = None, name: str = "chart.png") -> st
     return png
 
 
+def cell_parts(text: str) -> Cell:
+    """A leaderboard cell's text as a :class:`Cell`: the value (with its mark) on the first line, the interval or
+    spread on a second, smaller one (``"0.52 [0.41, 0.60] ★"`` -> ``"0.52 ★"`` over ``"[0.41, 0.60]"``)."""
+    m = re.match(r"^(\S+)\s*(.*?)\s*([★†])?$", text)
+    if not m or not m.group(2):
+        return Cell(text)
+    return Cell(m.group(1) + (f" {m.group(3)}" if m.group(3) else ""), m.group(2))
+
+
 def write_bench_html(out: str | Path, title: str, heads: Sequence[str], table: Sequence[Sequence[str]], *,
                      n_runs: int, charts: Sequence[tuple[str, str]] = (), notes: Iterable[tuple[str, str]] = (),
-                     left_columns: int = 1) -> Path:
-    """``report.html`` of a bench: the leaderboard table, the notes, then each ``(caption, base64 png)`` chart.
-
-    Every value is escaped (``render_html``); the first ``left_columns`` columns are text, the rest numbers."""
-    html = render_html(_TEMPLATE, title=title, heads=list(heads), table=[list(r) for r in table],
-                       charts=list(charts), notes=list(notes), n=n_runs, out=str(out), left=left_columns)
-    return atomic_write_text(Path(out) / "report.html", html)
-
-
-_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(-n+{{ left }}){text-align:left}
-img{margin:1em 1em 0 0;max-width:100%}</style></head><body>
-<h1>{{ title }}</h1><p>{{ n }} finished runs in <code>{{ out }}</code>.</p>
-<table><tr>{% for h in heads %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in table %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
-{% if notes %}<ul>{% for h, how in notes %}<li>{% if h %}<b>{{ h }}</b>: {% endif %}{{ how }}</li>
-{% endfor %}</ul>{% endif %}
-{% for caption, png in charts %}<figure><img src="data:image/png;base64,{{ png }}" alt="{{ caption }}">
-<figcaption>{{ caption }}</figcaption></figure>{% endfor %}
-</body></html>
-"""
+                     left_columns: int = 1, header: dict[str, str] | None = None, reading: str = "") -> Path:
+    """``report.html`` of a bench: what ran (``header``), the result in words (``reading``), the leaderboard
+    (each interval on a second line), the notes saying how to read each column, then each ``(caption, png)``."""
+    header = {**(header or {}), "runs": f"{n_runs} finished, in {out}"}
+    header.setdefault("version", version_line())
+    rows = [[Cell(c) if i < left_columns else cell_parts(c) for i, c in enumerate(row)] for row in table]
+    blocks = [Table(heads, rows, left=left_columns), Notes(list(notes), title="How to read the columns")]
+    blocks += [Figure(caption, png) for caption, png in charts]
+    return write_page(Path(out) / "report.html", Page(title, header, reading, blocks))

@@ -1,0 +1,165 @@
+"""The one HTML page every report is: a header saying what ran, a reading of the result in words, then blocks
+(tables, notes, example answers, figures, text), laid out to fit a 1280 px screen.
+
+A table cell is text, or :class:`Cell` with a second, smaller line (an interval, a count) so that columns stay
+narrow. Everything is HTML-escaped (``render_html``): names and answers from user files show as text.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from obliviate import __version__
+from obliviate.core.report.html import render_html
+from obliviate.core.store import atomic_write_text, git_sha
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: its value and an optional second, smaller line (e.g. ``[0.41, 0.52]``)."""
+
+    text: str
+    sub: str = ""
+
+
+@dataclass
+class Table:
+    heads: Sequence[str]
+    rows: Sequence[Sequence[str | Cell]]
+    left: int = 1  # the first ``left`` columns are text (left-aligned), the rest numbers
+    title: str = ""
+
+
+@dataclass
+class Notes:
+    items: Sequence[tuple[str, str]]  # (heading, how to read it); an empty heading: the text alone
+    title: str = ""
+
+
+@dataclass
+class Figure:
+    caption: str
+    png: str  # base64
+
+
+@dataclass
+class Examples:
+    """Questions with the true answer and each model's answer."""
+
+    models: Sequence[str]
+    rows: Sequence[dict[str, Any]]  # {"split", "question", "answer", "answers": {model: text}}
+    title: str = "Example answers"
+
+
+@dataclass
+class Text:
+    text: str
+    title: str = ""
+    pre: bool = False
+
+
+Block = Table | Notes | Figure | Examples | Text
+
+
+@dataclass
+class Page:
+    """A report: ``header`` (label -> value, what ran), ``reading`` (the result in words), then ``blocks``."""
+
+    title: str
+    header: dict[str, str] = field(default_factory=dict)
+    reading: str = ""
+    blocks: list[Block] = field(default_factory=list)
+
+
+def version_line() -> str:
+    """``obliviate 0.1.0 (git abc1234)``: the code that wrote a report."""
+    sha = git_sha()
+    return f"obliviate {__version__}" + (f" (git {sha[:7]})" if sha else "")
+
+
+def today() -> str:
+    return _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+
+
+def flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"unlearn": {"lr": 1e-5}}`` -> ``{"unlearn.lr": 1e-5}`` (lists and scalars are leaves)."""
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out.update(flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def changed_settings(config: dict[str, Any], defaults: dict[str, Any], skip: Iterable[str] = ()) -> str:
+    """The settings of ``config`` that differ from ``defaults``, as ``key=value`` (dotted keys), or ``none``."""
+    skip = tuple(skip)
+    base = flat(defaults)
+    diff = [f"{k}={v}" for k, v in flat(config).items()
+            if not k.startswith(skip) and (k not in base or base[k] != v)]
+    return ", ".join(diff) if diff else "none (the defaults)"
+
+
+def page_html(page: Page) -> str:
+    blocks = []
+    for b in page.blocks:
+        kind = type(b).__name__.lower()
+        if isinstance(b, Table):
+            rows = [[c if isinstance(c, Cell) else Cell(str(c)) for c in row] for row in b.rows]
+            blocks.append({"kind": kind, "b": b, "rows": rows})
+        else:
+            blocks.append({"kind": kind, "b": b})
+    return render_html(_TEMPLATE, page=page, blocks=blocks)
+
+
+def write_page(path: str | Path, page: Page) -> Path:
+    """Write ``page`` as HTML at ``path`` (atomically) and return the path."""
+    return atomic_write_text(path, page_html(page))
+
+
+_TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ page.title }}</title>
+<style>
+body{font-family:system-ui,sans-serif;font-size:14px;line-height:1.4;margin:1.5em auto;max-width:1220px;
+padding:0 16px;color:#222}
+h1{font-size:1.5em;margin:0 0 .4em}h2{font-size:1.15em;margin:1.4em 0 .4em}
+table{border-collapse:collapse;margin:.4em 0;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f4f4f4;font-weight:600}td.l,th.l{text-align:left}
+td small{display:block;color:#666;font-size:11px;white-space:nowrap}
+table.head td{border:none;padding:1px 12px 1px 0;text-align:left}table.head td:first-child{color:#666}
+.reading{background:#f6f8fa;border-left:4px solid #4878cf;padding:.6em 1em;max-width:60em}
+ul.notes{font-size:13px;color:#333;max-width:75em}
+figure{display:inline-block;margin:.8em 1em 0 0;max-width:100%}figure img{max-width:100%;height:auto}
+figcaption{font-size:12px;color:#555}
+.ex td{text-align:left;max-width:18em}
+pre{white-space:pre-wrap;font-size:12px;background:#f6f8fa;padding:.6em}
+</style></head><body>
+<h1>{{ page.title }}</h1>
+{% if page.header %}<table class="head">{% for k, v in page.header.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td>
+</tr>{% endfor %}</table>{% endif %}
+{% if page.reading %}<p class="reading">{{ page.reading }}</p>{% endif %}
+{% for blk in blocks %}{% set b = blk.b %}
+{% if b.title %}<h2>{{ b.title }}</h2>{% endif %}
+{% if blk.kind == "table" %}<table><tr>{% for h in b.heads %}<th class="{{ 'l' if loop.index <= b.left }}">{{ h }}</th>
+{% endfor %}</tr>
+{% for row in blk.rows %}<tr>{% for c in row %}<td class="{{ 'l' if loop.index <= b.left }}">{{ c.text }}{% if c.sub %}
+<small>{{ c.sub }}</small>{% endif %}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% elif blk.kind == "notes" %}<ul class="notes">{% for h, how in b.items %}<li>{% if h %}<b>{{ h }}</b>: {% endif %}
+{{ how }}</li>{% endfor %}</ul>
+{% elif blk.kind == "figure" %}<figure><img src="data:image/png;base64,{{ b.png }}" alt="{{ b.caption }}">
+<figcaption>{{ b.caption }}</figcaption></figure>
+{% elif blk.kind == "examples" %}<table class="ex"><tr><th>split</th><th>question</th><th>true answer</th>
+{% for m in b.models %}<th>{{ m }}</th>{% endfor %}</tr>
+{% for r in b.rows %}<tr><td>{{ r.split }}</td><td>{{ r.question }}</td><td>{{ r.answer }}</td>
+{% for m in b.models %}<td>{{ r.answers.get(m, "") }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% elif blk.kind == "text" %}{% if b.pre %}<pre>{{ b.text }}</pre>{% else %}<p>{{ b.text }}</p>{% endif %}
+{% endif %}{% endfor %}
+<p style="color:#888;font-size:12px;margin-top:2em">Written by {{ page.header.get("version", "obliviate") }}.</p>
+</body></html>
+"""
