@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from bad_inputs_cases import CASES, NOBODY, make_inputs, run_case
+
+from tests.bad_inputs_cases import CASES, NOBODY, make_inputs, run_case
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def test_bad_input_is_refused_with_one_line_and_nothing_written(case, inputs, tm
 
 
 def test_the_table_covers_every_command():
-    from bad_inputs_cases import CASES
+    from tests.bad_inputs_cases import CASES
 
     heads = {" ".join(c.args.split()[:2]) if c.args.split()[0] in ("graph", "vision", "smarl") else c.args.split()[0]
              for c in CASES}
@@ -58,7 +59,7 @@ def test_a_jsonl_string_holding_a_raw_line_separator_is_accepted(inputs, tmp_pat
 
 
 def test_the_cli_reads_that_file_and_stops_only_at_the_model(inputs, tmp_path):
-    from bad_inputs_cases import Case
+    from tests.bad_inputs_cases import Case
 
     path = _u2028_file(inputs, tmp_path)
     case = Case("u2028", f"unlearn --model {NOBODY} --forget {path} --retain {{I}}/retain.jsonl "

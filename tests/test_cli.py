@@ -146,9 +146,8 @@ def test_methods_lists_every_registered_method():
 
 def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
     """The demo path on the tiny models the fixtures already trained (same cache keys)."""
-    from conftest import tiny_finetune_config
-
     from obliviate import api
+    from tests.helpers import tiny_finetune_config
 
     cfg = api.tiny_demo_config(world=api.WorldConfig(n_entities=16, seed=0), finetune=tiny_finetune_config(),
                                runs_dir=str(tmp_path / "runs"))

@@ -174,10 +174,9 @@ def test_bench_reports_escape_names(tmp_path, which):
 def _train_cached(home: str, world_dir: str, marker: str) -> None:
     """One of two processes asking for the same cached model on an empty cache (counts trainings in ``marker``)."""
     os.environ["OBLIVIATE_HOME"] = home
-    from conftest import tiny_finetune_config
-
     from obliviate import api
     from obliviate.llm import pipeline
+    from tests.helpers import tiny_finetune_config
 
     real = pipeline.finetune
 

@@ -3,11 +3,11 @@
 import json
 
 import pytest
-from test_graph import two_communities
 from typer.testing import CliRunner
 
 from obliviate.cli import app
 from obliviate.graph import bench as gb
+from tests.graph.test_graph import two_communities
 
 runner = CliRunner()
 

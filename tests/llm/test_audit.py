@@ -3,11 +3,11 @@
 import copy
 
 import pytest
-from conftest import tiny_finetune_config
 
 from obliviate import api
 from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, NOT_FORGOTTEN, AuditConfig, audit, format_audit
 from obliviate.llm.eval.suppression import OutputFilter
+from tests.helpers import tiny_finetune_config
 
 CFG = AuditConfig(max_records=16, relearn=dict(steps=6, lr=1e-3, batch_size=4, eval_every=2))
 

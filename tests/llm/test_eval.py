@@ -59,7 +59,7 @@ def test_known_facts_keeps_only_what_the_model_ranks_first(tiny_target, tiny_gol
 def test_finetuned_models_are_cached(world_dir, splits, tiny_target):
     import time
 
-    from conftest import tiny_finetune_config
+    from tests.helpers import tiny_finetune_config
 
     t = time.time()
     again, _ = api.finetuned(api.TINY, splits.forget + splits.retain + splits.world_facts, tiny_finetune_config(),

@@ -190,7 +190,7 @@ def test_every_method_gets_the_same_budget():
 
 def test_tiny_sweep_never_reads_the_reported_forget_set_and_feeds_the_bench(tmp_path, monkeypatch, splits,
                                                                            tiny_target, tiny_gold):
-    from conftest import tiny_finetune_config  # the session's target and gold are reused from the cache
+    from tests.helpers import tiny_finetune_config  # the session's target and gold are reused from the cache
 
     bench_cfg = b.tiny_bench_config(
         world=api.WorldConfig(n_entities=16, seed=0), finetune=tiny_finetune_config(), methods=["GradAscent", "NPO"],

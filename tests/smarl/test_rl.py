@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from stand_in_data import smarl_k4_files
 
 from obliviate.smarl.rl import PPO, PPOConfig, TrainConfig, Trainer, gae, read_events, train
+from tests.stand_in_data import smarl_k4_files
 
 torch.set_num_threads(1)
 

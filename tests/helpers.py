@@ -1,0 +1,22 @@
+"""Helpers shared by test modules of several packages (fixtures stay in the conftest.py files)."""
+
+from __future__ import annotations
+
+import os
+
+
+def train_seed() -> int:
+    """``OBLIVIATE_TEST_SEED`` (default 0): the seed of every model trained in a test fixture (the tiny LLM
+    target and gold, the graph and vision originals). Each seed trains another model, as another CPU's
+    rounding does, so a margin that holds only for one model shows up on any machine
+    (``OBLIVIATE_TEST_SEED=3 make test``)."""
+    return int(os.environ.get("OBLIVIATE_TEST_SEED", "0"))
+
+
+def tiny_finetune_config(**kw):
+    """The tiny target/gold training settings (the seed: :func:`train_seed`)."""
+    from obliviate import api
+
+    base = dict(epochs=40.0, lr=4e-3, batch_size=16, warmup_ratio=0.05, checkpoint_every=0,
+                seed=train_seed())
+    return api.FinetuneConfig(**{**base, **kw})
