@@ -1,4 +1,5 @@
-"""``obliviate eval --lm-eval``: EleutherAI lm-eval tasks from a local folder, offline, on the model in memory.
+"""``obliviate eval --lm-eval`` (``obliviate.llm.eval.harness``): EleutherAI lm-eval tasks from a local folder,
+offline, on the model in memory.
 
 The accuracy lm-eval reports must be the one computed here, independently, from the model's own
 log-likelihoods of each choice (plain torch): that pins that the model, its tokenizer and the task reach

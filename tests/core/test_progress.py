@@ -1,4 +1,4 @@
-"""Phase timing (obliviate.core.progress.timed): nested and repeated phases, reset on reading."""
+"""Phase timing (``obliviate.core.progress.timed``): nested and repeated phases, reset on reading."""
 
 import time
 

@@ -1,4 +1,5 @@
-"""Multi-process training: ``obliviate unlearn`` under torchrun (2 CPU processes, gloo) equals one process.
+"""Multi-process runs (``obliviate.core.dist``): ``obliviate unlearn`` under torchrun (2 CPU processes, gloo)
+equals one process.
 
 Two processes with ``grad_accum 1`` and one process with ``grad_accum 2`` see
 the same global batch (2 micro-batches of ``batch_size`` per step); the

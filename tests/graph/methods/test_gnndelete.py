@@ -1,4 +1,5 @@
-"""GNNDelete on a small two-community graph: only the deletion operator trains, Df is forgotten, utility holds."""
+"""GNNDelete (``obliviate.graph.methods.gnndelete``) on a small two-community graph:
+only the deletion operator trains, Df is forgotten, utility holds."""
 
 import pytest
 import torch

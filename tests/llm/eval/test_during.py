@@ -1,4 +1,4 @@
-"""Evaluation during unlearning (``--eval-every N``) and ``--keep best``."""
+"""Evaluation during unlearning (``obliviate.llm.eval.during``): ``--eval-every N`` and ``--keep best``."""
 
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def test_other_processes_follow_process_0(fresh_target, tiny_gold, splits, monke
     """What a process other than 0 does, replayed on one process: it never scores the model, takes process 0's
     rows and decisions from the broadcasts, and so keeps the same step and ends at the same weights.
 
-    (The 2-process torchrun run in tests/train/test_distributed.py checks the whole path; only process 0's
+    (The 2-process torchrun run in tests/core/test_dist.py checks the whole path; only process 0's
     model is saved there, so the other process's own state is checked here.)"""
     from obliviate.core import dist
 

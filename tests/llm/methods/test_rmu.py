@@ -1,4 +1,5 @@
-"""RMU: the objective at the frozen model, steering toward c*u, parameter selection, layer clamping."""
+"""RMU (``obliviate.llm.methods.rmu``): the objective at the frozen model, steering toward c*u,
+parameter selection, layer clamping."""
 
 import copy
 
