@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
+from obliviate.llm.eval.scoring import Scorer
+
 
 def train_seed() -> int:
     """``OBLIVIATE_TEST_SEED`` (default 0): the seed of every model trained in a test fixture (the tiny LLM
@@ -20,3 +24,11 @@ def tiny_finetune_config(**kw):
     base = dict(epochs=40.0, lr=4e-3, batch_size=16, warmup_ratio=0.05, checkpoint_every=0,
                 seed=train_seed())
     return api.FinetuneConfig(**{**base, **kw})
+
+
+LORA_UNLEARN = dict(epochs=6.0, batch_size=4, checkpoint_every=0)
+
+
+def likelihood(model, tok, records) -> float:
+    logp, _ = Scorer(model, tok).answer_logprobs([(r.question, r.answer) for r in records])
+    return float(np.exp(logp).mean())

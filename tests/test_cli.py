@@ -1,4 +1,7 @@
-"""Bad input gets one clear line and exit code 2, with nothing written half-way."""
+"""The command line (``obliviate.cli``), end to end: bad input gets one clear line and exit code 2, with nothing
+written half-way; commands list, run, resume and report."""
+
+from __future__ import annotations
 
 import json
 
@@ -6,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from obliviate import api
 from obliviate.cli import app
 
 runner = CliRunner()
@@ -142,6 +146,21 @@ def test_methods_lists_every_registered_method():
     out = runner.invoke(app, ["methods"], terminal_width=200).output
     for name in METHODS.names():
         assert name in out
+
+
+NEW = ("UNDIAL", "CE-U", "WGA", "SatImp", "PDU", "AltPO")
+
+
+def test_new_methods_are_listed_by_the_cli_with_their_paper():
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+    from obliviate.llm.methods import METHODS
+
+    out = CliRunner().invoke(app, ["methods"], terminal_width=400).output
+    for name in NEW:
+        arxiv = METHODS.entry(name).paper.split("arXiv ")[1].split(";")[0]
+        assert name in out and arxiv in out, name
 
 
 def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
@@ -338,3 +357,59 @@ def test_one_name_per_concept_across_commands():
     assert {"--forget-split", "--forget-file"} <= names("audit", "forget")
     for command in ("bench", "sweep"):
         assert names(command, "splits") == {"--forget-splits", "--splits"}
+
+
+def test_cli_eval_compat_writes_openunlearnings_summary(tiny_target, splits, tmp_path):
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+    from obliviate.llm.data import save_jsonl
+
+    model, tok = tiny_target
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    save_jsonl(splits.forget[:6], tmp_path / "f.jsonl")
+    save_jsonl(splits.retain[:6], tmp_path / "r.jsonl")
+    args = ["eval", "--model", str(tmp_path / "m"), "--forget", str(tmp_path / "f.jsonl"), "--retain",
+            str(tmp_path / "r.jsonl"), "--max-per-split", "6", "--compat", "openunlearning",
+            "--summary", str(tmp_path / "TOFU_SUMMARY.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output[result.output.index("{"):])
+    assert printed["compat"] == "openunlearning"
+    summary = json.loads((tmp_path / "TOFU_SUMMARY.json").read_text())
+    assert summary["forget_Q_A_Prob"] == pytest.approx(printed["forget"]["answer_prob"])
+    assert summary["forget_truth_ratio"] == pytest.approx(printed["forget"]["truth_ratio"])
+    assert summary["retain_Q_A_ROUGE"] == pytest.approx(printed["retain"]["rouge_l_recall"])
+    assert 0 <= summary["extraction_strength"] <= 1 and 0 <= summary["exact_memorization"] <= 1
+    assert all(isinstance(v, float) for v in summary.values())
+    again = CliRunner().invoke(app, args)  # the summary is never overwritten
+    assert again.exit_code == 2 and "summary" in again.output
+
+
+def test_cli_bench_configs_rejects_a_second_source(tmp_path):
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+
+    res = CliRunner().invoke(app, ["bench", "--configs", str(tmp_path / "sweep.json"), "--model", "tiny",
+                                   "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "drop --config, --model and --profile" in res.output
+    res = CliRunner().invoke(app, ["bench", "--configs", str(tmp_path / "sweep.json"), "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "sweep.json" in res.output and not (tmp_path / "b").exists()
+
+
+def test_sweep_profile_tunes_on_the_profiles_world(monkeypatch, tmp_path):
+    from obliviate.llm import sweep as sw
+
+    seen = {}
+
+    def fake(cfg, out):
+        seen["cfg"] = cfg
+        raise SystemExit(0)  # the configuration is all this test reads
+
+    monkeypatch.setattr(sw, "run_sweep", fake)
+    result = CliRunner().invoke(app, ["sweep", "--profile", "standard", "--methods", "npo", "--out",
+                                      str(tmp_path / "sweep")])
+    assert result.exit_code == 0, result.output
+    assert seen["cfg"].bench.world == api.world_profile("standard")

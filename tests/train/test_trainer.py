@@ -1,14 +1,21 @@
-"""The one training loop: determinism, resume, guards, LoRA."""
+"""The one training loop (``obliviate.train.trainer``): determinism, resume, guards, LoRA."""
 
+from __future__ import annotations
+
+import copy
 import math
 
 import pytest
 import torch
 
-from obliviate.core.errors import TrainingDiverged
+from obliviate import api
+from obliviate.core.errors import ConfigError, TrainingDiverged
 from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
+from obliviate.llm.methods import get_method
 from obliviate.train import TrainConfig, Trainer
 from obliviate.train.samplers import SingleSampler
+from obliviate.train.trainer import is_peft, parse_lora
+from tests.helpers import LORA_UNLEARN, likelihood
 
 
 def _trainer(model_tok, records, cfg, **kw):
@@ -190,3 +197,61 @@ def test_exploded_weights_after_the_last_update_are_refused(world_dir, splits):
     cfg = TrainConfig(epochs=1.0, lr=1e30, batch_size=8, max_grad_norm=1.0, checkpoint_every=0)
     with pytest.raises(TrainingDiverged, match="after the last update .* exploded"):
         _trainer(_fresh(world_dir), records, cfg).fit()
+
+
+# ---------------------------------------------------------------- LoRA
+
+
+def test_parse_lora():
+    assert parse_lora("r=8,alpha=16,targets=q_proj,v_proj") == {
+        "lora_r": 8, "lora_alpha": 16, "lora_targets": "q_proj,v_proj"}
+    assert parse_lora("r=4") == {"lora_r": 4, "lora_alpha": 8, "lora_targets": ""}
+    for bad, msg in [("alpha=16", "needs r"), ("r=0", ">= 1"), ("r=x", "integers"), ("r=4,rank=2", "unknown key"),
+                     ("q_proj", "key=value")]:
+        with pytest.raises(ConfigError, match=msg):
+            parse_lora(bad)
+
+
+@pytest.mark.parametrize("lora", [{}, {"lora_r": 8, "lora_alpha": 32}])
+def test_lora_and_full_unlearning_both_lower_forget_likelihood(tiny_target, splits, lora):
+    model, tok = tiny_target
+    net = copy.deepcopy(model)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    l0 = likelihood(net, tok, splits.forget)
+    out = api.unlearn(net, tok, splits, "npo", api.UnlearnConfig(lr=3e-3 if lora else 1e-3, **LORA_UNLEARN, **lora))
+    assert not is_peft(out)  # merged into plain weights by default
+    assert likelihood(out, tok, splits.forget) < 0.5 * l0
+    after = out.state_dict()
+    assert set(after) == set(before)  # same architecture, no adapter left behind
+    if lora:  # LoRA touches only the adapted linear layers: norms and embeddings stay bit-identical
+        assert torch.equal(after["model.norm.weight"], before["model.norm.weight"])
+        assert torch.equal(after["model.embed_tokens.weight"], before["model.embed_tokens.weight"])
+
+
+def test_lora_targets_restrict_the_adapted_modules(tiny_target, splits):
+    model, tok = tiny_target
+    net = copy.deepcopy(model)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    cfg = api.UnlearnConfig(lr=3e-3, **LORA_UNLEARN, lora_r=4, lora_targets="q_proj,v_proj")
+    out = api.unlearn(net, tok, splits, "graddiff", cfg)
+    after = out.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed), changed
+    with pytest.raises(ConfigError, match="LoRA targets"):
+        api.unlearn(copy.deepcopy(model), tok, splits, "graddiff",
+                    api.UnlearnConfig(lr=3e-3, **LORA_UNLEARN, lora_r=4, lora_targets="no_such_layer"))
+
+
+def test_rmu_under_lora_trains_only_its_modules_adapters(tiny_target, splits):
+    from obliviate.train.trainer import lora_parameters
+
+    model, tok = tiny_target
+    net = copy.deepcopy(model)
+    rmu = get_method("RMU", {"param_names": "down_proj"})
+    requested = rmu.trainable_parameters(net)
+    out = api.unlearn(net, tok, splits, rmu, api.UnlearnConfig(lr=3e-3, epochs=2.0, batch_size=4, lora_r=4),
+                      keep_adapter=True)
+    chosen = lora_parameters(out, requested)
+    assert chosen and all("lora_" in n for n, p in out.named_parameters() if any(p is c for c in chosen))
+    n_lora = sum(1 for n, _ in out.named_parameters() if "lora_" in n)
+    assert len(chosen) < n_lora  # not every adapter: only those of RMU's modules
