@@ -12,7 +12,7 @@ import copy  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.helpers import tiny_finetune_config, train_seed  # noqa: E402
+from tests.helpers import tiny_finetune_config, train_seed, unmarked_training_tests  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,3 +65,11 @@ def fresh_target(tiny_target):
     """A copy of the tiny target each test may modify."""
     model, tok = tiny_target
     return copy.deepcopy(model), tok
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses a fixture that trains a model must be marked ``trains`` (see tests/helpers.py)."""
+    unmarked = unmarked_training_tests(items)
+    if unmarked:
+        raise pytest.UsageError("these tests use a fixture that trains a model, so they belong to the `trains` tier; "
+                                "mark them @pytest.mark.trains:\n  " + "\n  ".join(unmarked))

@@ -26,6 +26,22 @@ def tiny_finetune_config(**kw):
     return api.FinetuneConfig(**{**base, **kw})
 
 
+# The fixtures that train a model: tiny_target, tiny_gold and fresh_target (tests/conftest.py), the graph and
+# vision originals (tests/graph/conftest.py, tests/vision/conftest.py). A test that uses one, directly or through
+# another fixture, is in the ``trains`` tier (pyproject.toml) and must say so, with ``@pytest.mark.trains`` or a
+# module's ``pytestmark``: ``make test-kernels`` re-runs that tier under a second CPU kernel path, ``make
+# test-fast`` skips it. tests/conftest.py stops the collection at a test that does not.
+TRAINING_FIXTURES = frozenset({"tiny_target", "tiny_gold", "fresh_target", "trained", "original"})
+
+
+def unmarked_training_tests(items) -> list[str]:
+    """Node ids of the tests that use a training fixture but are not marked ``trains``."""
+    return [item.nodeid for item in items
+            if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
+            and item.get_closest_marker("trains") is None]
+
+
+# test_lora's settings, for the LoRA tests now in train/test_trainer.py and llm/methods/test_base.py
 LORA_UNLEARN = dict(epochs=6.0, batch_size=4, checkpoint_every=0)
 
 

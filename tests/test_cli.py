@@ -43,6 +43,7 @@ def test_missing_model_path(tmp_path, split_files):
     _assert_clean_failure(result, lines, runs, "model not found")
 
 
+@pytest.mark.trains
 def test_jsonl_with_missing_field(tmp_path, split_files, tiny_target):
     model_dir = tmp_path / "m"
     tiny_target[0].save_pretrained(model_dir)
@@ -83,6 +84,7 @@ def test_unknown_method_in_demo_and_bad_override(tmp_path):
     _assert_clean_failure(result, lines, runs, "unknown key")
 
 
+@pytest.mark.trains
 def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
     model_dir = tmp_path / "m"
     tiny_target[0].save_pretrained(model_dir)
@@ -108,6 +110,7 @@ def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
     assert json.loads((tmp_path / "m.json").read_text())["written_by"] == "obliviate eval"
 
 
+@pytest.mark.trains
 def test_cli_sae_guided_on_own_files_needs_a_holdout(tmp_path, split_files, tiny_target, splits):
     from obliviate.llm.data import save_jsonl
 
@@ -163,6 +166,7 @@ def test_new_methods_are_listed_by_the_cli_with_their_paper():
         assert name in out and arxiv in out, name
 
 
+@pytest.mark.trains
 def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
     """The demo path on the tiny models the fixtures already trained (same cache keys)."""
     from obliviate import api
@@ -222,6 +226,7 @@ def audit_the_demo_run(run, tmp_path):
     assert result.exit_code == 2 and "forget01" in result.output
 
 
+@pytest.mark.trains
 def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, tiny_target, splits):
     """Ctrl-C mid-run leaves a checkpoint; `unlearn --resume RUN` finishes it like an uninterrupted run."""
     import copy
@@ -263,6 +268,7 @@ def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, 
     assert not (run / "checkpoint").exists()
 
 
+@pytest.mark.trains
 def test_cli_unlearn_on_tofu_files_with_a_lora_adapter(tmp_path, tiny_target):
     """`--data tofu:FOLDER` reads the published layout; `--lora ... --lora-save adapter` keeps only the adapter."""
     folder = tmp_path / "TOFU"  # 4 authors x 2 QA in the published JSON-lines files; author 3 is forget10
@@ -304,6 +310,7 @@ def test_cli_unlearn_on_tofu_files_with_a_lora_adapter(tmp_path, tiny_target):
         assert result.exit_code == 2 and msg in result.output, result.output
 
 
+@pytest.mark.trains
 def test_eval_original_counts_the_facts_it_knew(tmp_path, world_dir, tiny_target, monkeypatch):
     """``eval --original``: model utility counts the world facts and real entities the original knew (nine numbers)."""
     import shutil
@@ -359,6 +366,7 @@ def test_one_name_per_concept_across_commands():
         assert names(command, "splits") == {"--forget-splits", "--splits"}
 
 
+@pytest.mark.trains
 def test_cli_eval_compat_writes_openunlearnings_summary(tiny_target, splits, tmp_path):
     from typer.testing import CliRunner
 

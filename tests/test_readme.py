@@ -106,6 +106,7 @@ def test_readme_is_a_front_door():
             assert (ROOT / link).exists(), link
 
 
+@pytest.mark.trains
 def test_readme_python_runs(tmp_path):
     """The README's Python block, as written, in a fresh interpreter (the tiny demo's world and models, in the
     session's cache): it prints forget quality and model utility."""

@@ -51,6 +51,7 @@ def _finetune_args(files, out, *extra):
             "--epochs", "0.5", "--batch-size", "8", *extra]
 
 
+@pytest.mark.trains
 def test_finetune_out_refuses_a_finished_run_and_resumes_an_unfinished_one(tmp_path, files, monkeypatch):
     from obliviate.llm import pipeline
 
@@ -75,6 +76,7 @@ def test_finetune_out_refuses_a_finished_run_and_resumes_an_unfinished_one(tmp_p
     assert _snapshot(out) == before and sorted(os.listdir(tmp_path)) == sorted(os.listdir(tmp_path))
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["foreign", "demo", "file"])
 def test_finetune_out_refuses_other_folders_untouched(tmp_path, files, kind):
     out = tmp_path / "x"
@@ -111,6 +113,7 @@ def _resume_target(run: Path, kind: str, command: str) -> Path:
     return _fake_run(run, command if own else kind, finished=kind.startswith("finished"))
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["finished-unlearn", "demo", "config-only", "other-settings"])
 def test_unlearn_resume_accepts_only_an_unfinished_unlearn_run_of_the_same_settings(tmp_path, files, kind):
     run = _resume_target(tmp_path / "run", kind, "unlearn")
@@ -129,6 +132,7 @@ def test_demo_resume_refuses_finished_and_foreign_folders(tmp_path, kind):
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.trains
 def test_exploded_weights_fail_the_run_and_save_no_model(tmp_path, files):
     """`--lr 1e30 --epochs 0.2`: the only step is the last; the loss was fine, the weights are not."""
     runs = tmp_path / "runs"
@@ -190,6 +194,7 @@ def _train_cached(home: str, world_dir: str, marker: str) -> None:
     api.finetuned(api.TINY, splits.retain, tiny_finetune_config(epochs=2.0), role="locktest", world_dir=world_dir)
 
 
+@pytest.mark.trains
 def test_two_processes_on_an_empty_cache_train_once(tmp_path, world_dir):
     marker = tmp_path / "trained"
     # Two fresh interpreters, as two users' commands are. A forked copy of this process inherits its helper

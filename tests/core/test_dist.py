@@ -19,6 +19,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def _free_port() -> int:
     with socket.socket() as s:

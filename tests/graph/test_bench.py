@@ -19,6 +19,7 @@ def toy_planetoid(monkeypatch):
     monkeypatch.setattr(gb, "planetoid_graph", lambda name, seed=0, data_dir=None: two_communities(seed=seed))
 
 
+@pytest.mark.trains
 def test_graph_bench_runs_every_method_resumes_and_reports(tmp_path, toy_planetoid):
     cfg = gb.GraphBenchConfig(datasets=["cora"], tasks=["edge", "node"], seeds=[0, 1], node_fraction=0.02,
                               run=gb.GraphRunConfig(fraction=0.05, train_steps=60))
@@ -38,6 +39,7 @@ def test_graph_bench_runs_every_method_resumes_and_reports(tmp_path, toy_planeto
     assert "data:image/png;base64" in (out / "report.html").read_text() and (out / "chart.png").is_file()
 
 
+@pytest.mark.trains
 def test_graph_unlearn_cli(tmp_path, toy_planetoid):
     result = runner.invoke(app, ["graph", "unlearn", "--method", "d2dgn", "--fraction", "0.05",
                                  "--runs-dir", str(tmp_path / "runs")])

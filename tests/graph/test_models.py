@@ -8,6 +8,8 @@ from obliviate.graph.methods import GraphContext, get_graph_method
 from obliviate.graph.models import GNN
 from obliviate.graph.train import View, fit, graph_config, task_loss
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 @pytest.mark.parametrize("kind", ["gat", "gin"])
 def test_other_backbones_train_and_unlearn(kind, graph):

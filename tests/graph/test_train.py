@@ -1,7 +1,11 @@
 """Training the original graph models (``obliviate.graph.train``): both tasks learn."""
 
+import pytest
+
 from obliviate.graph import metrics as M
 from obliviate.graph.train import View
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 
 def test_original_models_learn(graph, trained):

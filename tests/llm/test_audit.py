@@ -24,6 +24,7 @@ def second_gold(world_dir, splits):
     return api.finetuned(api.TINY, records, tiny_finetune_config(seed=1), role="gold-seed1", world_dir=world_dir)
 
 
+@pytest.mark.trains
 def test_audit_certifies_an_independent_retrain(second_gold, tiny_target, tiny_gold, splits, probes):
     result = audit(second_gold[0], tiny_target[1], splits, probes, original=tiny_target[0], gold=tiny_gold[0], cfg=CFG)
     assert result.verdict == FORGOTTEN, format_audit(result)
@@ -32,6 +33,7 @@ def test_audit_certifies_an_independent_retrain(second_gold, tiny_target, tiny_g
     assert result.check("plausibility").status == "pass"  # wrong values of the right kind, as gold's
 
 
+@pytest.mark.trains
 def test_audit_fails_the_target(tiny_target, tiny_gold, splits, probes):
     model, tok = tiny_target
     result = audit(copy.deepcopy(model), tok, splits, probes, original=model, gold=tiny_gold[0], cfg=CFG)
@@ -41,6 +43,7 @@ def test_audit_fails_the_target(tiny_target, tiny_gold, splits, probes):
     assert result.check("membership").values["privleak"] > 25
 
 
+@pytest.mark.trains
 def test_audit_is_not_fooled_by_a_model_that_only_refuses(tiny_target, tiny_gold, splits, probes):
     model, tok = tiny_target
     suppressed = OutputFilter(copy.deepcopy(model), tok, sorted({r.entity for r in splits.forget}))
@@ -55,6 +58,7 @@ def test_audit_is_not_fooled_by_a_model_that_only_refuses(tiny_target, tiny_gold
     assert "NOT FORGOTTEN" in format_audit(result)
 
 
+@pytest.mark.trains
 def test_audit_refuses_to_certify_entities_the_model_never_saw(tiny_target, tiny_gold, splits):
     never_seen = copy.copy(splits)
     half = len({r.entity for r in splits.holdout}) // 2
@@ -68,6 +72,7 @@ def test_audit_refuses_to_certify_entities_the_model_never_saw(tiny_target, tiny
     assert "never learned" in result.check("original_knew").evidence
 
 
+@pytest.mark.trains
 def test_relearning_recovery_is_the_maximum_over_the_trajectory(monkeypatch, tiny_target, tiny_gold, splits, probes):
     """A peak in the middle of relearning counts, even if the last step looks forgotten again."""
     from obliviate.llm import audit as audit_mod

@@ -16,6 +16,7 @@ from obliviate.llm import bench as b
 from obliviate.llm.eval.metrics.tofu import collapse_threshold
 
 
+@pytest.mark.trains
 def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     cfg = b.tiny_bench_config(methods=["GradAscent", "NPO"], seeds=[0], controls=True,
                               audit=b.AuditConfig(max_records=12, relearn_tiers=["high"],
@@ -180,6 +181,7 @@ def test_leaderboard_power_column_and_people_interval(tmp_path):
     assert f"0.120 [{lo:.3f}, {hi:.3f}] people [0.070, 0.190]" in a_line and "| 2/3 |" in a_line
 
 
+@pytest.mark.trains
 def test_a_collapsed_model_is_marked_and_never_ranked(tiny_target, splits, tmp_path):
     """Push the tiny target's forget answers past 25 nats per token; its default truth ratio looks like
     the gold model's, the evaluation marks it collapsed and the leaderboard neither counts its forget

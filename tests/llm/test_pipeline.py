@@ -26,6 +26,7 @@ def mean_knowledge(model, tok, records) -> float:
     return float(knowledge(Scorer(model, tok), records).mean())
 
 
+@pytest.mark.trains
 def test_unlearn_run_writes_a_finished_run_folder(tmp_path, tiny_target, tiny_gold, splits):
     target, gold = (str(pipeline.model_folder(m)) for m, _ in (tiny_target, tiny_gold))
     cfg = api.UnlearnConfig(epochs=4.0, lr=5e-4, batch_size=4, checkpoint_every=0)
@@ -54,6 +55,7 @@ def test_unlearn_run_writes_a_finished_run_folder(tmp_path, tiny_target, tiny_go
                         eval_during=EvalDuringConfig(every=5, max_forget=10, max_per_split=5))
 
 
+@pytest.mark.trains
 def test_unlearn_run_refuses_before_writing_anything(tmp_path, tiny_target, splits):
     target = str(pipeline.model_folder(tiny_target[0]))
     runs = tmp_path / "runs"
@@ -66,6 +68,7 @@ def test_unlearn_run_refuses_before_writing_anything(tmp_path, tiny_target, spli
     assert not runs.exists()
 
 
+@pytest.mark.trains
 def test_evaluate_model_is_obliviate_eval_for_python_users(tmp_path, tiny_target, tiny_gold, splits):
     """From specs to the metrics ``obliviate eval`` prints: the same numbers as evaluating the loaded models."""
     target, gold = (str(pipeline.model_folder(m)) for m, _ in (tiny_target, tiny_gold))
@@ -81,6 +84,7 @@ def test_evaluate_model_is_obliviate_eval_for_python_users(tmp_path, tiny_target
     assert written["model_utility_hmean"] == metrics["model_utility_hmean"]
 
 
+@pytest.mark.trains
 def test_finetuned_models_are_cached(world_dir, splits, tiny_target):
     import time
 

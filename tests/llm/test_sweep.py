@@ -64,6 +64,7 @@ def test_every_method_gets_the_same_budget():
         sw.SweepConfig(bench=b.tiny_bench_config(methods=["NPO"]), weights={"npo": {"no_such_weight": [1.0]}})
 
 
+@pytest.mark.trains
 def test_tiny_sweep_never_reads_the_reported_forget_set_and_feeds_the_bench(tmp_path, monkeypatch, splits,
                                                                            tiny_target, tiny_gold):
     from tests.helpers import tiny_finetune_config  # the session's target and gold are reused from the cache

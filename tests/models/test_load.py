@@ -47,6 +47,7 @@ def test_local_folder_round_trip(tmp_path):
     assert torch.equal(again(ids).logits, model.eval()(ids).logits)
 
 
+@pytest.mark.trains
 def test_adapter_is_saved_alone_and_loads_with_its_base(tiny_target, splits, tmp_path):
     from obliviate.models import load
 

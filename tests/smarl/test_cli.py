@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from obliviate.smarl.rl import read_events
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 torch.set_num_threads(1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from obliviate.smarl.rl import PPO, PPOConfig, TrainConfig, Trainer, gae, read_events, train
@@ -13,6 +14,7 @@ from tests.smarl.helpers import tiny_env
 torch.set_num_threads(1)
 
 
+@pytest.mark.trains
 def test_one_ppo_update_moves_the_policy_toward_the_best_action():
     """A one-step bandit: r = -((a - 0.06) / 0.03)^2. One update must raise E[r] and move the mean action."""
     cfg = PPOConfig(symlog_dims=0, normalize_obs=False, init_std=0.5, lr=1e-3, epochs=8, minibatches=4,
@@ -60,6 +62,7 @@ def _strip(events: list[dict]) -> list[dict]:
     return [{k: v for k, v in e.items() if k not in ("time_s", "rollout_s")} for e in events]
 
 
+@pytest.mark.trains
 def test_resume_continues_to_the_same_result(data_dir, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(tiny_train(4), straight)
@@ -71,6 +74,7 @@ def test_resume_continues_to_the_same_result(data_dir, tmp_path):
     assert _strip(read_events(straight)) == _strip(read_events(split))
 
 
+@pytest.mark.trains
 def test_ctrl_c_saves_the_last_complete_iteration(data_dir, tmp_path, monkeypatch):
     trainer = Trainer(tiny_train(5), tmp_path)
     real, calls = Trainer.step, {"n": 0}

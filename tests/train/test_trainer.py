@@ -35,6 +35,7 @@ def _fresh(world_dir):
 CFG = dict(epochs=3.0, lr=3e-3, batch_size=8, grad_accum=2, checkpoint_every=2)
 
 
+@pytest.mark.trains
 def test_finetuning_lowers_loss_and_is_deterministic(world_dir, splits):
     records = splits.retain[:32]
     a = _trainer(_fresh(world_dir), records, TrainConfig(**CFG)).fit()
@@ -47,6 +48,7 @@ def test_finetuning_lowers_loss_and_is_deterministic(world_dir, splits):
         assert mean_nll(a, batch) < mean_nll(untrained[0], batch) - 1.0
 
 
+@pytest.mark.trains
 def test_resume_after_interrupt_matches_uninterrupted(world_dir, splits, tmp_path):
     records = splits.retain[:32]
     full = _trainer(_fresh(world_dir), records, TrainConfig(**CFG)).fit()
@@ -70,6 +72,7 @@ def test_resume_after_interrupt_matches_uninterrupted(world_dir, splits, tmp_pat
     assert not ckpt.exists()  # a finished run removes its checkpoint
 
 
+@pytest.mark.trains
 def test_resume_with_other_settings_is_refused(world_dir, splits, tmp_path):
     from obliviate.core.errors import ConfigError
 
@@ -105,6 +108,7 @@ def test_exploding_loss_stops(world_dir, splits):
         trainer.fit()
 
 
+@pytest.mark.trains
 def test_lora_trains_adapters_and_merges(world_dir, splits):
     model, tok = _fresh(world_dir)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -116,6 +120,7 @@ def test_lora_trains_adapters_and_merges(world_dir, splits):
     assert torch.equal(after["model.norm.weight"], before["model.norm.weight"])  # LoRA leaves norms alone
 
 
+@pytest.mark.trains
 def test_gradient_masks_keep_entries_outside_the_mask_bit_exact(world_dir, splits):
     """A masked parameter moves only inside its mask (weight decay on); others train as usual; hooks go away."""
     model, tok = _fresh(world_dir)
@@ -149,6 +154,7 @@ def test_gradient_masks_are_checked(world_dir, splits):
                  masks={w: torch.ones_like(w, dtype=torch.bool)})
 
 
+@pytest.mark.trains
 def test_training_ends_when_an_epoch_has_no_batch(world_dir, splits):
     from obliviate.train.samplers import FilteredSampler
 
@@ -170,6 +176,7 @@ def test_training_ends_when_an_epoch_has_no_batch(world_dir, splits):
     assert trainer.total_steps == 20 and steps == [1, 2, 3, 4] and trainer.ran_out and seen == [0, 1, 2]
 
 
+@pytest.mark.trains
 def test_a_crash_between_checkpoints_logs_each_step_once_after_resume(world_dir, splits, tmp_path):
     """Killed at step 5 (last checkpoint: step 4): the resumed run replays step 5 and logs it once."""
     import json
@@ -191,6 +198,7 @@ def test_a_crash_between_checkpoints_logs_each_step_once_after_resume(world_dir,
     assert steps == list(range(1, resumed.total_steps + 1))
 
 
+@pytest.mark.trains
 def test_exploded_weights_after_the_last_update_are_refused(world_dir, splits):
     """One step at lr 1e30: the loss before it is fine, the weights after it are not."""
     records = splits.retain[:8]
@@ -212,6 +220,7 @@ def test_parse_lora():
             parse_lora(bad)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("lora", [{}, {"lora_r": 8, "lora_alpha": 32}])
 def test_lora_and_full_unlearning_both_lower_forget_likelihood(tiny_target, splits, lora):
     model, tok = tiny_target
@@ -228,6 +237,7 @@ def test_lora_and_full_unlearning_both_lower_forget_likelihood(tiny_target, spli
         assert torch.equal(after["model.embed_tokens.weight"], before["model.embed_tokens.weight"])
 
 
+@pytest.mark.trains
 def test_lora_targets_restrict_the_adapted_modules(tiny_target, splits):
     model, tok = tiny_target
     net = copy.deepcopy(model)
@@ -242,6 +252,7 @@ def test_lora_targets_restrict_the_adapted_modules(tiny_target, splits):
                     api.UnlearnConfig(lr=3e-3, **LORA_UNLEARN, lora_r=4, lora_targets="no_such_layer"))
 
 
+@pytest.mark.trains
 def test_rmu_under_lora_trains_only_its_modules_adapters(tiny_target, splits):
     from obliviate.train.trainer import lora_parameters
 

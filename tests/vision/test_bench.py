@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from obliviate.cli import app
 from obliviate.vision import bench as vb
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 runner = CliRunner()
 

@@ -9,6 +9,8 @@ from obliviate.vision.metrics import evaluate
 from obliviate.vision.models import classifier
 from obliviate.vision.train import ce_loss, fit, vision_config
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_mlp_learns_and_unknown_model_is_refused(data):
     mlp = classifier("mlp", tuple(data.train.x.shape[1:]), data.num_classes, seed=0)

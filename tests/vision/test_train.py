@@ -1,7 +1,11 @@
 """Training the original vision model (``obliviate.vision.train``): it learns the colour shortcut."""
 
+import pytest
+
 from obliviate.vision.data import forget_class
 from obliviate.vision.metrics import evaluate
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 
 def test_original_learned_the_shortcut(data, original):

@@ -12,6 +12,7 @@ from obliviate.graph.models import GNN
 from obliviate.graph.train import View
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("task", ["edge", "node"])
 @pytest.mark.parametrize("name", GRAPH_METHODS.names())
 def test_methods_unlearn_and_keep_utility(name, task, graph, trained):

@@ -1,9 +1,13 @@
 """D2DGN (``obliviate.graph.methods.d2dgn``) against gradient ascent at equal utility."""
 
+import pytest
+
 from obliviate.graph import metrics as M
 from obliviate.graph.data import sample_deletion
 from obliviate.graph.methods import GraphContext, get_graph_method
 from obliviate.graph.train import View
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 
 def test_d2dgn_beats_gradient_ascent_at_equal_utility(graph, trained):

@@ -46,6 +46,7 @@ def test_registered_with_paper_defaults():
         get_graph_method("GNNDelete", {"lam": 2.0})
 
 
+@pytest.mark.trains
 def test_only_the_deletion_operator_changes(setup):
     g, d, ctx, original, snapshot, unlearned = setup
     assert isinstance(unlearned, DeletionOperator)
@@ -60,6 +61,7 @@ def test_only_the_deletion_operator_changes(setup):
     assert any(not torch.equal(a, b) for a, b in zip(start.deletion, unlearned.deletion))
 
 
+@pytest.mark.trains
 def test_operator_acts_only_near_the_deleted_edges(setup):
     g, _, _, original, _, _ = setup
     d = delete_edges(g, g.train[:, :1])  # one edge: its 2-hop region is one community at most
@@ -76,6 +78,7 @@ def test_operator_acts_only_near_the_deleted_edges(setup):
     assert unlearned.fresh(3).dims == original.dims
 
 
+@pytest.mark.trains
 def test_forgets_and_keeps_utility(setup):
     g, d, ctx, original, snapshot, unlearned = setup
     view = View.after(g, d)
@@ -91,6 +94,7 @@ def test_forgets_and_keeps_utility(setup):
     assert M.mi_ratio(attack, original, unlearned, View.full(g), view, d) > 1
 
 
+@pytest.mark.trains
 def test_deterministic_under_seed(setup):
     g, d, ctx, original, snapshot, unlearned = setup
     again = get_graph_method("GNNDelete").unlearn(ctx)
@@ -98,6 +102,7 @@ def test_deterministic_under_seed(setup):
         assert torch.equal(a, b)
 
 
+@pytest.mark.trains
 def test_node_deletion_runs():
     g = two_communities()
     model = GNN("gcn", g.x.shape[1], g.num_classes, hidden=32, out=16, seed=0)

@@ -1,8 +1,12 @@
 """Real entities (``obliviate.llm.data.real_entities``): option records, kept like the world facts."""
 
+import pytest
+
 from obliviate.llm import pipeline
 from obliviate.llm.eval.options import known_facts
 from obliviate.llm.eval.scoring import Scorer
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 
 def test_real_entities_are_option_records_kept_like_world_facts(tiny_target):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from obliviate import api
 from obliviate.train.trainer import is_peft
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 
 def test_relearn_attack_measures_a_trajectory_and_leaves_the_model_alone(tiny_gold, splits, probes):

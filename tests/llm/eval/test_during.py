@@ -78,6 +78,7 @@ def test_keep_rule_edge_cases_and_incremental_property():
             assert pick_best(rows[: i + 1], 0.05) in (pick_best(rows[:i], 0.05), rows[i])
 
 
+@pytest.mark.trains
 def test_config_is_validated(splits, tiny_target):
     with pytest.raises(ConfigError, match="--eval-every"):
         EvalDuringConfig(keep="best")
@@ -99,6 +100,7 @@ def _record_states(model):
     return states, cb
 
 
+@pytest.mark.trains
 def test_rows_at_the_right_steps_and_training_undisturbed(fresh_target, tiny_gold, splits, tmp_path):
     """Rows at 0, every N, and the last step; keep=last ends at exactly the weights of a run without evaluations."""
     model, tok = fresh_target
@@ -124,6 +126,7 @@ def _forget_answer_prob(model, tok, splits, max_per_split=8):
     return api.evaluate(model, tok, splits, max_per_split=max_per_split)[0]["forget"]["answer_prob"]
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("where", ["disk", "memory", "lora"])
 def test_keep_best_returns_the_state_of_the_step_the_rule_names(where, fresh_target, tiny_gold, splits, tmp_path,
                                                                monkeypatch):
@@ -148,6 +151,7 @@ def test_keep_best_returns_the_state_of_the_step_the_rule_names(where, fresh_tar
     assert not (tmp_path / "best").exists()  # the on-disk copy is removed once restored
 
 
+@pytest.mark.trains
 def test_keep_best_survives_an_interruption(fresh_target, tiny_gold, splits, tmp_path):
     """Ctrl-C, then resume: the same trajectory and kept model as an uninterrupted run; a lost kept state is said."""
     import shutil
@@ -187,6 +191,7 @@ def test_keep_best_survives_an_interruption(fresh_target, tiny_gold, splits, tmp
     assert _steps(later.rows) == [0, 3, 6, 9, 11, 12, 15] and later.kept["step"] >= 11
 
 
+@pytest.mark.trains
 def test_cli_eval_every_keep_best_writes_trajectory_and_report(tmp_path, splits, tiny_target, tiny_gold):
     from obliviate.llm.data import save_jsonl, splits_from_files
 
@@ -228,6 +233,7 @@ def test_cli_eval_every_keep_best_writes_trajectory_and_report(tmp_path, splits,
     assert not (run / "best").exists() and not (run / "checkpoint").exists()
 
 
+@pytest.mark.trains
 def test_other_processes_follow_process_0(fresh_target, tiny_gold, splits, monkeypatch):
     """What a process other than 0 does, replayed on one process: it never scores the model, takes process 0's
     rows and decisions from the broadcasts, and so keeps the same step and ends at the same weights.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from obliviate.llm.data.records import QARecord
 from obliviate.llm.eval.options import known_facts
 from obliviate.llm.eval.scoring import Scorer
 
 
+@pytest.mark.trains
 def test_known_facts_keeps_only_what_the_model_ranks_first(tiny_target, tiny_gold, splits):
     kept = known_facts(Scorer(*tiny_target), splits.world_facts)
     assert len(kept) >= 0.8 * len(splits.world_facts)  # trained on them

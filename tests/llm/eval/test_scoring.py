@@ -7,6 +7,8 @@ import torch
 from obliviate.llm.encoding import IGNORE, collate
 from obliviate.llm.eval.scoring import Scorer
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def pairs_of(records):
     return [(r.question, r.answer) for r in records]

@@ -21,6 +21,7 @@ def gold_eval(tiny_gold, splits):
     return evaluate(*tiny_gold, splits, max_per_split=30)
 
 
+@pytest.mark.trains
 def test_target_knows_its_facts(tiny_target, splits, gold_eval):
     # Word-for-word greedy answers. Over the tiny targets of training seeds 0-3 and two CPU kernel paths
     # the target answers 15-19 of its 19 forget questions (0.79-1.0) and 0.90-0.97 of retain; the gold
@@ -32,6 +33,7 @@ def test_target_knows_its_facts(tiny_target, splits, gold_eval):
     assert 0 < metrics["model_utility_hmean"] <= 1
 
 
+@pytest.mark.trains
 def test_forget_quality_separates_gold_from_target(tiny_target, tiny_gold, splits, gold_eval):
     _, gold_ps = gold_eval
     gold_tr = gold_ps["forget"]["truth_ratio"]

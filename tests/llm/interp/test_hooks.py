@@ -10,6 +10,8 @@ from obliviate.core.errors import ConfigError
 from obliviate.llm.encoding import PromptFormat, collate_records
 from obliviate.llm.interp import hooks
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_points_read_what_transformers_computes(tiny_target, splits):
     model, tok = tiny_target

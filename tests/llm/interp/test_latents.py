@@ -23,6 +23,7 @@ def test_latent_scores_pick_by_frequency_gap_and_skip_dense_latents():
     assert np.allclose(lat.score, [0.75, -0.75, 0.5, 0.0])
 
 
+@pytest.mark.trains
 def test_known_unknown_scores_separate_trained_from_untrained_names(lens, known, tiny_target, splits):
     model, tok = tiny_target
     q = lens.info["sae_quality"]["heldout"]
@@ -42,6 +43,7 @@ def test_known_unknown_scores_separate_trained_from_untrained_names(lens, known,
     assert auc > 0.9, auc
 
 
+@pytest.mark.trains
 def test_lens_is_cached_and_errors_are_clear(lens, tiny_target, splits):
     model, tok = tiny_target
     again = build_lens(model, tok, splits, TINY_LENS)

@@ -36,6 +36,7 @@ def gain_attribution(model, fmt, records, block: int) -> torch.Tensor:
     return total
 
 
+@pytest.mark.trains
 def test_attribution_equals_a_direct_computation(tiny_target, splits):
     model, tok = tiny_target
     fmt = PromptFormat(tok)
@@ -70,6 +71,7 @@ def test_random_answers_are_other_answers_of_the_same_kind(splits):
     assert all(a != r.answer for r, a in zip(records, random_answers(records, seed=0, by="any")))
 
 
+@pytest.mark.trains
 def test_regulariser_subtracts_the_random_answer_attribution(tiny_target, splits):
     model, tok = tiny_target
     fmt = PromptFormat(tok)
@@ -97,6 +99,7 @@ def test_top_percent_picks_the_right_count_over_all_blocks():
     assert 0 not in select_top({0: -scores[0], 1: scores[1]}, 5.0)  # a block without a pick is left out
 
 
+@pytest.mark.trains
 def test_masks_cover_exactly_gate_and_up_rows_and_down_columns(tiny_target):
     model = tiny_target[0]
     masks = neuron_masks(model, {0: torch.tensor([1, 5]), 1: torch.tensor([7])})

@@ -8,6 +8,8 @@ from obliviate.llm.encoding import PromptFormat
 from obliviate.llm.interp import hooks
 from obliviate.llm.interp.sae import SAE, SAEConfig, train_sae
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_sae_reconstructs_heldout_activations_better_than_the_mean(tiny_target, splits, tmp_path):
     model, tok = tiny_target

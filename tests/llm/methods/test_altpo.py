@@ -39,6 +39,7 @@ def test_altpo_falls_back_and_refuses_records_without_wrong_answers(splits):
         alternative_answer(r)
 
 
+@pytest.mark.trains
 def test_altpo_prefers_the_alternative_and_is_neutral_at_the_reference(tiny_target, splits):
     model, tok = tiny_target
     alt, fmt = prepared_method("AltPO", {"alpha": 0.0, "beta": 0.2}, model, tok, splits)

@@ -67,6 +67,7 @@ def answer_likelihood(model, tok, records):
     return float(np.exp(logp).mean())
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_forgets_and_keeps(name, fresh_target, splits):
     model, tok = fresh_target
@@ -84,6 +85,7 @@ def test_method_forgets_and_keeps(name, fresh_target, splits):
     assert r1 > retain_tolerance(name) * r0, f"{name}: retain probability {r0:.3f} -> {r1:.3f}"
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_is_deterministic_under_seed(name, tiny_target, splits):
     import copy
@@ -103,6 +105,7 @@ def test_method_declares_paper_and_objective(name):
     assert "L" in doc and "=" in doc  # the module docstring states the objective
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_leaves_frozen_parameters_untouched(name, tiny_target, splits):
     """Frozen parameters (requires_grad False) and those outside ``trainable_parameters`` never move."""
@@ -136,6 +139,7 @@ def test_method_config_round_trips(name, tmp_path):
         get_method(name, {"no_such_setting": 1})
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_with_gu_forgets_and_keeps(name, fresh_target, splits):
     """Every method also passes the forgetting contract under the GU combiner."""
@@ -158,6 +162,7 @@ def test_builtin_methods_registered():
     assert type(get_method("npo")).__name__ == "NPO"
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", ["UNDIAL", "CE-U", "WGA", "SatImp", "PDU"])
 def test_token_level_losses_ignore_padding(name, tiny_target, splits):
     model, tok = tiny_target
@@ -174,6 +179,7 @@ def test_token_level_losses_ignore_padding(name, tiny_target, splits):
     assert float(values[0]["forget"]) != 0.0
 
 
+@pytest.mark.trains
 def test_reference_methods_use_the_adapter_disabled_model_not_a_copy(tiny_target, splits):
     model, tok = tiny_target
     net = copy.deepcopy(model)

@@ -35,6 +35,7 @@ def test_flat_gradients_push_each_term_the_right_way(divergence):
     assert (pe.grad < 0).all() and (pf.grad > 0).all()  # descent raises P_template, lowers P_forget
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("divergence", sorted(DIVERGENCES))
 def test_flat_moves_template_up_and_forget_down(divergence, tiny_target, splits):
     """Six Adam steps of FLAT against the same steps with the template term's sign flipped.
@@ -81,6 +82,7 @@ def test_flat_moves_template_up_and_forget_down(divergence, tiny_target, splits)
     assert f1 < f0 - 0.1, (f0, f1)  # the forget answer falls
 
 
+@pytest.mark.trains
 def test_flat_padded_normalisation_divides_by_the_sequence_length(tiny_target, splits):
     model, tok = tiny_target
     batch = collate_records(PromptFormat(tok), splits.forget[:4])

@@ -6,6 +6,8 @@ import torch
 
 from tests.llm.methods.helpers import prepared_method
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_idkpo_and_kl_are_neutral_at_the_reference(tiny_target, splits):
     from obliviate.llm.encoding import collate_records

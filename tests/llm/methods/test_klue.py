@@ -15,6 +15,7 @@ from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.methods import MethodContext, get_method
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("combiner", ["sum", "gu"])
 def test_klue_changes_no_parameter_outside_its_mask(combiner, tiny_target, splits):
     """Bit-exact: every entry outside the mask is identical after unlearning, with weight decay on."""
@@ -37,6 +38,7 @@ def test_klue_changes_no_parameter_outside_its_mask(combiner, tiny_target, split
     assert changed == len(masks)
 
 
+@pytest.mark.trains
 def test_klue_trains_only_its_neurons_weights(tiny_target, splits):
     klue = get_method("klue", {"top_percent": 0.5})
     model, tok = tiny_target
@@ -56,12 +58,14 @@ def test_config_is_validated():
     assert not get_method("klue").needs_retain and get_method("klue", {"alpha": 1.0}).needs_retain
 
 
+@pytest.mark.trains
 def test_lora_is_refused(tiny_target, splits):
     model, tok = tiny_target
     with pytest.raises(ConfigError, match="KLUE.*LoRA"):
         api.unlearn(copy.deepcopy(model), tok, splits, "klue", api.UnlearnConfig(lora_r=4))
 
 
+@pytest.mark.trains
 def test_npo_loss_is_neutral_at_the_reference(tiny_target, splits):
     import numpy as np
 
@@ -91,6 +95,7 @@ FAST = dict(epochs=40.0, lr=3e-3, batch_size=2, checkpoint_every=0)
 FAST_KLUE = {"top_percent": 5.0}
 
 
+@pytest.mark.trains
 def test_filter_keeps_the_records_still_answered_correctly(tiny_target, splits):
     model, tok = tiny_target
     klue = get_method("klue")
@@ -102,6 +107,7 @@ def test_filter_keeps_the_records_still_answered_correctly(tiny_target, splits):
     assert get_method("klue", {"only_known": False}).forget_filter(model, splits.forget) is None
 
 
+@pytest.mark.trains
 def test_training_stops_when_no_forget_record_is_answered_correctly(tiny_target, splits, tmp_path):
     small = small_forget(tiny_target, splits)
     steps = []
@@ -121,6 +127,7 @@ def math_ceil(n: int, k: int) -> int:
     return -(-n // k)
 
 
+@pytest.mark.trains
 def test_resume_reuses_the_stored_ids_of_each_epoch(tiny_target, splits, tmp_path):
     small = small_forget(tiny_target, splits)
     model, tok = tiny_target
@@ -152,6 +159,7 @@ def test_resume_reuses_the_stored_ids_of_each_epoch(tiny_target, splits, tmp_pat
         assert torch.equal(a, b)
 
 
+@pytest.mark.trains
 def test_a_fresh_run_ignores_ids_left_by_another_run(tiny_target, splits, tmp_path):
     small = small_forget(tiny_target, splits)
     (tmp_path / "forget_filter.json").write_text(json.dumps({"0": [], "1": []}))

@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import pytest
 
 from obliviate.llm.data.records import QARecord
 from obliviate.llm.encoding import PromptFormat
@@ -36,6 +37,7 @@ def test_selection_by_memo():
     assert len(set(rnd)) == 3 and rnd == select(cands, scores, 3, "random", "k")
 
 
+@pytest.mark.trains
 def test_meow_prepares_top_k_inversions_and_forgets(tiny_target, splits):
     from obliviate import api
     from obliviate.llm.eval.scoring import Scorer
@@ -56,6 +58,7 @@ def test_meow_prepares_top_k_inversions_and_forgets(tiny_target, splits):
     assert np.exp(inv_logp / n).mean() > np.exp(true_logp / m).mean()  # the inverted facts now win
 
 
+@pytest.mark.trains
 def test_llm_inverter_fills_every_record_with_valid_inversions(tiny_target, splits):
     model, tok = tiny_target
     recs = [QARecord(r.id, r.entity, r.question, r.answer, r.paraphrased_question, r.paraphrased_answer,

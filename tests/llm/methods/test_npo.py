@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_npo_loss_matches_formula(tiny_target, splits):
     from obliviate.llm.encoding import PromptFormat, answer_logprob, collate_records

@@ -32,6 +32,7 @@ def test_pdu_dual_variable_rises_above_the_bound_and_falls_to_zero_below():
     assert pdu.after_step({})["dual_lambda"] == 2.5  # no retain figure: nothing to step on
 
 
+@pytest.mark.trains
 def test_pdu_retain_term_is_the_nll_with_gradient_scaled_by_lambda(tiny_target, splits):
     model, tok = tiny_target
     pdu, fmt = prepared_method("PDU", {}, model, tok, splits)
@@ -64,6 +65,7 @@ def _assert_dual_ascent(events, eps, lr, lam0):
         assert e["dual_lambda"] == pytest.approx(lam, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.trains
 def test_pdu_logs_its_dual_variable_in_a_real_run(fresh_target, splits, tmp_path):
     model, tok = fresh_target
     api.unlearn(copy.deepcopy(model), tok, splits, "PDU", api.UnlearnConfig(**ONE_EPOCH),
@@ -79,6 +81,7 @@ def test_pdu_logs_its_dual_variable_in_a_real_run(fresh_target, splits, tmp_path
     assert all(e["dual_lambda"] == 0.0 for e in down)  # NLL(R) < eps: at 0 from the first step
 
 
+@pytest.mark.trains
 def test_pdu_resume_restores_the_dual_variable(tiny_target, splits, tmp_path):
     model, tok = tiny_target
     over = {"eps": 0.0, "dual_lr": 0.5}

@@ -25,6 +25,7 @@ def batches(fmt, splits, n=4):
     return {"forget": collate_records(fmt, splits.forget[:n]), "retain": collate_records(fmt, splits.retain[:n])}
 
 
+@pytest.mark.trains
 def test_layers_are_clamped_to_the_model_depth(tiny_target, splits):
     assert resolve_layers(32, 7, 3) == (7, [5, 6, 7])  # the WMDP setting
     assert resolve_layers(2, 7, 3) == (1, [0, 1])
@@ -34,6 +35,7 @@ def test_layers_are_clamped_to_the_model_depth(tiny_target, splits):
     assert (rmu.layer, rmu.layer_ids) == (1, [0, 1])
 
 
+@pytest.mark.trains
 def test_block_output_is_the_residual_stream_after_block_l(tiny_target, splits):
     model, tok = tiny_target
     b = collate_records(PromptFormat(tok), splits.forget[:3])
@@ -43,6 +45,7 @@ def test_block_output_is_the_residual_stream_after_block_l(tiny_target, splits):
     assert torch.allclose(h0, hidden.hidden_states[1], atol=1e-5)  # hidden_states[0] is the embedding
 
 
+@pytest.mark.trains
 def test_retain_term_is_zero_at_the_frozen_model(tiny_target, splits):
     model, tok = tiny_target
     rmu, fmt = prepared(model, tok, splits)
@@ -56,6 +59,7 @@ def test_retain_term_is_zero_at_the_frozen_model(tiny_target, splits):
     assert float(out["forget"]) == pytest.approx(float(expected), rel=1e-5)
 
 
+@pytest.mark.trains
 def test_direction_is_a_seeded_unit_vector(tiny_target, splits):
     a, _ = prepared(*tiny_target, splits)
     b, _ = prepared(*tiny_target, splits)
@@ -64,6 +68,7 @@ def test_direction_is_a_seeded_unit_vector(tiny_target, splits):
     assert float(a.u.norm()) == pytest.approx(1.0) and bool((a.u >= 0).all())  # torch.rand, as in WMDP
 
 
+@pytest.mark.trains
 def test_scale_c_by_norm_uses_the_mean_forget_activation_norm(tiny_target, splits):
     model, tok = tiny_target
     rmu, fmt = prepared(model, tok, splits, scale_c_by_norm=True, steering_coeff=2.0)
@@ -73,6 +78,7 @@ def test_scale_c_by_norm_uses_the_mean_forget_activation_norm(tiny_target, split
     assert rmu.coeff == pytest.approx(2.0 * float(norms.mean()), rel=1e-4)
 
 
+@pytest.mark.trains
 def test_forget_activations_turn_toward_u(fresh_target, splits):
     model, tok = fresh_target
     rmu, fmt = prepared(model, tok, splits)
@@ -93,6 +99,7 @@ def test_forget_activations_turn_toward_u(fresh_target, splits):
     assert cosine() > before + 0.1
 
 
+@pytest.mark.trains
 def test_down_proj_selection_trains_only_those_weights(fresh_target, splits):
     model, tok = fresh_target
     rmu, fmt = prepared(model, tok, splits, param_names="down_proj")
@@ -106,6 +113,7 @@ def test_down_proj_selection_trains_only_those_weights(fresh_target, splits):
     assert changed == {f"model.layers.{i}.mlp.down_proj.weight" for i in (0, 1)}
 
 
+@pytest.mark.trains
 def test_gradients_stop_at_the_steered_block(tiny_target, splits):
     model, tok = copy.deepcopy(tiny_target[0]), tiny_target[1]
     rmu, fmt = prepared(model, tok, splits, layer=0)
@@ -122,6 +130,7 @@ def test_masked_mse_ignores_masked_tokens():
     assert float(masked_mse(h, torch.zeros(2), torch.tensor([[True, False]]))) == pytest.approx(1.0)
 
 
+@pytest.mark.trains
 def test_bad_config_is_a_config_error(tiny_target):
     with pytest.raises(ConfigError, match="forget_tokens"):
         get_method("RMU", {"forget_tokens": "some"})

@@ -8,6 +8,8 @@ from obliviate.core.errors import ConfigError
 from obliviate.llm.encoding import PromptFormat
 from obliviate.llm.eval.metrics.sae_alignment import alignment
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_sae_guided_moves_the_code_toward_the_unknown_mean(lens, known, fresh_target, tiny_target, splits):
     from obliviate.llm.methods import get_method

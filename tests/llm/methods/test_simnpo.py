@@ -5,6 +5,8 @@ import torch
 
 from tests.llm.methods.helpers import prepared_method
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_simnpo_loss_matches_formula(tiny_target, splits):
     from obliviate.llm.encoding import answer_logprob, collate_records

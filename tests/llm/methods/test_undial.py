@@ -25,6 +25,7 @@ def test_undial_loss_by_hand():
     assert float(got) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.trains
 def test_undial_is_the_same_with_its_reference_cached(tiny_target, splits):
     model, tok = tiny_target
     undial, fmt = prepared_method("UNDIAL", {"beta": 3.0}, copy.deepcopy(model), tok, splits)
@@ -35,6 +36,7 @@ def test_undial_is_the_same_with_its_reference_cached(tiny_target, splits):
     assert undial.ref.hits == 1 and second == pytest.approx(first, rel=1e-5)
 
 
+@pytest.mark.trains
 def test_undial_under_lora_distils_from_the_adapter_disabled_model(tiny_target, splits):
     from obliviate.train.trainer import is_peft
 

@@ -8,6 +8,8 @@ from obliviate.vision.data import forget_class
 from obliviate.vision.methods import VISION_METHODS, VisionContext, get_vision_method
 from obliviate.vision.metrics import evaluate
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 @pytest.mark.parametrize("name", VISION_METHODS.names())
 def test_every_method_lowers_forget_accuracy(name, data, original):

@@ -1,10 +1,13 @@
 """The baselines (``obliviate.vision.methods.baselines``) on a random-subset request."""
 
+import pytest
 import torch
 
 from obliviate.vision.data import forget_random
 from obliviate.vision.methods import VisionContext, get_vision_method
 from obliviate.vision.metrics import evaluate
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
 
 
 def test_random_subset_request_runs(data, original):

@@ -7,6 +7,8 @@ from obliviate.core.errors import ConfigError
 from obliviate.vision.data import forget_class
 from obliviate.vision.methods import VisionContext, get_vision_method
 
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
 
 def test_cupid_partition_and_mask_have_the_configured_sizes(data, original):
     req = forget_class(data, 0)

@@ -139,6 +139,7 @@ def test_rates_on_a_worked_example(monkeypatch):
     assert all(isinstance(k, str) and isinstance(v, float) for k, v in out.items())
 
 
+@pytest.mark.trains
 def test_target_against_itself_forgets_nothing(target_scorer, sets):
     out = faithfulness(target_scorer, target_scorer, sets)
     assert out["forgotten"] == 0.0
@@ -147,6 +148,7 @@ def test_target_against_itself_forgets_nothing(target_scorer, sets):
     assert out["original_acc.target"] >= 0.5  # the target knows most of its forget facts (chance: 0.25)
 
 
+@pytest.mark.trains
 def test_metric_path_gives_the_same_numbers(target_scorer, tiny_gold, splits, multi_hop, sets):
     gold = Scorer(*tiny_gold)
     extra = {"original_scorer": target_scorer, "retain": splits.retain, "multi_hop": multi_hop}
@@ -158,6 +160,7 @@ def test_metric_path_gives_the_same_numbers(target_scorer, tiny_gold, splits, mu
         METRICS.get("faithfulness")(gold, splits.forget, MetricContext("forget", {}))
 
 
+@pytest.mark.trains
 def test_gold_is_faithful_and_gradient_ascent_over_forgets(target_scorer, tiny_gold, fresh_target, splits, sets):
     from obliviate import api
 

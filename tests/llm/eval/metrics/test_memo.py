@@ -32,6 +32,7 @@ def test_memo_matches_a_hand_computed_case():
     assert rouge1_precision("born born born", "born") == pytest.approx(1 / 3)  # clipped counts
 
 
+@pytest.mark.trains
 def test_memo_metric_is_high_for_memorised_answers(tiny_target, tiny_gold, splits):
     from obliviate.llm.eval.metrics import METRICS, MetricContext
     from obliviate.llm.eval.scoring import Scorer

@@ -133,6 +133,7 @@ def test_every_mia_score_is_higher_for_members():
         assert mia_auc(m, n) == 1.0, name
 
 
+@pytest.mark.trains
 def test_gradnorm_by_hand_direction_and_no_side_effects():
     from obliviate.llm.encoding import collate, mean_nll
     from obliviate.llm.eval.scoring import Scorer
@@ -241,6 +242,7 @@ def test_privleak_never_divides_by_zero():
     assert muse_privleak(0.8, 0.4) == pytest.approx(rel_diff(0.2, 0.6))
 
 
+@pytest.mark.trains
 def test_text_statistics_and_mia_on_documents(tiny_target, splits):
     from obliviate.llm.eval.scoring import Scorer
 
@@ -274,6 +276,7 @@ def target_mia(tiny_target, tiny_gold, splits):
     return METRICS.get("mia")(Scorer(*tiny_target), splits.forget, ctx), ctx
 
 
+@pytest.mark.trains
 def test_every_attack_tells_trained_from_unseen_on_the_target(target_mia, splits):
     aucs, ctx = target_mia
     assert set(aucs) == {"auc_loss", "auc_zlib", "auc_mink", "auc_minkpp", "auc_reference", "auc_gradnorm"}
@@ -285,6 +288,7 @@ def test_every_attack_tells_trained_from_unseen_on_the_target(target_mia, splits
     assert mia_auc(per["members"]["loss"], per["nonmembers"]["loss"]) == aucs["auc_loss"]
 
 
+@pytest.mark.trains
 def test_gold_model_does_not_leak_the_forget_set(target_mia, tiny_gold, splits):
     aucs, _ = target_mia
     ctx = MetricContext("forget", {"nonmembers": splits.holdout})

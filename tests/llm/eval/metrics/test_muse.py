@@ -97,6 +97,7 @@ def test_extraction_strength_of_a_model_that_does_not_stop():
     assert math.isnan(exact_memorization([stats([-0.1])], ou=True)[0])
 
 
+@pytest.mark.trains
 def test_memorization_metric_follows_the_mode(tiny_target, splits):
     from obliviate.llm.eval.scoring import Scorer
 
@@ -114,6 +115,7 @@ def test_memorization_metric_follows_the_mode(tiny_target, splits):
 # ------------------------------------------------------------- tiny models
 
 
+@pytest.mark.trains
 def test_memorization_target_vs_gold(tiny_target, tiny_gold, splits):
     target = run("memorization", Scorer(*tiny_target), splits.forget)
     gold = run("memorization", Scorer(*tiny_gold), splits.forget)
@@ -122,6 +124,7 @@ def test_memorization_target_vs_gold(tiny_target, tiny_gold, splits):
     assert gold["extraction_strength"] < target["extraction_strength"] - 0.3
 
 
+@pytest.mark.trains
 def test_knowledge_and_verbatim_target_vs_gold(tiny_target, tiny_gold, splits):
     target, gold = Scorer(*tiny_target), Scorer(*tiny_gold)
     k_t, k_g = run("knowledge", target, splits.forget), run("knowledge", gold, splits.forget)
@@ -135,6 +138,7 @@ def test_knowledge_and_verbatim_target_vs_gold(tiny_target, tiny_gold, splits):
     assert target.continue_text([target.fmt.prompt(q) for q in questions]) == target.generate(questions)
 
 
+@pytest.mark.trains
 def test_base_rouge_computes_base_answers_once(tiny_target, tiny_gold, splits):
     base = Scorer(*tiny_target)
     calls = []
@@ -152,6 +156,7 @@ def test_base_rouge_computes_base_answers_once(tiny_target, tiny_gold, splits):
     assert retain["base_rouge_l_recall"] > gold["base_rouge_l_recall"]  # both models know the retain people
 
 
+@pytest.mark.trains
 def test_fluency_is_base_perplexity_of_the_greedy_answers(tiny_target, tiny_gold, splits):
     base = Scorer(*tiny_target)
     records = splits.retain[:10]
@@ -165,6 +170,7 @@ def test_fluency_is_base_perplexity_of_the_greedy_answers(tiny_target, tiny_gold
     assert run("fluency", base, records, base_scorer=base)["fluency_ppl_mean"] < 1.5  # its own memorised answers
 
 
+@pytest.mark.trains
 def test_fluency_scores_an_empty_generation_as_eos(tiny_target, splits):
     base = Scorer(*tiny_target)
     q = splits.retain[0].question
@@ -179,6 +185,7 @@ def test_fluency_scores_an_empty_generation_as_eos(tiny_target, splits):
     assert out["fluency_ppl_mean"] == pytest.approx(math.exp(-logp[0]))
 
 
+@pytest.mark.trains
 def test_metrics_that_need_a_base_model_say_so(tiny_target, splits):
     from obliviate.core.errors import ObliviateError
 

@@ -130,6 +130,7 @@ def test_registered_metric_and_tofu_qa_keys_on_forget_only():
     assert ctx.extra["per_sample"]["plausibility"]["labels"] == [CORRECT, PLAUSIBLE_WRONG, IMPLAUSIBLE, IMPLAUSIBLE]
 
 
+@pytest.mark.trains
 def test_tiny_models_answers(tiny_target, tiny_gold, splits):
     """The tiny target states its forget facts; the gold model, which never saw those people, answers with
     wrong values of the right kind; the target with its lm_head flipped and sharpened (x -40, the collapsed
