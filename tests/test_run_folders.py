@@ -3,7 +3,7 @@
 A command writes only into a folder that is new or that it made for the same
 purpose; ``--resume`` takes only an unfinished run of the same command and
 settings; a resumed run logs each step once; a diverged run saves no model;
-reports are escaped.
+bench reports are escaped (the run report: tests/core/report/test_html.py).
 """
 
 from __future__ import annotations
@@ -141,21 +141,6 @@ def test_exploded_weights_fail_the_run_and_save_no_model(tmp_path, files):
     _refused(result, "after the last update")
     assert "nothing was saved as the model" in result.output
     assert not list(runs.rglob("model")) and not list(runs.rglob("*.safetensors"))
-
-
-def test_report_escapes_file_and_folder_names(tmp_path):
-    from obliviate.core.report import write_report
-
-    run = tmp_path / "<img src=x onerror=alert(1)>"
-    run.mkdir()
-    (run / "metrics.json").write_text(json.dumps({
-        "models": {"<b>m</b>": {"forget": {"answer_prob": 0.5}}}, "method": "npo<script>alert(2)</script>",
-        "splits": {"variant": "<script>x</script>.jsonl", "n": {"<i>forget</i>": 3}}, "nothing_unlearned": True}))
-    html = write_report(run).read_text()
-    for raw in ("<img src=x", "<script>", "<b>m</b>", "<i>forget</i>"):
-        assert raw not in html
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;x&lt;/script&gt;.jsonl" in html
-    assert "Nothing was unlearned" in html
 
 
 @pytest.mark.parametrize("which", ["graph", "vision"])
