@@ -3,6 +3,7 @@ one ``error:`` line naming the problem, and nothing written or changed on disk.
 
 The table lives in ``tests/bad_inputs_cases.py`` (``benchmarks/bad_inputs.py`` counts the same cases).
 Nothing here trains a model: every case is refused while its arguments and files are checked.
+Cross-cutting (every command of the CLI), so at the top level of tests/ (tests/test_layout.py lists it).
 """
 
 from __future__ import annotations

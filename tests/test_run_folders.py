@@ -4,6 +4,7 @@ A command writes only into a folder that is new or that it made for the same
 purpose; ``--resume`` takes only an unfinished run of the same command and
 settings; a resumed run logs each step once; a diverged run saves no model;
 bench reports are escaped (the run report: tests/core/report/test_html.py).
+Cross-cutting (every command that writes a folder), so at the top level of tests/ (tests/test_layout.py lists it).
 """
 
 from __future__ import annotations
