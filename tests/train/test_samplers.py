@@ -1,4 +1,5 @@
-"""Each unlearning sampler (``obliviate.train.samplers``) yields what it promises; KLUE's per-epoch filter."""
+"""Each unlearning sampler (``obliviate.train.samplers``) yields what it promises, neighbour choices included;
+the filtered sampler of KLUE's per-epoch filter."""
 
 import json
 import math
