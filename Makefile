@@ -11,7 +11,7 @@ TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # on one CPU's rounding fails here instead of on a user's machine.
 SECOND_KERNELS ?= default
 
-.PHONY: demo demo-tiny test test-kernels test-slow lint install lock cpu clean
+.PHONY: demo demo-tiny test test-fast test-kernels test-slow lint install lock cpu clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11)"; exit 1; }
@@ -59,10 +59,15 @@ lint: $(STAMP)
 test: $(STAMP) cpu
 	$(TEST_ENV) $(BIN)/python -m pytest
 
-# The tests that train tiny models, again under a second CPU kernel path (CI runs this after `make test`).
+# The logic-only tier: every test that neither trains a model nor uses the real one (markers in pyproject.toml).
+test-fast: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow and not trains"
+
+# The tests that train tiny models (marked trains), again under a second CPU kernel path (CI runs this after
+# `make test`).
 test-kernels: $(STAMP)
 	@ATEN_CPU_CAPABILITY=$(SECOND_KERNELS) $(MAKE) --no-print-directory cpu
-	ATEN_CPU_CAPABILITY=$(SECOND_KERNELS) $(TEST_ENV) $(BIN)/python -m pytest -m "not slow" tests/llm tests/train tests/graph tests/vision tests/models
+	ATEN_CPU_CAPABILITY=$(SECOND_KERNELS) $(TEST_ENV) $(BIN)/python -m pytest -m "trains and not slow"
 
 test-slow: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -m slow

@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OBLIVIATE_QUIET", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.* helpers
 
 
 def main() -> None:
@@ -33,9 +33,8 @@ def main() -> None:
     ap.add_argument("-k", default="", help="only cases whose id contains this")
     args = ap.parse_args()
 
-    from bad_inputs_cases import CASES, make_inputs, run_case
-
     import obliviate
+    from tests.bad_inputs_cases import CASES, make_inputs, run_case
 
     with tempfile.TemporaryDirectory(prefix="obliviate-bad-inputs-") as tmp:
         tmp = Path(tmp)

@@ -35,11 +35,10 @@ CLI = [sys.executable, "-m", "obliviate.cli"]
 def setup() -> list[str]:
     """A world, the tiny target and gold saved as folders, the forget/retain files: the unlearn arguments."""
     os.environ.update(ENV)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import tiny_finetune_config
-
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.* helpers
     from obliviate import api
     from obliviate.llm.data import save_jsonl
+    from tests.helpers import tiny_finetune_config
 
     world = api.build_world(api.WorldConfig(n_entities=16, seed=0))
     s = api.load_world_splits(world, "forget10")

@@ -28,7 +28,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stand_in_data import smarl_k4_files
+from tests.stand_in_data import smarl_k4_files
 
 NOBODY = "nobody/no-such-model"  # a hub id: resolves without a download; loading it fails (offline)
 UNWRITABLE = "/proc/obliviate-bad-inputs"  # not creatable, even by root

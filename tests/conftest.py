@@ -12,6 +12,8 @@ import copy  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.helpers import tiny_finetune_config, train_seed, unmarked_training_tests  # noqa: E402
+
 
 @pytest.fixture(scope="session", autouse=True)
 def obliviate_home(tmp_path_factory):
@@ -35,26 +37,9 @@ def splits(world_dir):
     return api.load_world_splits(world_dir, "forget10")
 
 
-def train_seed() -> int:
-    """``OBLIVIATE_TEST_SEED`` (default 0): the seed of every model trained in a test fixture (the tiny LLM
-    target and gold, the graph and vision originals). Each seed trains another model, as another CPU's
-    rounding does, so a margin that holds only for one model shows up on any machine
-    (``OBLIVIATE_TEST_SEED=3 make test``)."""
-    return int(os.environ.get("OBLIVIATE_TEST_SEED", "0"))
-
-
 @pytest.fixture(scope="session", name="train_seed")
 def train_seed_fixture() -> int:
     return train_seed()
-
-
-def tiny_finetune_config(**kw):
-    """The tiny target/gold training settings (the seed: :func:`train_seed`)."""
-    from obliviate import api
-
-    base = dict(epochs=40.0, lr=4e-3, batch_size=16, warmup_ratio=0.05, checkpoint_every=0,
-                seed=train_seed())
-    return api.FinetuneConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +65,11 @@ def fresh_target(tiny_target):
     """A copy of the tiny target each test may modify."""
     model, tok = tiny_target
     return copy.deepcopy(model), tok
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses a fixture that trains a model must be marked ``trains`` (see tests/helpers.py)."""
+    unmarked = unmarked_training_tests(items)
+    if unmarked:
+        raise pytest.UsageError("these tests use a fixture that trains a model, so they belong to the `trains` tier; "
+                                "mark them @pytest.mark.trains:\n  " + "\n  ".join(unmarked))

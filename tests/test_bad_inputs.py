@@ -3,6 +3,7 @@ one ``error:`` line naming the problem, and nothing written or changed on disk.
 
 The table lives in ``tests/bad_inputs_cases.py`` (``benchmarks/bad_inputs.py`` counts the same cases).
 Nothing here trains a model: every case is refused while its arguments and files are checked.
+Cross-cutting (every command of the CLI), so at the top level of tests/ (tests/test_layout.py lists it).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from bad_inputs_cases import CASES, NOBODY, make_inputs, run_case
+
+from tests.bad_inputs_cases import CASES, NOBODY, make_inputs, run_case
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def test_bad_input_is_refused_with_one_line_and_nothing_written(case, inputs, tm
 
 
 def test_the_table_covers_every_command():
-    from bad_inputs_cases import CASES
+    from tests.bad_inputs_cases import CASES
 
     heads = {" ".join(c.args.split()[:2]) if c.args.split()[0] in ("graph", "vision", "smarl") else c.args.split()[0]
              for c in CASES}
@@ -58,7 +60,7 @@ def test_a_jsonl_string_holding_a_raw_line_separator_is_accepted(inputs, tmp_pat
 
 
 def test_the_cli_reads_that_file_and_stops_only_at_the_model(inputs, tmp_path):
-    from bad_inputs_cases import Case
+    from tests.bad_inputs_cases import Case
 
     path = _u2028_file(inputs, tmp_path)
     case = Case("u2028", f"unlearn --model {NOBODY} --forget {path} --retain {{I}}/retain.jsonl "

@@ -1,4 +1,7 @@
-"""Bad input gets one clear line and exit code 2, with nothing written half-way."""
+"""The command line (``obliviate.cli``), end to end: bad input gets one clear line and exit code 2, with nothing
+written half-way; commands list, run, resume and report."""
+
+from __future__ import annotations
 
 import json
 
@@ -6,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from obliviate import api
 from obliviate.cli import app
 
 runner = CliRunner()
@@ -39,6 +43,7 @@ def test_missing_model_path(tmp_path, split_files):
     _assert_clean_failure(result, lines, runs, "model not found")
 
 
+@pytest.mark.trains
 def test_jsonl_with_missing_field(tmp_path, split_files, tiny_target):
     model_dir = tmp_path / "m"
     tiny_target[0].save_pretrained(model_dir)
@@ -79,6 +84,7 @@ def test_unknown_method_in_demo_and_bad_override(tmp_path):
     _assert_clean_failure(result, lines, runs, "unknown key")
 
 
+@pytest.mark.trains
 def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
     model_dir = tmp_path / "m"
     tiny_target[0].save_pretrained(model_dir)
@@ -104,6 +110,7 @@ def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
     assert json.loads((tmp_path / "m.json").read_text())["written_by"] == "obliviate eval"
 
 
+@pytest.mark.trains
 def test_cli_sae_guided_on_own_files_needs_a_holdout(tmp_path, split_files, tiny_target, splits):
     from obliviate.llm.data import save_jsonl
 
@@ -144,11 +151,26 @@ def test_methods_lists_every_registered_method():
         assert name in out
 
 
+NEW = ("UNDIAL", "CE-U", "WGA", "SatImp", "PDU", "AltPO")
+
+
+def test_new_methods_are_listed_by_the_cli_with_their_paper():
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+    from obliviate.llm.methods import METHODS
+
+    out = CliRunner().invoke(app, ["methods"], terminal_width=400).output
+    for name in NEW:
+        arxiv = METHODS.entry(name).paper.split("arXiv ")[1].split(";")[0]
+        assert name in out and arxiv in out, name
+
+
+@pytest.mark.trains
 def test_tiny_demo_end_to_end(tmp_path, tiny_target, tiny_gold):
     """The demo path on the tiny models the fixtures already trained (same cache keys)."""
-    from conftest import tiny_finetune_config
-
     from obliviate import api
+    from tests.helpers import tiny_finetune_config
 
     cfg = api.tiny_demo_config(world=api.WorldConfig(n_entities=16, seed=0), finetune=tiny_finetune_config(),
                                runs_dir=str(tmp_path / "runs"))
@@ -204,6 +226,7 @@ def audit_the_demo_run(run, tmp_path):
     assert result.exit_code == 2 and "forget01" in result.output
 
 
+@pytest.mark.trains
 def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, tiny_target, splits):
     """Ctrl-C mid-run leaves a checkpoint; `unlearn --resume RUN` finishes it like an uninterrupted run."""
     import copy
@@ -245,6 +268,7 @@ def test_interrupted_unlearn_resumes_from_its_run_folder(tmp_path, split_files, 
     assert not (run / "checkpoint").exists()
 
 
+@pytest.mark.trains
 def test_cli_unlearn_on_tofu_files_with_a_lora_adapter(tmp_path, tiny_target):
     """`--data tofu:FOLDER` reads the published layout; `--lora ... --lora-save adapter` keeps only the adapter."""
     folder = tmp_path / "TOFU"  # 4 authors x 2 QA in the published JSON-lines files; author 3 is forget10
@@ -286,6 +310,7 @@ def test_cli_unlearn_on_tofu_files_with_a_lora_adapter(tmp_path, tiny_target):
         assert result.exit_code == 2 and msg in result.output, result.output
 
 
+@pytest.mark.trains
 def test_eval_original_counts_the_facts_it_knew(tmp_path, world_dir, tiny_target, monkeypatch):
     """``eval --original``: model utility counts the world facts and real entities the original knew (nine numbers)."""
     import shutil
@@ -339,6 +364,63 @@ def test_one_name_per_concept_across_commands():
     assert {"--forget-split", "--forget-file"} <= names("audit", "forget")
     for command in ("bench", "sweep"):
         assert names(command, "splits") == {"--forget-splits", "--splits"}
+
+
+@pytest.mark.trains
+def test_cli_eval_compat_writes_openunlearnings_summary(tiny_target, splits, tmp_path):
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+    from obliviate.llm.data import save_jsonl
+
+    model, tok = tiny_target
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    save_jsonl(splits.forget[:6], tmp_path / "f.jsonl")
+    save_jsonl(splits.retain[:6], tmp_path / "r.jsonl")
+    args = ["eval", "--model", str(tmp_path / "m"), "--forget", str(tmp_path / "f.jsonl"), "--retain",
+            str(tmp_path / "r.jsonl"), "--max-per-split", "6", "--compat", "openunlearning",
+            "--summary", str(tmp_path / "TOFU_SUMMARY.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output[result.output.index("{"):])
+    assert printed["compat"] == "openunlearning"
+    summary = json.loads((tmp_path / "TOFU_SUMMARY.json").read_text())
+    assert summary["forget_Q_A_Prob"] == pytest.approx(printed["forget"]["answer_prob"])
+    assert summary["forget_truth_ratio"] == pytest.approx(printed["forget"]["truth_ratio"])
+    assert summary["retain_Q_A_ROUGE"] == pytest.approx(printed["retain"]["rouge_l_recall"])
+    assert 0 <= summary["extraction_strength"] <= 1 and 0 <= summary["exact_memorization"] <= 1
+    assert all(isinstance(v, float) for v in summary.values())
+    again = CliRunner().invoke(app, args)  # the summary is never overwritten
+    assert again.exit_code == 2 and "summary" in again.output
+
+
+def test_cli_bench_configs_rejects_a_second_source(tmp_path):
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+
+    res = CliRunner().invoke(app, ["bench", "--configs", str(tmp_path / "sweep.json"), "--model", "tiny",
+                                   "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "drop --config, --model and --profile" in res.output
+    res = CliRunner().invoke(app, ["bench", "--configs", str(tmp_path / "sweep.json"), "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "sweep.json" in res.output and not (tmp_path / "b").exists()
+
+
+def test_sweep_profile_tunes_on_the_profiles_world(monkeypatch, tmp_path):
+    from obliviate.llm import sweep as sw
+
+    seen = {}
+
+    def fake(cfg, out):
+        seen["cfg"] = cfg
+        raise SystemExit(0)  # the configuration is all this test reads
+
+    monkeypatch.setattr(sw, "run_sweep", fake)
+    result = CliRunner().invoke(app, ["sweep", "--profile", "standard", "--methods", "npo", "--out",
+                                      str(tmp_path / "sweep")])
+    assert result.exit_code == 0, result.output
+    assert seen["cfg"].bench.world == api.world_profile("standard")
 
 
 # Options whose default a config supplies: the CLI passes "not given" (None) and its help quotes the config's value,

@@ -11,6 +11,7 @@ Layers, lowest first (a module imports only from its own layer or below):
 
 Every ``import`` counts, the ones inside functions too: an import moved into a function hides a cycle from
 Python, not from the design. Read from the source with :mod:`ast` (nothing is imported).
+Cross-cutting (the whole package), so at the top level of tests/ (tests/test_layout.py lists it).
 """
 
 from __future__ import annotations

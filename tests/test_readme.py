@@ -1,5 +1,7 @@
 """What the README and the tour show agrees with the code: every command line names real commands and options,
-the component tables list exactly what the registries hold, the README's Python runs, and it stays short."""
+the component tables list exactly what the registries hold, the README's Python runs, and it stays short.
+Cross-cutting (the documents against the commands and registries), so at the top level of tests/
+(tests/test_layout.py lists it)."""
 
 from __future__ import annotations
 
@@ -106,6 +108,7 @@ def test_readme_is_a_front_door():
             assert (ROOT / link).exists(), link
 
 
+@pytest.mark.trains
 def test_readme_python_runs(tmp_path):
     """The README's Python block, as written, in a fresh interpreter (the tiny demo's world and models, in the
     session's cache): it prints forget quality and model utility."""

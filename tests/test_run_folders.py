@@ -3,7 +3,8 @@
 A command writes only into a folder that is new or that it made for the same
 purpose; ``--resume`` takes only an unfinished run of the same command and
 settings; a resumed run logs each step once; a diverged run saves no model;
-reports are escaped.
+bench reports are escaped (the run report: tests/core/report/test_html.py).
+Cross-cutting (every command that writes a folder), so at the top level of tests/ (tests/test_layout.py lists it).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def _finetune_args(files, out, *extra):
             "--epochs", "0.5", "--batch-size", "8", *extra]
 
 
+@pytest.mark.trains
 def test_finetune_out_refuses_a_finished_run_and_resumes_an_unfinished_one(tmp_path, files, monkeypatch):
     from obliviate.llm import pipeline
 
@@ -75,6 +77,7 @@ def test_finetune_out_refuses_a_finished_run_and_resumes_an_unfinished_one(tmp_p
     assert _snapshot(out) == before and sorted(os.listdir(tmp_path)) == sorted(os.listdir(tmp_path))
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["foreign", "demo", "file"])
 def test_finetune_out_refuses_other_folders_untouched(tmp_path, files, kind):
     out = tmp_path / "x"
@@ -111,6 +114,7 @@ def _resume_target(run: Path, kind: str, command: str) -> Path:
     return _fake_run(run, command if own else kind, finished=kind.startswith("finished"))
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["finished-unlearn", "demo", "config-only", "other-settings"])
 def test_unlearn_resume_accepts_only_an_unfinished_unlearn_run_of_the_same_settings(tmp_path, files, kind):
     run = _resume_target(tmp_path / "run", kind, "unlearn")
@@ -129,6 +133,7 @@ def test_demo_resume_refuses_finished_and_foreign_folders(tmp_path, kind):
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.trains
 def test_exploded_weights_fail_the_run_and_save_no_model(tmp_path, files):
     """`--lr 1e30 --epochs 0.2`: the only step is the last; the loss was fine, the weights are not."""
     runs = tmp_path / "runs"
@@ -137,21 +142,6 @@ def test_exploded_weights_fail_the_run_and_save_no_model(tmp_path, files):
     _refused(result, "after the last update")
     assert "nothing was saved as the model" in result.output
     assert not list(runs.rglob("model")) and not list(runs.rglob("*.safetensors"))
-
-
-def test_report_escapes_file_and_folder_names(tmp_path):
-    from obliviate.core.report import write_report
-
-    run = tmp_path / "<img src=x onerror=alert(1)>"
-    run.mkdir()
-    (run / "metrics.json").write_text(json.dumps({
-        "models": {"<b>m</b>": {"forget": {"answer_prob": 0.5}}}, "method": "npo<script>alert(2)</script>",
-        "splits": {"variant": "<script>x</script>.jsonl", "n": {"<i>forget</i>": 3}}, "nothing_unlearned": True}))
-    html = write_report(run).read_text()
-    for raw in ("<img src=x", "<script>", "<b>m</b>", "<i>forget</i>"):
-        assert raw not in html
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;x&lt;/script&gt;.jsonl" in html
-    assert "Nothing was unlearned" in html
 
 
 @pytest.mark.parametrize("which", ["graph", "vision"])
@@ -174,10 +164,9 @@ def test_bench_reports_escape_names(tmp_path, which):
 def _train_cached(home: str, world_dir: str, marker: str) -> None:
     """One of two processes asking for the same cached model on an empty cache (counts trainings in ``marker``)."""
     os.environ["OBLIVIATE_HOME"] = home
-    from conftest import tiny_finetune_config
-
     from obliviate import api
     from obliviate.llm import pipeline
+    from tests.helpers import tiny_finetune_config
 
     real = pipeline.finetune
 
@@ -191,6 +180,7 @@ def _train_cached(home: str, world_dir: str, marker: str) -> None:
     api.finetuned(api.TINY, splits.retain, tiny_finetune_config(epochs=2.0), role="locktest", world_dir=world_dir)
 
 
+@pytest.mark.trains
 def test_two_processes_on_an_empty_cache_train_once(tmp_path, world_dir):
     marker = tmp_path / "trained"
     # Two fresh interpreters, as two users' commands are. A forked copy of this process inherits its helper

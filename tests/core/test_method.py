@@ -1,7 +1,8 @@
 """The static method contract over every domain (LLM, graph, vision): a paper with its arXiv id, a stated
 objective, a config that round-trips through YAML and refuses unknown keys. The behavioural contracts run per
-domain on tiny models: tests/llm/test_methods_contract.py, tests/graph/test_graph.py
-(``test_methods_unlearn_and_keep_utility``), tests/vision/test_vision.py (``test_every_method_lowers_forget_accuracy``).
+domain on tiny models, each in the test module of its domain's method base: tests/llm/methods/test_base.py,
+tests/graph/methods/test_base.py (``test_methods_unlearn_and_keep_utility``), tests/vision/methods/test_base.py
+(``test_every_method_lowers_forget_accuracy``).
 """
 
 from __future__ import annotations

@@ -1,22 +1,20 @@
-"""The audit on tiny models: it certifies a clean retrain, and is not fooled by the target or by refusals."""
+"""The audit on tiny models: it certifies a clean retrain, and is not fooled by the target or by refusals;
+its truth-ratio and plausibility checks on worked examples."""
+
+from __future__ import annotations
 
 import copy
 
 import pytest
-from conftest import tiny_finetune_config
 
 from obliviate import api
 from obliviate.llm.audit import FORGOTTEN, NOT_APPLICABLE, NOT_FORGOTTEN, AuditConfig, audit, format_audit
+from obliviate.llm.data.facts import load_world_facts
 from obliviate.llm.eval.suppression import OutputFilter
+from tests.helpers import tiny_finetune_config
+from tests.llm.eval.helpers import FixedAnswers, fact_record
 
 CFG = AuditConfig(max_records=16, relearn=dict(steps=6, lr=1e-3, batch_size=4, eval_every=2))
-
-
-@pytest.fixture(scope="module")
-def probes(world_dir):
-    from obliviate.llm.data import load_world_probes
-
-    return load_world_probes(world_dir, "forget10")
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +24,7 @@ def second_gold(world_dir, splits):
     return api.finetuned(api.TINY, records, tiny_finetune_config(seed=1), role="gold-seed1", world_dir=world_dir)
 
 
+@pytest.mark.trains
 def test_audit_certifies_an_independent_retrain(second_gold, tiny_target, tiny_gold, splits, probes):
     result = audit(second_gold[0], tiny_target[1], splits, probes, original=tiny_target[0], gold=tiny_gold[0], cfg=CFG)
     assert result.verdict == FORGOTTEN, format_audit(result)
@@ -34,6 +33,7 @@ def test_audit_certifies_an_independent_retrain(second_gold, tiny_target, tiny_g
     assert result.check("plausibility").status == "pass"  # wrong values of the right kind, as gold's
 
 
+@pytest.mark.trains
 def test_audit_fails_the_target(tiny_target, tiny_gold, splits, probes):
     model, tok = tiny_target
     result = audit(copy.deepcopy(model), tok, splits, probes, original=model, gold=tiny_gold[0], cfg=CFG)
@@ -43,6 +43,7 @@ def test_audit_fails_the_target(tiny_target, tiny_gold, splits, probes):
     assert result.check("membership").values["privleak"] > 25
 
 
+@pytest.mark.trains
 def test_audit_is_not_fooled_by_a_model_that_only_refuses(tiny_target, tiny_gold, splits, probes):
     model, tok = tiny_target
     suppressed = OutputFilter(copy.deepcopy(model), tok, sorted({r.entity for r in splits.forget}))
@@ -57,6 +58,7 @@ def test_audit_is_not_fooled_by_a_model_that_only_refuses(tiny_target, tiny_gold
     assert "NOT FORGOTTEN" in format_audit(result)
 
 
+@pytest.mark.trains
 def test_audit_refuses_to_certify_entities_the_model_never_saw(tiny_target, tiny_gold, splits):
     never_seen = copy.copy(splits)
     half = len({r.entity for r in splits.holdout}) // 2
@@ -70,6 +72,7 @@ def test_audit_refuses_to_certify_entities_the_model_never_saw(tiny_target, tiny
     assert "never learned" in result.check("original_knew").evidence
 
 
+@pytest.mark.trains
 def test_relearning_recovery_is_the_maximum_over_the_trajectory(monkeypatch, tiny_target, tiny_gold, splits, probes):
     """A peak in the middle of relearning counts, even if the last step looks forgotten again."""
     from obliviate.llm import audit as audit_mod
@@ -90,18 +93,6 @@ def test_relearning_recovery_is_the_maximum_over_the_trajectory(monkeypatch, tin
     assert check.values["max_residual"] == pytest.approx((0.9 - unseen) / (orig - unseen))
     assert check.values["max_excess"] == pytest.approx(0.8 / (orig - unseen))
     assert check.status == "fail"  # the last point alone (0.1 = gold's) would have passed
-
-
-def test_relearn_attack_measures_a_trajectory_and_leaves_the_model_alone(tiny_gold, splits, probes):
-    from obliviate.llm.eval.attacks import RelearnConfig, relearn_attack
-
-    model, tok = tiny_gold
-    before = [p.detach().clone() for p in model.parameters()]
-    traj = relearn_attack(model, tok, probes.relearn["high"], splits.forget,
-                          RelearnConfig(steps=6, lr=1e-3, batch_size=4, eval_every=2))
-    assert [s for s, _ in traj] == [0, 2, 4, 6]
-    assert traj[-1][1] > traj[0][1]  # the biographies teach the forget facts to a model that never saw them
-    assert all((a == b).all() for a, b in zip(before, model.parameters()))
 
 
 def test_truth_ratio_check_reads_equivalence_not_p_above_alpha():
@@ -129,3 +120,33 @@ def test_truth_ratio_check_reads_equivalence_not_p_above_alpha():
     assert shifted.status == "fail" and shifted.values["ks_distance_ci"][0] > 0.2
     close = _truth_ratio_check(*models(50, 20, 0.2, seed=0), CFG)
     assert close.status == "pass" and close.values["ks_pvalue"] < 0.05
+
+
+def test_audit_check_against_the_gold_model():
+    from obliviate.llm.audit import _plausibility, _plausibility_check
+
+    recs = [fact_record("birthplace", "Saltmere", entity=f"P{i}") for i in range(4)]
+    for i, r in enumerate(recs):
+        r.question = f"Where was P{i} born?"
+    qs = [r.question for r in recs]
+
+    def measured(*answers):
+        return {"plausibility": _plausibility(FixedAnswers(dict(zip(qs, answers))), recs)}
+
+    gold = measured("Orlin.", "Orlin.", "Mirelle.", "Valdoria.")  # never saw them: right kind, wrong value
+    orig = measured(*["Saltmere."] * 4)
+    damaged = measured("incientious.", "born in 2222", "", "Orlin.")
+    forgot = measured("Orlin.", "Tirnagh.", "Norhaven.", "I don't know.")
+    c = _plausibility_check(damaged, orig, gold, recs, None, None, 0.25)
+    assert (c.name, c.kind, c.status) == ("plausibility", "utility", "fail")
+    assert c.values["plausible"] == 0.25 and c.values["gold_plausible"] == 1.0 and c.values["original_plausible"] == 1.0
+    assert '"incientious."' in c.evidence and "degenerate" in c.evidence  # the examples: implausible ones first
+    assert _plausibility_check(forgot, orig, gold, recs, None, None, 0.25).status == "pass"  # 0.75 >= 75% of 1.0
+    assert _plausibility_check(damaged, orig, None, recs, None, None, 0.25).status == "info"  # no gold model
+    # an original measured (and cached) before the check existed is measured on the spot
+    old = {}
+    c = _plausibility_check(forgot, old, gold, recs, FixedAnswers(dict(zip(qs, ["Saltmere."] * 4))), None, 0.25)
+    assert old["plausibility"]["correct"] == 1.0 and c.values["original_plausible"] == 1.0
+    facts = load_world_facts()[:2]
+    none = {"plausibility": _plausibility(FixedAnswers({r.question: "Paris." for r in facts}), facts)}
+    assert _plausibility_check(none, none, none, facts, None, None, 0.25).status == "skip"

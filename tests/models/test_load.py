@@ -1,7 +1,15 @@
+"""Loading models (``obliviate.models.load``): specs, local folders, LoRA adapters, the default model."""
+
+from __future__ import annotations
+
+import copy
 import importlib.util
+from pathlib import Path
 
 import pytest
+import torch
 
+from obliviate import api
 from obliviate.core.errors import ModelSpecError
 from obliviate.models import load, resolve_spec
 from obliviate.models.tiny import tiny_model_for
@@ -39,11 +47,23 @@ def test_local_folder_round_trip(tmp_path):
     assert torch.equal(again(ids).logits, model.eval()(ids).logits)
 
 
-def test_word_tokenizer_knows_corpus_words():
-    _, tok = tiny_model_for(["Zara Okafor won the Quill Prize."])
-    ids = tok("Zara won the Prize .").input_ids
-    assert tok.unk_token_id not in ids
-    assert tok("Unseen").input_ids == [tok.unk_token_id]
+@pytest.mark.trains
+def test_adapter_is_saved_alone_and_loads_with_its_base(tiny_target, splits, tmp_path):
+    from obliviate.models import load
+
+    model, tok = tiny_target
+    out = api.unlearn(copy.deepcopy(model), tok, splits, "graddiff",
+                      api.UnlearnConfig(lr=3e-3, epochs=2.0, batch_size=4, lora_r=4), keep_adapter=True)
+    out.save_pretrained(tmp_path / "adapter")
+    tok.save_pretrained(tmp_path / "adapter")
+    files = {p.name for p in (tmp_path / "adapter").iterdir()}
+    assert "adapter_model.safetensors" in files and "model.safetensors" not in files
+    size = (tmp_path / "adapter" / "adapter_model.safetensors").stat().st_size
+    assert size < 0.2 * (Path(model.name_or_path) / "model.safetensors").stat().st_size
+    loaded, _ = load(str(tmp_path / "adapter"))
+    merged = out.merge_and_unload()
+    for k, v in merged.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
 
 
 @pytest.mark.slow

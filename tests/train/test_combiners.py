@@ -44,6 +44,7 @@ def _trainer(model, tok, splits, combiner, method="graddiff", steps=4):
     return Trainer(model, m.losses, sampler, lambda r: collate_records(fmt, r), cfg, combiner=combiner)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("geometry", ["euclidean", "adam"])
 def test_gu_step_is_orthogonal_to_every_basis_gradient(geometry, fresh_target, splits):
     model, tok = fresh_target
@@ -72,6 +73,7 @@ def test_gu_step_is_orthogonal_to_every_basis_gradient(geometry, fresh_target, s
         assert t.combiner.optimizer_overrides() == {"betas": (0.0, 0.999)}  # momentum off: exact invariance
 
 
+@pytest.mark.trains
 def test_gu_retain_loss_is_first_order_invariant(fresh_target, splits):
     """A small step along the projected forget gradient changes the retain loss far less than the raw one."""
     from obliviate.llm.encoding import mean_nll
@@ -99,6 +101,7 @@ def test_gu_retain_loss_is_first_order_invariant(fresh_target, splits):
     assert abs(retain_after(g_perp) - base) < 0.2 * abs(retain_after(g_f) - base)
 
 
+@pytest.mark.trains
 def test_gu_scope_and_out_of_scope_gradients(fresh_target, splits):
     model, tok = fresh_target
     params = list(model.parameters())
@@ -116,6 +119,7 @@ def test_gu_scope_and_out_of_scope_gradients(fresh_target, splits):
         make_combiner("gu", {"kk": 3})
 
 
+@pytest.mark.trains
 def test_every_method_runs_under_gu_and_gu_keeps_more_retain(tiny_target, splits):
     """GU's claim on the tiny model: at the same steps NPO+gu keeps more of the retain set than NPO."""
     model, tok = tiny_target
@@ -135,6 +139,7 @@ def test_every_method_runs_under_gu_and_gu_keeps_more_retain(tiny_target, splits
     assert out["gu"][1] > out["sum"][1] + 0.03, out
 
 
+@pytest.mark.trains
 def test_gu_gives_forget_only_methods_a_retain_basis(tiny_target, splits):
     """GradAscent has no retain term: GU adds a retain NLL for the basis only (not applied)."""
     model, tok = tiny_target
@@ -149,6 +154,7 @@ def test_gu_gives_forget_only_methods_a_retain_basis(tiny_target, splits):
         api.unlearn(copy.deepcopy(model), tok, empty, "gradascent", cfg)
 
 
+@pytest.mark.trains
 def test_gu_resume_after_interrupt_matches_uninterrupted(tiny_target, splits, tmp_path):
     """The basis is checkpointed: an interrupted GU run resumes to the same weights."""
     model, tok = tiny_target

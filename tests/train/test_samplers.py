@@ -1,12 +1,14 @@
-"""Each unlearning sampler yields what it promises; neighbour sets come from the records."""
+"""Each unlearning sampler (``obliviate.train.samplers``) yields what it promises, neighbour choices included;
+the filtered sampler of KLUE's per-epoch filter."""
 
+import json
 import math
 
 import pytest
 
 from obliviate.core.errors import DataError
-from obliviate.llm.data.neighbours import entity_neighbourhoods, retain_sets
-from obliviate.train.samplers import RetainSets, parse_neighbours, unlearning_sampler
+from obliviate.llm.data.neighbours import retain_sets
+from obliviate.train.samplers import FilteredSampler, PairedSampler, RetainSets, parse_neighbours, unlearning_sampler
 
 
 def _ids(records):
@@ -94,23 +96,6 @@ def test_neighbour_choice_restricts_the_retain_pool(choice, splits):
         assert got and got <= allowed
 
 
-def test_neighbourhoods_follow_relations_and_domain(world_dir, splits):
-    from obliviate.llm.data import load_world
-
-    world = load_world(world_dir / "world.json")
-    retain_people = {r.entity for r in splits.retain}
-    hoods = entity_neighbourhoods(splits.forget, splits.retain)
-    assert set(hoods) == {r.entity for r in splits.forget}
-    for f, own in hoods.items():
-        related = set(world.neighbours(f)) & retain_people
-        assert {r.entity for r in own["direct"]} == related
-        indirect = {r.entity for r in own["indirect"]}
-        assert indirect and not indirect & related and f not in indirect
-        same_field = {n for n in retain_people - related if world.entity(n).field == world.entity(f).field}
-        if same_field:
-            assert indirect == same_field
-
-
 def test_bad_neighbour_choices_fail_clearly(splits):
     with pytest.raises(DataError, match="unknown neighbour set 'cousins'"):
         parse_neighbours("direct+cousins")
@@ -127,3 +112,31 @@ def test_forget_only_samplers_yield_no_retain(splits):
         batches = _epoch(unlearning_sampler(kind, splits.forget, None, 4))
         assert all(set(b) == {"forget"} for b in batches)
         assert sorted(i for b in batches for i in _ids(b["forget"])) == sorted(_ids(splits.forget))
+
+
+def test_filtered_sampler_builds_each_epoch_from_the_kept_records(splits, tmp_path):
+    forget = splits.forget[:6]
+    plan = {0: forget, 1: forget[:3], 2: []}
+    calls = []
+
+    def keep(records):
+        calls.append(len(calls))
+        return list(reversed(plan[len(calls) - 1]))  # order does not matter
+
+    def make(records):
+        return PairedSampler(records, None, batch_size=2, seed=5)
+
+    state = tmp_path / "kept.json"
+    s = FilteredSampler(make, forget, keep, state)
+    assert len(s) == 3  # the full set's batches
+    for e in (0, 1):
+        got = [r.id for b in s.epoch(e) for r in b["forget"]]
+        assert sorted(got) == sorted(r.id for r in plan[e])
+        assert [b["forget"] for b in s.epoch(e)] == [b["forget"] for b in make(plan[e]).epoch(e)]  # same draw
+    assert list(s.epoch(2)) == [] and len(calls) == 3  # each epoch filtered once
+    again = FilteredSampler(make, forget, lambda recs: pytest.fail("stored epochs are not filtered again"), state)
+    assert [b["forget"] for b in again.epoch(1)] == [b["forget"] for b in s.epoch(1)]
+    assert list(again.epoch(2)) == []
+    state.write_text(json.dumps({"0": ["nobody/x"]}))
+    with pytest.raises(Exception, match="not in this forget set"):
+        FilteredSampler(make, forget, keep, state)

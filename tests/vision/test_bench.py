@@ -1,0 +1,43 @@
+"""`obliviate vision unlearn` / `vision bench` (``obliviate.vision.bench``) end to end on the bundled 8x8 digits."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from obliviate.cli import app
+from obliviate.vision import bench as vb
+
+pytestmark = pytest.mark.trains  # every test here trains a model or uses one a fixture trained
+
+runner = CliRunner()
+
+
+def test_vision_bench_runs_resumes_and_reports(tmp_path):
+    cfg = vb.VisionBenchConfig(methods=["Retrain", "CUPID"], seeds=[0, 1],
+                               run=vb.VisionRunConfig(source="digits", aligned=0.95, train_epochs=3))
+    out = vb.run_vision_bench(cfg, tmp_path / "vb")
+    files = sorted((out / "runs").glob("*/metrics.json"))
+    assert len(files) == 4
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+    vb.run_vision_bench(cfg, out)  # finished runs are kept
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    rows = {r["method"]: r for r in json.loads((out / "leaderboard.json").read_text())["rows"]}
+    assert set(rows) == {"original (before)", "Retrain", "CUPID"}
+    assert rows["Retrain"]["forget_acc"] < rows["original (before)"]["forget_acc"]
+    assert "| CUPID | 2 |" in (out / "leaderboard.md").read_text()
+    assert (out / "chart.png").stat().st_size > 1000 and "base64" in (out / "report.html").read_text()
+
+
+def test_vision_cli(tmp_path, monkeypatch):
+    result = runner.invoke(app, ["vision", "unlearn", "--source", "digits", "--aligned", "0.95", "--method",
+                                 "negGrad", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert {"config.yaml", "metrics.json", "model.safetensors"} <= {p.name for p in run.iterdir()}
+    assert "forget_acc_conflicting" in result.output
+    monkeypatch.delenv("OBLIVIATE_DATA", raising=False)
+    result = runner.invoke(app, ["vision", "unlearn", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "MNIST/raw" in result.output
+    result = runner.invoke(app, ["vision", "unlearn", "--source", "digits", "--forget-class", "11"])
+    assert result.exit_code == 2 and "--forget-class" in result.output and "0-9" in result.output
