@@ -23,12 +23,14 @@ from obliviate.core.config import load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.report import write_report
+from obliviate.core.report.page import changed_settings
 from obliviate.core.store import WRITTEN_BY, atomic_dir, atomic_write_json, check_resume, finish_run, new_run_dir
 from obliviate.llm import bench as b
 from obliviate.llm import sweep as sw
 from obliviate.llm.audit import AuditConfig, audit
 from obliviate.llm.data import FORGET_VARIANTS, load_jsonl
 from obliviate.llm.eval.metrics.sae_alignment import alignment
+from obliviate.llm.eval.suite import answer_examples
 from obliviate.llm.interp.latents import LensConfig, build_lens
 from obliviate.llm.methods import get_method
 from obliviate.llm.pipeline import (
@@ -157,6 +159,10 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
         **run_provenance(),
         "seed": cfg.unlearn.seed,
         "per_sample_unlearned": unl_ps,
+        "examples": answer_examples(p.splits, {"target": p.per_sample.get("target"), "unlearned": unl_ps,
+                                               "gold": p.per_sample.get("gold")}),
+        "header": {"settings changed from the defaults": changed_settings(
+            to_dict(cfg), to_dict(tiny_demo_config() if cfg.model == TINY else DemoConfig()), skip=("runs_dir",))},
     }
     atomic_write_json(run_dir / "metrics.json", results)
     write_report(run_dir)

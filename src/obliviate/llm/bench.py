@@ -53,8 +53,7 @@ from obliviate.core.report.board import (
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.html import pyplot
-from obliviate.core.report.page import changed_settings, today
+from obliviate.core.report.page import changed_settings, pyplot, today
 from obliviate.core.store import atomic_dir, atomic_write_json, open_shared_out_dir
 from obliviate.llm import pipeline
 from obliviate.llm.audit import AuditConfig, audit

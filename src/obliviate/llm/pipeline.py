@@ -614,6 +614,7 @@ class Prepared:
     gold_metrics: dict[str, Any]
     gold_truth_ratios: list[float]
     variant: str = "forget10"
+    per_sample: dict[str, Any] = field(default_factory=dict)  # "target", "gold": each one's per-record figures
 
     def probes(self):
         """Multi-hop, combined-query, neighbour and relearning sets of this world and split."""
@@ -686,8 +687,10 @@ def prepare(cfg: DemoConfig) -> Prepared:
     _, gold_ps = cached_evaluate(model_folder(gold), gold, tok, splits, **kw)
     gold_tr = gold_ps["forget"]["truth_ratio"]
     gold_m, _ = cached_evaluate(model_folder(gold), gold, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
-    target_m, _ = cached_evaluate(model_folder(target), target, tok, splits, gold_forget_truth_ratios=gold_tr, **kw)
-    return Prepared(world_dir, splits, target, gold, tok, target_m, gold_m, gold_tr, cfg.variant)
+    target_m, target_ps = cached_evaluate(model_folder(target), target, tok, splits, gold_forget_truth_ratios=gold_tr,
+                                          **kw)
+    return Prepared(world_dir, splits, target, gold, tok, target_m, gold_m, gold_tr, cfg.variant,
+                    per_sample={"target": target_ps, "gold": gold_ps})
 
 
 def split_sizes(p: Prepared) -> dict[str, Any]:

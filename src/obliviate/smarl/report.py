@@ -16,7 +16,7 @@ from obliviate.core.cliutil import check_writable
 from obliviate.core.config import save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.report.board import chart_png
-from obliviate.core.report.html import pyplot
+from obliviate.core.report.page import pyplot
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text, new_run_dir, open_out_dir
 
 

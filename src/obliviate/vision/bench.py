@@ -34,8 +34,7 @@ from obliviate.core.report.board import (
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.html import pyplot
-from obliviate.core.report.page import changed_settings, today
+from obliviate.core.report.page import changed_settings, pyplot, today
 from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.vision.data import SOURCES, coloured_digits, forget_class, forget_random
 from obliviate.vision.methods import VISION_METHODS, VisionContext, get_vision_method

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.report.html import _png
-from obliviate.core.report.page import Cell, Figure, Notes, Page, Table, version_line, write_page
+from obliviate.core.report.page import Cell, Figure, Notes, Page, Table, figure_png, version_line, write_page
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
@@ -99,7 +98,7 @@ def write_board(out: str | Path, board: dict[str, Any], markdown: str) -> dict[s
 
 def chart_png(fig, out: str | Path | None = None, name: str = "chart.png") -> str:
     """The figure as base64 PNG text for a report; also written to ``out/name`` when ``out`` is given."""
-    png = _png(fig)
+    png = figure_png(fig)
     if out is not None:
         atomic_write_bytes(Path(out) / name, base64.b64decode(png))
     return png

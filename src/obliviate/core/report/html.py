@@ -7,13 +7,22 @@ so a report can be rebuilt at any time with ``obliviate report RUN_DIR``.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import math
 from pathlib import Path
 
-from obliviate.core.store import atomic_write_text
+from obliviate.core.config import load_yaml
+from obliviate.core.report.page import (
+    Examples,
+    Figure,
+    Page,
+    Table,
+    figure_png,
+    pyplot,
+    today,
+    version_line,
+    write_page,
+)
 
 ROWS = [
     ("forget", "answer_prob", "forget answer probability (lower = forgotten)"),
@@ -46,24 +55,6 @@ def table_rows(models: dict[str, dict]) -> list[tuple[str, list[float | None]]]:
     return out
 
 
-def pyplot():
-    """``matplotlib.pyplot`` on the file-only Agg backend: the one way every report draws."""
-    # deferred: loads matplotlib
-    import matplotlib
-
-    matplotlib.use("Agg")
-    # deferred: loads matplotlib
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def _charts(models: dict[str, dict], events: list[dict], trajectory: list[dict] | None = None,
             during: dict | None = None) -> list[tuple[str, str]]:
     plt = pyplot()
@@ -77,9 +68,11 @@ def _charts(models: dict[str, dict], events: list[dict], trajectory: list[dict] 
             ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6))
     ax.set_xlabel("forget answer probability (lower = forgotten)")
     ax.set_ylabel("model utility (harmonic mean)")
+    ax.set_xlim(-0.03, 1.05)  # both are shares: full axes, so a small drop does not look like a collapse
+    ax.set_ylim(0, 1.05)
     ax.set_title("forgetting vs utility")
     ax.grid(alpha=0.3)
-    charts.append(("Forgetting vs utility", _png(fig)))
+    charts.append(("Forgetting vs utility", figure_png(fig)))
     plt.close(fig)
     keys = sorted({k for e in events for k in e if k not in ("step", "lr", "time_s", "grad_norm")})
     if events and keys:
@@ -90,7 +83,7 @@ def _charts(models: dict[str, dict], events: list[dict], trajectory: list[dict] 
         ax.set_ylabel("loss term")
         ax.legend()
         ax.grid(alpha=0.3)
-        charts.append(("Unlearning losses", _png(fig)))
+        charts.append(("Unlearning losses", figure_png(fig)))
         plt.close(fig)
     if trajectory:
         charts.append(_trajectory_chart(plt, trajectory, during or {}))
@@ -121,27 +114,85 @@ def _trajectory_chart(plt, rows: list[dict], during: dict) -> tuple[str, str]:
         title += f" (kept: step {kept})"
     right.legend(handles=lines, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)  # below, on top
     ax.grid(alpha=0.3)
-    png = _png(fig)
+    chart = figure_png(fig)
     plt.close(fig)
-    return title, png
+    return title, chart
 
 
-def render_html(template: str, **values) -> str:
-    """Render a jinja2 template with every value HTML-escaped (autoescape), for every report we write.
+def _get(models: dict[str, dict], name: str, split: str | None, key: str) -> float | None:
+    v = (models.get(name, {}).get(split, {}) if split else models.get(name, {})).get(key)
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
-    A forget file, run folder or method name holding ``<script>`` shows as text.
-    Nothing is passed pre-built as HTML: charts go in as base64 text.
-    """
-    # deferred: loads jinja2
-    from jinja2 import Environment
 
-    return Environment(autoescape=True).from_string(template).render(**values)
+def run_reading(metrics: dict) -> str:
+    """A run's result in words: what happened to the forget answers and to utility, against gold when there is one."""
+    models = metrics["models"]
+    names = list(models)
+    parts = []
+    if metrics.get("nothing_unlearned"):
+        parts.append("Nothing was unlearned: the kept model is the one of step 0, before any unlearning step "
+                     "(--keep best found no later evaluation better).")
+    if len(names) < 2:
+        return " ".join(parts)
+    before, after = names[0], next((n for n in names[1:] if n != "gold"), names[1])
+    gold = "gold" if "gold" in models else None
+    pb, pa = _get(models, before, "forget", "answer_prob"), _get(models, after, "forget", "answer_prob")
+    if pb is not None and pa is not None:
+        g = _get(models, gold, "forget", "answer_prob") if gold else None
+        s = f"The forget answers' probability went from {pb:.3f} ({before}) to {pa:.3f} ({after})"
+        s += f"; a model never trained on them (gold) gives {g:.3f}." if g is not None else "."
+        if g is not None and pa < 0.5 * g:
+            s += (" Far below gold: the answers are pushed away harder than never learning them would "
+                  "(over-forgetting, or answers that changed form).")
+        parts.append(s)
+    fq = _get(models, after, None, "forget_quality_ks_pvalue")
+    if fq is not None:
+        parts.append(f"Forget quality {fq:.2g}: the KS p-value of the truth ratios against gold's (1 = "
+                     f"indistinguishable; below 0.05 the two are told apart{', as here' if fq < 0.05 else ''}).")
+    ub, ua = _get(models, before, None, "model_utility_hmean"), _get(models, after, None, "model_utility_hmean")
+    if ub is not None and ua is not None:
+        ug = _get(models, gold, None, "model_utility_hmean") if gold else None
+        parts.append(f"Model utility {ub:.3f} -> {ua:.3f} ({ua / ub:.0%} of before" if ub else
+                     f"Model utility {ub:.3f} -> {ua:.3f} (")
+        parts[-1] += f"; gold {ug:.3f})." if ug is not None else ")."
+    return " ".join(parts)
+
+
+def run_header(metrics: dict, config: dict) -> dict[str, str]:
+    """What a run ran, from its ``config.yaml`` (a demo's or an unlearn run's) and ``metrics.json``."""
+    train = config.get("unlearn") or config.get("train") or {}
+    splits = metrics.get("splits", {})
+    world = config.get("world") or {}
+    method_config = config.get("method_config") or {}
+    header = {
+        "model": str(config.get("model", "")),
+        "data": (f"generated world of {world['n_entities']} people (seed {world.get('seed', 0)}), "
+                 if world.get("n_entities") else "")
+                + f"forget set {splits.get('variant', '')}: "
+                + ", ".join(f"{k} {v}" for k, v in (splits.get("n") or {}).items()),
+        "method": f"{metrics.get('method', config.get('method', ''))}"
+                  + (f" ({', '.join(f'{k}={v}' for k, v in method_config.items())})" if method_config else "")
+                  + (f"; combiner {train.get('combiner')}, sampler {train.get('sampling')}" if train else ""),
+        "unlearning": (f"{train.get('epochs')} epochs, lr {train.get('lr')}, batch {train.get('batch_size')}"
+                       if train else ""),
+        "seed": str(metrics.get("seed", train.get("seed", ""))),
+    }
+    header.update(metrics.get("header") or {})
+    secs = [f"{k.replace('_seconds', '')} {metrics[k]:.0f} s" for k in ("unlearn_seconds", "wall_seconds")
+            if isinstance(metrics.get(k), (int, float))]
+    if secs:
+        header["time"] = ", ".join(secs)
+    header["date"] = today()
+    versions = metrics.get("versions") or {}
+    header["version"] = version_line() + (f"; torch {versions['torch']}" if versions.get("torch") else "")
+    return {k: v for k, v in header.items() if v}
 
 
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` from the run's files and return its path."""
     run_dir = Path(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    config = load_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else {}
     events_path = run_dir / "events.jsonl"
     events = [json.loads(line) for line in events_path.read_text().splitlines() if line.strip()] \
         if events_path.is_file() else []
@@ -149,31 +200,11 @@ def write_report(run_dir: str | Path) -> Path:
     trajectory_path = run_dir / "trajectory.jsonl"  # evaluations during unlearning (llm/eval/during.py)
     trajectory = [json.loads(line) for line in trajectory_path.read_text().splitlines() if line.strip()] \
         if trajectory_path.is_file() else []
-    html = render_html(
-        _TEMPLATE,
-        run=run_dir.name,
-        nothing_unlearned=bool(metrics.get("nothing_unlearned")),
-        method=metrics.get("method"),
-        splits=metrics.get("splits", {}),
-        names=list(models),
-        rows=table_rows(models),
-        charts=_charts(models, events, trajectory, metrics.get("eval_during")),
-        meta={k: metrics.get(k) for k in ("unlearn_seconds", "wall_seconds", "git_sha", "seed", "versions")},
-    )
-    return atomic_write_text(run_dir / "report.html", html)
-
-
-_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><title>obliviate {{ run }}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}td:first-child{text-align:left}
-img{margin:1em 1em 0 0}</style></head><body>
-<h1>obliviate run {{ run }}</h1>
-{% if nothing_unlearned %}<p style="color:#b00;font-weight:bold">Nothing was unlearned: the kept model is the one of step 0, before any unlearning step (--keep best found no later evaluation better).</p>
-{% endif %}<p>Method <b>{{ method }}</b> on split <b>{{ splits.variant }}</b>; records: {% for k, v in splits.n.items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
-<table><tr><th>metric</th>{% for n in names %}<th>{{ n }}</th>{% endfor %}</tr>
-{% for label, vals in rows %}<tr><td>{{ label }}</td>{% for v in vals %}<td>{{ "%.4g"|format(v) if v is not none else "" }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-{% for title, png in charts %}<figure style="display:inline-block"><img src="data:image/png;base64,{{ png }}" alt="{{ title }}"><figcaption>{{ title }}</figcaption></figure>{% endfor %}
-<h2>Run</h2><pre>{% for k, v in meta.items() %}{{ k }}: {{ v }}
-{% endfor %}</pre></body></html>
-"""
+    rows = [[label] + ["" if v is None else f"{v:.4g}" for v in vals] for label, vals in table_rows(models)]
+    blocks: list = [Table(["metric", *models], rows)]
+    if metrics.get("examples"):
+        blocks.append(Examples(list(models), metrics["examples"],
+                               title="Example questions and each model's greedy answer"))
+    blocks += [Figure(title, png) for title, png in _charts(models, events, trajectory, metrics.get("eval_during"))]
+    page = Page(f"obliviate run {run_dir.name}", run_header(metrics, config), run_reading(metrics), blocks)
+    return write_page(run_dir / "report.html", page)

@@ -7,14 +7,15 @@ narrow. Everything is HTML-escaped (``render_html``): names and answers from use
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from obliviate import __version__
-from obliviate.core.report.html import render_html
 from obliviate.core.store import atomic_write_text, git_sha
 
 
@@ -73,6 +74,36 @@ class Page:
     header: dict[str, str] = field(default_factory=dict)
     reading: str = ""
     blocks: list[Block] = field(default_factory=list)
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend: the one way every report draws."""
+    # deferred: loads matplotlib
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # deferred: loads matplotlib
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def render_html(template: str, **values) -> str:
+    """Render a jinja2 template with every value HTML-escaped (autoescape), for every report we write.
+
+    A forget file, run folder or method name holding ``<script>`` shows as text.
+    Nothing is passed pre-built as HTML: charts go in as base64 text.
+    """
+    # deferred: loads jinja2
+    from jinja2 import Environment
+
+    return Environment(autoescape=True).from_string(template).render(**values)
 
 
 def version_line() -> str:
@@ -136,7 +167,7 @@ table.head td{border:none;padding:1px 12px 1px 0;text-align:left}table.head td:f
 ul.notes{font-size:13px;color:#333;max-width:75em}
 figure{display:inline-block;margin:.8em 1em 0 0;max-width:100%}figure img{max-width:100%;height:auto}
 figcaption{font-size:12px;color:#555}
-.ex td{text-align:left;max-width:18em}
+.ex td,.ex th{text-align:left;max-width:18em}.ex td:first-child{white-space:nowrap}
 pre{white-space:pre-wrap;font-size:12px;background:#f6f8fa;padding:.6em}
 </style></head><body>
 <h1>{{ page.title }}</h1>

@@ -159,3 +159,23 @@ def openunlearning_summary(metrics: dict[str, Any], extra: dict[str, Any] | None
     for key, value in (extra or {}).items():
         out[key] = float(value)
     return out
+
+
+def answer_examples(splits, per_sample: dict[str, dict | None], n: int = 3,
+                    shown: tuple[str, ...] = ("forget", "retain")) -> list[dict[str, Any]]:
+    """The first ``n`` scored questions of each ``shown`` split with the true answer and each model's greedy answer
+    (``per_sample``: model name -> the per-record figures :func:`evaluate` returns), for reports."""
+    out = []
+    for split in shown:
+        records = {r.id: r for r in getattr(splits, split, None) or []}
+        ids = next((ps[split]["ids"] for ps in per_sample.values() if ps and split in ps), [])
+        for rid in ids[:n]:
+            if rid not in records:
+                continue
+            answers = {}
+            for model, ps in per_sample.items():
+                if ps and split in ps and rid in ps[split]["ids"]:
+                    answers[model] = ps[split]["generations"][ps[split]["ids"].index(rid)]
+            out.append({"split": split, "question": records[rid].question, "answer": records[rid].answer,
+                        "answers": answers})
+    return out
