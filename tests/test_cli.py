@@ -215,6 +215,12 @@ def audit_the_demo_run(run, tmp_path):
     verdict = json.loads((tmp_path / "audit.json").read_text())["verdict"]
     assert result.exit_code == (0 if verdict == "FORGOTTEN" else 1)
     assert f"verdict: {verdict}" in result.output and "[PASS] original_knew" in result.output
+    page = (tmp_path / "audit.html").read_text()  # the report beside the JSON
+    assert f"Verdict: {verdict}." in page and "original_knew" in page and "forgetting checks" in page
+    (tmp_path / "mine.html").write_text("<p>not an audit</p>")
+    result = runner.invoke(app, ["audit", str(run), "--out", str(tmp_path / "mine.json")])
+    assert result.exit_code == 2 and "not written by `obliviate audit`" in result.output  # never overwritten
+    assert (tmp_path / "mine.html").read_text() == "<p>not an audit</p>"
     # people the model never saw: the audit says so instead of certifying
     cfg = api.demo_config_from(load_yaml(run / "config.yaml"))
     holdout = api.load_world_splits(api.build_world(cfg.world), cfg.variant).holdout

@@ -23,11 +23,11 @@ from obliviate.core.config import load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.report import write_report
-from obliviate.core.report.page import changed_settings
+from obliviate.core.report.page import changed_settings, write_page
 from obliviate.core.store import WRITTEN_BY, atomic_dir, atomic_write_json, check_resume, finish_run, new_run_dir
 from obliviate.llm import bench as b
 from obliviate.llm import sweep as sw
-from obliviate.llm.audit import AuditConfig, audit
+from obliviate.llm.audit import AuditConfig, audit, audit_page
 from obliviate.llm.data import FORGET_VARIANTS, load_jsonl
 from obliviate.llm.eval.metrics.sae_alignment import alignment
 from obliviate.llm.eval.suite import answer_examples
@@ -313,6 +313,12 @@ def audit_model(model, *, cfg: DemoConfig, forget_file: str | Path | None = None
                    gold=gold if gold is not None else p.gold, cfg=audit_cfg)
     if out is not None:
         atomic_write_json(out, {**result.to_dict(), WRITTEN_BY: "obliviate audit"})
+        header = {"audited model": str(getattr(model, "name_or_path", "") or "a model in memory"),
+                  "base model": cfg.model,
+                  "forget set": str(forget_file) if forget_file is not None else f"{cfg.variant} of the world",
+                  "original": "given" if original is not None else "the world's target",
+                  "gold": "given" if gold is not None else "the world's gold"}
+        write_page(Path(out).with_suffix(".html"), audit_page(result, header))
     return result
 
 

@@ -105,7 +105,7 @@ def _print_figures(run_dir: Path, figures: dict, shown: tuple[str, ...]) -> None
     width = max(len(k) for k in shown)
     for key in shown:
         typer.echo(f"{key:>{width}}: {figures[key]:.4g}")
-    typer.echo(str(run_dir))
+    typer.echo(f"{run_dir}  (report, with how to read each figure: {run_dir / 'report.html'})")
 
 
 DataOpt = Annotated[Optional[str], typer.Option(help="a published benchmark on disk, FORMAT:FOLDER (tofu, muse, "
@@ -459,7 +459,8 @@ def audit(
                                                      "world's gold)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig of the world/models (a run's "
                                                         "config.yaml)")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="write the audit as JSON here")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the audit as JSON here, and its report beside it "
+                                                     "(the same name, .html)")] = None,
     lora: Annotated[Optional[str], typer.Option(help="relearning attack through LoRA adapters: r=8,alpha=16,"
                                                      "targets=... (default: every weight)")] = None,
 ):
@@ -475,6 +476,7 @@ def audit(
     if out is not None:
         check_writable(out, "--out", folder=False)
         check_own_file(out, "--out", "audit")
+        check_own_file(out.with_suffix(".html"), "--out (its .html report)", "audit")
     result = api.audit_run(model, forget, base=base, tiny=tiny, config=config, original=original, gold=gold,
                            lora=lora, out=out)
     typer.echo(format_audit(result))

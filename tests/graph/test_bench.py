@@ -47,6 +47,8 @@ def test_graph_unlearn_cli(tmp_path, toy_planetoid):
     (run,) = (tmp_path / "runs").iterdir()
     assert {"config.yaml", "metrics.json", "model.safetensors"} <= {p.name for p in run.iterdir()}
     assert "deleted_auc" in result.output
+    report = (run / "report.html").read_text()  # the run's page: settings, the result in words, each figure
+    assert "moved the deleted edges" in report and "how to read it" in report and "report.html" in result.output
     result = runner.invoke(app, ["graph", "unlearn", "--method", "nosuch"])
     assert result.exit_code == 2 and "D2DGN" in result.output
     result = runner.invoke(app, ["graph", "unlearn", "--task", "triangle"])

@@ -36,6 +36,8 @@ def test_vision_cli(tmp_path, monkeypatch):
     (run,) = (tmp_path / "runs").iterdir()
     assert {"config.yaml", "metrics.json", "model.safetensors"} <= {p.name for p in run.iterdir()}
     assert "forget_acc_conflicting" in result.output
+    report = (run / "report.html").read_text()  # the run's page: settings, the result in words, each figure
+    assert "moved forget accuracy" in report and "how to read it" in report and "report.html" in result.output
     monkeypatch.delenv("OBLIVIATE_DATA", raising=False)
     result = runner.invoke(app, ["vision", "unlearn", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2 and "MNIST/raw" in result.output

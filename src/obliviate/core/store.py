@@ -476,16 +476,19 @@ WRITTEN_BY = "written_by"  # the key that marks a JSON file as a command's own o
 
 def check_own_file(path: str | os.PathLike, option: str, command: str) -> None:
     """Refuse an output file that exists and was not written by ``command`` (a JSON object whose
-    ``written_by`` is ``obliviate <command>``): re-running a command replaces its own result, never a
-    file it did not write. Nothing is changed."""
+    ``written_by`` is ``obliviate <command>``, or a page with that ``written_by`` meta tag): re-running a
+    command replaces its own result, never a file it did not write. Nothing is changed."""
     path = Path(path)
     if not path.exists() or path.is_dir():  # a folder is refused by check_writable with its own message
         return
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        obj = json.loads(text) if path.suffix != ".html" else None
     except (OSError, UnicodeDecodeError, ValueError):
-        obj = None
-    if not (isinstance(obj, dict) and obj.get(WRITTEN_BY) == f"obliviate {command}"):
+        text, obj = "", None
+    ours = (f'<meta name="{WRITTEN_BY}" content="obliviate {command}">' in text if path.suffix == ".html"
+            else isinstance(obj, dict) and obj.get(WRITTEN_BY) == f"obliviate {command}")
+    if not ours:
         raise ObliviateError(f"{option} {path} exists and was not written by `obliviate {command}`; it is not "
                              f"overwritten: choose a new {option} or delete it")
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log, timed
+from obliviate.core.report.page import Notes, Page, Table, today, version_line
 from obliviate.core.store import atomic_write_json, stable_hash
 from obliviate.llm.data import QARecord
 from obliviate.llm.eval.attacks import RelearnConfig, knowledge, quantization_attack, relearn_attack
@@ -535,3 +536,28 @@ def format_audit(result: AuditResult) -> str:
     if result.verdict != NOT_APPLICABLE:
         lines.append("collateral damage: " + (", ".join(damaged) if damaged else "none found"))
     return "\n".join(lines)
+
+
+def audit_page(result: AuditResult, header: dict[str, str]) -> Page:
+    """The audit as a report page: the verdict in words, then one table of checks per kind with their evidence."""
+    damaged = [c.name for c in result.checks if c.kind == "utility" and c.status == "fail"]
+    failed = [c.name for c in result.checks if c.kind == "forgetting" and c.status == "fail"]
+    reading = f"Verdict: {result.verdict}."
+    if result.verdict == NOT_APPLICABLE:
+        reading += " The original model never knew the forget set, so there is nothing to certify."
+    else:
+        reading += (f" Forgetting checks failed: {', '.join(failed)}." if failed else
+                    " Every forgetting check passed.")
+        reading += " Collateral damage: " + (", ".join(damaged) if damaged else "none found") + "."
+    blocks: list = []
+    for kind in ("precondition", "forgetting", "utility"):
+        rows = [[c.name, c.status.upper() if c.status in ("pass", "fail", "warn") else c.status, c.evidence]
+                for c in result.checks if c.kind == kind]
+        if rows:
+            blocks.append(Table(["check", "status", "evidence"], rows, left=3, title=f"{kind} checks"))
+    blocks.append(Notes([("PASS", "the check found no sign the forget set is still known"),
+                         ("FAIL", "it found one; the evidence says what"),
+                         ("WARN", "inconclusive or a caution, not counted against the verdict"),
+                         ("skip / info", "not run for this input, or reported without a threshold")]))
+    return Page("obliviate audit", {**header, "date": today(), "version": version_line()}, reading, blocks,
+                written_by="obliviate audit")

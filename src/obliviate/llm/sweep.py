@@ -87,6 +87,8 @@ from obliviate.core.config import check_number, field_help, from_dict, load_yaml
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.registry import _key
+from obliviate.core.report.board import cell_parts, markdown_table
+from obliviate.core.report.page import Notes, Page, Table, today, version_line, write_page
 from obliviate.core.store import atomic_write_json, atomic_write_text, open_shared_out_dir
 from obliviate.llm import pipeline
 from obliviate.llm.bench import (
@@ -418,31 +420,59 @@ def write_sweep(cfg: SweepConfig, out: str | Path, people: list[str] | None = No
             "bench": to_dict(cfg.bench), "methods": methods}
     atomic_write_json(out / "sweep.json", data)
     atomic_write_text(out / "sweep.md", format_sweep(data))
+    write_sweep_report(out, data)
     return data
 
 
-def format_sweep(data: dict[str, Any]) -> str:
-    """Markdown: each method's selected config and how many of its configs are like gold (and reach the p threshold)."""
+def _sweep_table(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Each method's selected config and how many of its configs are like gold (and reach the p threshold)."""
     delta = data.get("delta", EQUIVALENCE_DELTA)
-    lines = ["| method | configs | like gold (D ≤ {:g}) | p >= {:g} | selected lr | epochs | weights "
-             "| val. forget quality (KS p) | val. log10 FQ | val. KS D [people 90% CI] | val. model utility |"
-             .format(delta, data["threshold"]), "|" + "---|" * 11]
+    heads = ["method", "configs", f"like gold (D ≤ {delta:g})", f"p >= {data['threshold']:g}", "selected lr", "epochs",
+             "weights", "val. forget quality (KS p)", "val. log10 FQ", "val. KS D [people 90% CI]",
+             "val. model utility"]
+    rows = []
     for spec, m in data["methods"].items():
         n_eq = sum(1 for r in m["configs"] if equivalent(r, delta))
         n_pass = sum(1 for r in m["configs"] if _num(r["forget_quality_ks_pvalue"]) >= data["threshold"])
         s = m["selected"]
         if s is None:
-            lines.append(f"| {spec} | {m['finished']}/{m['budget']} | – | – | – | – | – | – | – | – | – |")
+            rows.append([spec, f"{m['finished']}/{m['budget']}"] + ["–"] * 9)
             continue
-        w = _shown(s["weights"]) or "–"
         ci = s.get("forget_quality_ks_distance_ci") or [math.nan, math.nan]
-        lines.append(f"| {spec} | {m['finished']}/{m['budget']} | {n_eq} | {n_pass} | {s['lr']:.3g} | {s['epochs']:g} "
-                     f"| {w} | {_num(s['forget_quality_ks_pvalue']):.3g} | {_num(s['forget_quality_log10']):.2f} "
-                     f"| {_num(s.get('forget_quality_ks_distance')):.2f} [{_num(ci[0]):.2f}, {_num(ci[1]):.2f}] "
-                     f"| {_num(s['model_utility_hmean']):.3f} |")
-    lines += ["", f"Selection rule: {data['rule']}.",
-              f"Validation people: {', '.join(data['validation']['people'])} ({data['validation']['note']})."]
-    return "\n".join(lines) + "\n"
+        rows.append([spec, f"{m['finished']}/{m['budget']}", str(n_eq), str(n_pass), f"{s['lr']:.3g}",
+                     f"{s['epochs']:g}", _shown(s["weights"]) or "–", f"{_num(s['forget_quality_ks_pvalue']):.3g}",
+                     f"{_num(s['forget_quality_log10']):.2f}",
+                     f"{_num(s.get('forget_quality_ks_distance')):.2f} [{_num(ci[0]):.2f}, {_num(ci[1]):.2f}]",
+                     f"{_num(s['model_utility_hmean']):.3f}"])
+    return heads, rows
+
+
+def _sweep_notes(data: dict[str, Any]) -> list[str]:
+    return [f"Selection rule: {data['rule']}.",
+            f"Validation people: {', '.join(data['validation']['people'])} ({data['validation']['note']})."]
+
+
+def format_sweep(data: dict[str, Any]) -> str:
+    """Markdown: each method's selected config and how many of its configs are like gold (and reach the p threshold)."""
+    return markdown_table(*_sweep_table(data)) + "\n\n" + "\n".join(_sweep_notes(data)) + "\n"
+
+
+def write_sweep_report(out: str | Path, data: dict[str, Any]) -> Path:
+    """``report.html`` of a sweep: what was tuned, the selected configs, the rule."""
+    bench = data.get("bench", {})
+    header = {"model": str(bench.get("model", "")), "methods": f"{len(data['methods'])} run specs",
+              "budget": f"{data['budget']} configs per method, unlearning seed {data['seed']}",
+              "tuned on": f"{len(data['validation']['people'])} validation people (never the reported ones)",
+              "date": today(), "version": version_line()}
+    chosen = [(spec, m["selected"]) for spec, m in data["methods"].items() if m["selected"]]
+    like = [spec for spec, sel in chosen if sel.get("passes")]
+    reading = (f"{len(chosen)} of {len(data['methods'])} methods have a selected config; {len(like)} of them are "
+               f"like gold on the validation people (KS distance interval within {data.get('delta', 0):g}). "
+               "Run the tuned bench with `obliviate bench --configs sweep.json`.")
+    heads, rows = _sweep_table(data)
+    rows = [[cell_parts(c) if i == 9 else c for i, c in enumerate(r)] for r in rows]  # the interval below
+    blocks = [Table(heads, rows), Notes([("", n) for n in _sweep_notes(data)])]
+    return write_page(Path(out) / "report.html", Page("obliviate sweep", header, reading, blocks))
 
 
 def _shown(weights: dict[str, Any]) -> str:

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import html
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 from obliviate.core.cliutil import check_writable
-from obliviate.core.config import save_yaml, to_dict
+from obliviate.core.config import load_yaml, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.report.board import chart_png
-from obliviate.core.report.page import pyplot
-from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text, new_run_dir, open_out_dir
+from obliviate.core.report.page import Figure, Page, Table, Text, pyplot, today, version_line, write_page
+from obliviate.core.store import atomic_write_bytes, atomic_write_json, new_run_dir, open_out_dir
 
 
 def train_run(*, out: Path | None = None, runs_dir: Path = Path("runs"), resume: Path | None = None,
@@ -278,25 +277,58 @@ def write_eval_report(run_dir: Path) -> Path:
     intro = (f"Case {metrics['case']}, LES {metrics['n']}^2. x = (w - mean)/std of each PDF; D_tail = "
              "sqrt(sum x^2 ln^2((p+1e-5)/(p_ref+1e-5)) / sum x^2) over bins where p_ref >= 1e-4. "
              f"DNS cost: {ref.get('dns_cost_how', 'not measured')}.")
-    return _write_html(run_dir, f"SMARL evaluation, case {metrics['case']}", intro, [(header, body)], figs)
+    return _write_html(run_dir, f"SMARL evaluation, case {metrics['case']}", intro, [(header, body)], figs,
+                       _eval_reading(metrics))
 
 
-def _write_html(run_dir: Path, title: str, intro: str, tables: list, figs: list) -> Path:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
-             "figure{display:inline-block;margin:1em 1em 0 0}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p><p>Run folder: {html.escape(str(run_dir))}</p>"]
-    for header, body in tables:
-        parts.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in body]
-        parts.append("</table>")
+def _header(run_dir: Path, metrics: dict) -> dict[str, str]:
+    """What a SMARL run ran, from its ``config.yaml``."""
+    cfg = load_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else {}
+    env = cfg.get("env", cfg)  # a training run nests the LES settings under env
+    out = {"case": str(env.get("case", metrics.get("case", ""))), "LES grid": f"{env.get('n', metrics.get('n'))}²"}
+    if "closures" in cfg:
+        out["closures"] = ", ".join(cfg["closures"])
+        out["simulated"] = f"t = 0 to {cfg.get('t_end')}, statistics from t = {cfg.get('t_avg')}"
+    if "envs" in cfg:
+        out["training"] = (f"PPO, {cfg.get('envs')} runs, {cfg.get('rollout')} action steps per run per iteration, "
+                           f"{cfg.get('iterations')} iterations, action form {env.get('form')}, seed {cfg.get('seed')}")
+    if cfg.get("train_run"):
+        out["learned closure from"] = str(cfg["train_run"])
+    out["run folder"] = str(run_dir)
+    out["date"] = today()
+    out["version"] = version_line()
+    return out
+
+
+def _eval_reading(metrics: dict) -> str:
+    rows, ref = metrics["rows"], metrics["reference"]
+    stable = [r for r in rows if not r.get("blowups")]
+    parts = []
+    tail = [r for r in stable
+            if isinstance(r.get("tail_divergence"), (int, float)) and math.isfinite(r["tail_divergence"])]
+    if tail:
+        best = min(tail, key=lambda r: r["tail_divergence"])
+        parts.append(f"Closest to the DNS in the vorticity tails: {best['closure']} "
+                     f"(D_tail {best['tail_divergence']:.3g}; 0 = the reference's tails).")
+    if isinstance(ref.get("kurtosis"), (int, float)) and tail:
+        ks = [r["kurtosis"] for r in tail if isinstance(r.get("kurtosis"), (int, float))]
+        if ks:
+            parts.append(f"Kurtosis {min(ks):.2f} to {max(ks):.2f} across closures against the reference's "
+                         f"{ref['kurtosis']:.2f} (3 = Gaussian; intermittent turbulence sits above).")
+    blew = [r["closure"] for r in rows if r.get("blowups")]
+    if blew:
+        parts.append(f"Blew up in some runs: {', '.join(blew)}.")
+    return " ".join(parts)
+
+
+def _write_html(run_dir: Path, title: str, intro: str, tables: list, figs: list, reading: str = "") -> Path:
+    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
+    blocks: list = [Table(header, body) for header, body in tables]
+    blocks.append(Text(intro))
     for caption, fname, png in figs:
         atomic_write_bytes(run_dir / fname, base64.b64decode(png))
-        parts.append(f"<figure><img src='data:image/png;base64,{png}' alt='{html.escape(caption)}'>"
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>\n")
-    return atomic_write_text(run_dir / "report.html", "".join(parts))
+        blocks.append(Figure(caption, png))
+    return write_page(run_dir / "report.html", Page(title, _header(run_dir, metrics), reading, blocks))
 
 
 # -- figures (matplotlib, Agg) -------------------------------------------------------------------------

@@ -30,11 +30,12 @@ from obliviate.core.report.board import (
     format_board,
     group_runs,
     read_runs,
+    single_run_page,
     spread_cell,
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.page import changed_settings, pyplot, today
+from obliviate.core.report.page import changed_settings, pyplot, today, write_page
 from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.vision.data import SOURCES, coloured_digits, forget_class, forget_random
 from obliviate.vision.methods import VISION_METHODS, VisionContext, get_vision_method
@@ -135,7 +136,15 @@ def unlearn_to_folder(cfg: VisionRunConfig, method: str, seed: int = 0, method_c
     check_number("seed", seed, low=0)
     net, figures = unlearn_run(cfg, method, seed, method_config=method_config)
     config = {"run": to_dict(cfg), "method": method, "seed": seed, "method_config": m.to_dict()}
-    return save_method_run(runs_dir, f"vision-{method.lower()}", "vision unlearn", config, net, figures), figures
+    run_dir = save_method_run(runs_dir, f"vision-{method.lower()}", "vision unlearn", config, net, figures)
+    reading = (f"{method} moved forget accuracy from {figures['original_forget_acc']:.3f} to "
+                 f"{figures['forget_acc']:.3f} (aligned {figures['forget_acc_aligned']:.3f}, conflicting "
+                 f"{figures['forget_acc_conflicting']:.3f}) and unbiased test accuracy from "
+                 f"{figures['original_test_acc']:.3f} to {figures['test_acc']:.3f}. Retrain's values are the exact "
+                 "answer: `obliviate vision bench` runs it beside.")
+    page = single_run_page(f"obliviate vision unlearn: {method}", config, figures, COLUMNS, reading)
+    write_page(run_dir / "report.html", page)
+    return run_dir, figures
 
 
 def run_vision_bench(cfg: VisionBenchConfig, out: str | Path) -> Path:

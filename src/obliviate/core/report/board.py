@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.report.page import Cell, Figure, Notes, Page, Table, figure_png, version_line, write_page
+from obliviate.core.report.page import (
+    Cell,
+    Figure,
+    Notes,
+    Page,
+    Table,
+    figure_png,
+    flat,
+    today,
+    version_line,
+    write_page,
+)
 from obliviate.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
@@ -124,3 +135,19 @@ def write_bench_html(out: str | Path, title: str, heads: Sequence[str], table: S
     blocks = [Table(heads, rows, left=left_columns), Notes(list(notes), title="How to read the columns")]
     blocks += [Figure(caption, png) for caption, png in charts]
     return write_page(Path(out) / "report.html", Page(title, header, reading, blocks))
+
+
+def single_run_page(title: str, config: dict[str, Any], figures: dict[str, Any], columns: Sequence[Column],
+                    reading: str, written_by: str = "") -> Page:
+    """The report of one graph or vision run: its settings, the result in words, and each figure beside the
+    original's (``original_<key>``) with how to read it."""
+    header = {k: str(v) for k, v in flat(config).items() if v not in ("", None, {})}
+    header.update({"date": today(), "version": version_line()})
+
+    def shown(v: Any, digits: int) -> str:
+        return f"{v:.{digits}f}" if isinstance(v, (int, float)) and math.isfinite(v) else "–"
+
+    rows = [[c.head, shown(figures[c.key], c.digits), shown(figures.get(f"original_{c.key}"), c.digits), c.how]
+            for c in columns if c.key in figures]
+    return Page(title, header, reading, [Table(["figure", "after unlearning", "original", "how to read it"], rows,
+                                               left=1)], written_by=written_by)

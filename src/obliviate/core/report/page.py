@@ -74,6 +74,7 @@ class Page:
     header: dict[str, str] = field(default_factory=dict)
     reading: str = ""
     blocks: list[Block] = field(default_factory=list)
+    written_by: str = ""  # "obliviate <command>" when the page is a command's own output file (check_own_file)
 
 
 def pyplot():
@@ -154,6 +155,7 @@ def write_page(path: str | Path, page: Page) -> Path:
 
 _TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ page.title }}</title>
+{% if page.written_by %}<meta name="written_by" content="{{ page.written_by }}">{% endif %}
 <style>
 body{font-family:system-ui,sans-serif;font-size:14px;line-height:1.4;margin:1.5em auto;max-width:1220px;
 padding:0 16px;color:#222}
