@@ -11,7 +11,7 @@ TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # on one CPU's rounding fails here instead of on a user's machine.
 SECOND_KERNELS ?= default
 
-.PHONY: demo demo-tiny test test-fast test-kernels test-slow lint install lock cpu clean
+.PHONY: check-reports demo demo-tiny test test-fast test-kernels test-slow lint install lock cpu clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11)"; exit 1; }
@@ -54,7 +54,7 @@ demo-tiny: $(STAMP)
 
 # ruff (settings in pyproject.toml): pycodestyle, pyflakes, import order, pyupgrade, bugbear
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 test: $(STAMP) cpu
 	$(TEST_ENV) $(BIN)/python -m pytest
@@ -74,3 +74,9 @@ test-slow: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# Every kind of report, made on the tiny paths, opened in headless Chromium at 1280 px (apt-get install chromium):
+# fails on sideways scrolling, broken images, console errors, markup from data or raw Markdown; screenshots in
+# report-check/shots. Graph and SMARL reports need the offline data ($$OBLIVIATE_DATA), else they are skipped.
+check-reports: $(STAMP)
+	$(BIN)/python scripts/check_reports.py --build report-check

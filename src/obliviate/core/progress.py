@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -50,23 +51,46 @@ def warn(msg: str) -> None:
 
 @contextlib.contextmanager
 def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
-    """Yield ``advance(n=1, **fields)``; shows a rich bar unless quiet.
+    """Yield ``advance(n=1, **fields)``: a transient rich bar in a terminal; in a log, a heartbeat.
 
-    Without a terminal a line is logged every 25% so logs still show life.
+    Without a terminal (a log file, CI) a line is written every :func:`heartbeat_seconds` of the phase (also while
+    one long step runs: a timer thread writes it), with the count, the time so far and an estimate of the time
+    left, then one closing line; a phase that ends within :data:`MIN_PHASE_SECONDS` writes nothing, so quick
+    phases do not flood the log. ``OBLIVIATE_QUIET=1`` silences both.
     """
     if quiet() or not sys.stderr.isatty() and os.environ.get("OBLIVIATE_FORCE_BAR") is None:
-        done = 0
+        state = {"done": 0, "fields": ""}
         start = time.time()
-        marks = {max(1, round(total * k / 4)) for k in range(1, 5)} if total >= 8 else {total}
+        stop = threading.Event()
+
+        def line(final: bool = False) -> str:
+            took = time.time() - start
+            done = state["done"]
+            left = f", about {_duration(took * (total - done) / done)} left" if done and not final and done < total \
+                else ""
+            head = f"{description}: {done}/{total} in {_duration(took)}" if final else \
+                f"{description}: {done}/{total} after {_duration(took)}{left}"
+            return head + (f" {state['fields']}" if state["fields"] else "")
+
+        def beat() -> None:
+            while not stop.wait(heartbeat_seconds()):
+                if not quiet():
+                    log(line())
+
+        timer = threading.Thread(target=beat, daemon=True, name="obliviate-heartbeat")
+        timer.start()
 
         def advance(n: int = 1, **fields) -> None:
-            nonlocal done
-            done += n
-            if done in marks and not quiet():
-                extra = " ".join(f"{k}={v}" for k, v in fields.items())
-                log(f"{description}: {done}/{total} ({time.time() - start:.0f}s) {extra}")
+            state["done"] += n
+            state["fields"] = " ".join(f"{k}={v}" for k, v in fields.items())
 
-        yield advance
+        try:
+            yield advance
+        finally:
+            stop.set()
+            timer.join()
+            if not quiet() and time.time() - start >= MIN_PHASE_SECONDS:
+                log(line(final=True))
         return
     # deferred: loads rich
     from rich.progress import (
@@ -86,7 +110,7 @@ def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
         console=console(),
-        transient=False,
+        transient=True,  # a finished bar leaves the screen: the result is what stays
     ) as bar:
         task = bar.add_task(description, total=total, info="")
 
@@ -97,13 +121,46 @@ def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
         yield advance
 
 
-def third_party_bars() -> None:
-    """Silence transformers' own progress bars when ours are off (they flood log files)."""
-    if quiet() or not sys.stderr.isatty():
-        # deferred: loads transformers
-        from transformers.utils import logging as hf_logging
+MIN_PHASE_SECONDS = 2.0  # a phase shorter than this writes no line to a log
 
-        hf_logging.disable_progress_bar()
+
+def heartbeat_seconds() -> float:
+    """Seconds between log lines of a long phase: ``OBLIVIATE_HEARTBEAT`` (default 45)."""
+    try:
+        return max(0.05, float(os.environ.get("OBLIVIATE_HEARTBEAT", "45")))
+    except ValueError:
+        return 45.0
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def third_party_bars() -> None:
+    """Silence transformers', huggingface_hub's and datasets' own progress bars and info lines: ours say what
+    runs (in a log they flood the file; in a terminal they pile up above our bars)."""
+    # deferred: loads transformers
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:  # optional: each library may be absent
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:
+        pass
+    try:  # optional: each library may be absent
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()
+    except ImportError:
+        pass
 
 
 @contextlib.contextmanager

@@ -734,7 +734,8 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     if len(front) > 1:
         ax.plot([p[1] for p in front], [p[2] for p in front], "--", color="grey", lw=1, label="Pareto front")
         ax.legend(fontsize=8)
-    ax.axvline(math.log10(0.05), color="red", lw=0.8, ls=":")
+    ax.axvline(math.log10(0.05), color="red", lw=0.8, ls=":", label="p = 0.05 (left of it: told apart from gold)")
+    ax.legend(fontsize=7, loc="lower left")
     ax.set_xlabel("forget quality, log10 KS p-value (right = like the gold model)")
     ax.set_ylabel("model utility")
     ax.set_title(f"forget quality vs utility (squares: controls; bars: {board.get('level', LEVEL):.0%} CI)")
@@ -751,6 +752,12 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
         errs = np.hstack([_ci_err(r, key) for r in rows]) if rows else None
         ax.bar(range(len(rows)), [0 if not math.isfinite(y) else y for y in ys], yerr=errs,
                color=["#bbb" if r["control"] else "#4878cf" for r in rows])
+        finite = [y for y in ys if math.isfinite(y)]
+        if finite and min(finite) > 0 and max(finite) / min(finite) > 100:  # values span decades: a log axis shows each
+            ax.set_yscale("log")
+            title += " (log axis)"
+        if any(math.isfinite(y) and y < 0 for y in ys):
+            ax.axhline(0, color="k", lw=0.6)
         ax.set_xticks(range(len(rows)), names, rotation=60, fontsize=7, ha="right")
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -759,17 +766,18 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     tiers = sorted({t for r in rows for t in r.get("trajectories", {})})
     if tiers:
         fig, axes = plt.subplots(1, len(tiers), figsize=(4 * len(tiers), 3.5), squeeze=False)
+        colours = plt.get_cmap("tab20").colors  # 20 distinct colours, markers beside for more methods
         for ax, tier in zip(axes[0], tiers):
-            for r in rows:
+            for i, r in enumerate(rows):
                 c = r.get("trajectories", {}).get(tier)
                 if c:
-                    ax.plot([s for s, _ in c], [v for _, v in c], marker=".", ls="--" if r["control"] else "-",
-                            label=r["name"])
+                    ax.plot([s for s, _ in c], [v for _, v in c], marker="o.sv^"[i // 20 % 5], ms=3,
+                            color=colours[i % 20], ls="--" if r["control"] else "-", label=r["name"])
             ax.set_title(f"relearning on {tier}-relevance data", fontsize=9)
             ax.set_xlabel("fine-tuning step")
             ax.set_ylabel("share of original's forget knowledge")
             ax.grid(alpha=0.3)
-        axes[0][-1].legend(fontsize=7)
+        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))  # outside the panels
         fig.tight_layout()
         charts.append(("Relearning curves (mean over seeds)", chart_png(fig)))
         plt.close(fig)

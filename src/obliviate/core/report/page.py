@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,10 +102,17 @@ def render_html(template: str, **values) -> str:
     A forget file, run folder or method name holding ``<script>`` shows as text.
     Nothing is passed pre-built as HTML: charts go in as base64 text.
     """
-    # deferred: loads jinja2
+    # deferred: loads jinja2, markupsafe
     from jinja2 import Environment
+    from markupsafe import Markup, escape
 
-    return Environment(autoescape=True).from_string(template).render(**values)
+    def ticks(text: str) -> Markup:
+        """Escaped text with each `quoted` span as <code> (commands, names in our own sentences)."""
+        return Markup(re.sub(r"`([^`\n]+)`", r"<code>\1</code>", str(escape(text))))
+
+    env = Environment(autoescape=True)
+    env.filters["ticks"] = ticks
+    return env.from_string(template).render(**values)
 
 
 def version_line() -> str:
@@ -136,13 +144,20 @@ def changed_settings(config: dict[str, Any], defaults: dict[str, Any], skip: Ite
     return ", ".join(diff) if diff else "none (the defaults)"
 
 
+MAX_COLUMNS = 8  # value columns per table: more would not fit 1280 px with their intervals
+
+
 def page_html(page: Page) -> str:
     blocks = []
     for b in page.blocks:
         kind = type(b).__name__.lower()
         if isinstance(b, Table):
             rows = [[c if isinstance(c, Cell) else Cell(str(c)) for c in row] for row in b.rows]
-            blocks.append({"kind": kind, "b": b, "rows": rows})
+            # a wide table is shown as several, each with the name columns and at most MAX_COLUMNS others
+            for i, at in enumerate(range(b.left, max(len(b.heads), b.left + 1), MAX_COLUMNS)):
+                cols = list(range(b.left)) + list(range(at, min(at + MAX_COLUMNS, len(b.heads))))
+                part = Table([b.heads[c] for c in cols], [], left=b.left, title=b.title if i == 0 else "")
+                blocks.append({"kind": kind, "b": part, "rows": [[r[c] for c in cols] for r in rows]})
         else:
             blocks.append({"kind": kind, "b": b})
     return render_html(_TEMPLATE, page=page, blocks=blocks)
@@ -161,9 +176,10 @@ body{font-family:system-ui,sans-serif;font-size:14px;line-height:1.4;margin:1.5e
 padding:0 16px;color:#222}
 h1{font-size:1.5em;margin:0 0 .4em}h2{font-size:1.15em;margin:1.4em 0 .4em}
 table{border-collapse:collapse;margin:.4em 0;font-size:13px}
-td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;vertical-align:top;overflow-wrap:anywhere}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;vertical-align:top;overflow-wrap:break-word}
 th{background:#f4f4f4;font-weight:600}td.l,th.l{text-align:left}
-td small{display:block;color:#666;font-size:11px;white-space:nowrap}
+td small{display:block;color:#666;font-size:11px}
+code{font-size:.92em;background:#f1f1f1;padding:0 3px;border-radius:3px}
 table.head td{border:none;padding:1px 12px 1px 0;text-align:left}table.head td:first-child{color:#666}
 .reading{background:#f6f8fa;border-left:4px solid #4878cf;padding:.6em 1em;max-width:60em}
 ul.notes{font-size:13px;color:#333;max-width:75em}
@@ -175,23 +191,24 @@ pre{white-space:pre-wrap;font-size:12px;background:#f6f8fa;padding:.6em}
 <h1>{{ page.title }}</h1>
 {% if page.header %}<table class="head">{% for k, v in page.header.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td>
 </tr>{% endfor %}</table>{% endif %}
-{% if page.reading %}<p class="reading">{{ page.reading }}</p>{% endif %}
+{% if page.reading %}<p class="reading">{{ page.reading|ticks }}</p>{% endif %}
 {% for blk in blocks %}{% set b = blk.b %}
 {% if b.title %}<h2>{{ b.title }}</h2>{% endif %}
-{% if blk.kind == "table" %}<table><tr>{% for h in b.heads %}<th class="{{ 'l' if loop.index <= b.left }}">{{ h }}</th>
+{% if blk.kind == "table" %}<table><tr>
+{% for h in b.heads %}<th class="{{ 'l' if loop.index <= b.left }}">{{ h }}</th>
 {% endfor %}</tr>
 {% for row in blk.rows %}<tr>{% for c in row %}<td class="{{ 'l' if loop.index <= b.left }}">{{ c.text }}{% if c.sub %}
 <small>{{ c.sub }}</small>{% endif %}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% elif blk.kind == "notes" %}<ul class="notes">{% for h, how in b.items %}<li>{% if h %}<b>{{ h }}</b>: {% endif %}
-{{ how }}</li>{% endfor %}</ul>
+{{ how|ticks }}</li>{% endfor %}</ul>
 {% elif blk.kind == "figure" %}<figure><img src="data:image/png;base64,{{ b.png }}" alt="{{ b.caption }}">
 <figcaption>{{ b.caption }}</figcaption></figure>
 {% elif blk.kind == "examples" %}<table class="ex"><tr><th>split</th><th>question</th><th>true answer</th>
 {% for m in b.models %}<th>{{ m }}</th>{% endfor %}</tr>
 {% for r in b.rows %}<tr><td>{{ r.split }}</td><td>{{ r.question }}</td><td>{{ r.answer }}</td>
 {% for m in b.models %}<td>{{ r.answers.get(m, "") }}</td>{% endfor %}</tr>{% endfor %}</table>
-{% elif blk.kind == "text" %}{% if b.pre %}<pre>{{ b.text }}</pre>{% else %}<p>{{ b.text }}</p>{% endif %}
+{% elif blk.kind == "text" %}{% if b.pre %}<pre>{{ b.text }}</pre>{% else %}<p>{{ b.text|ticks }}</p>{% endif %}
 {% endif %}{% endfor %}
 <p style="color:#888;font-size:12px;margin-top:2em">Written by {{ page.header.get("version", "obliviate") }}.</p>
 </body></html>
