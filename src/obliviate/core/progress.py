@@ -142,13 +142,12 @@ def _duration(seconds: float) -> str:
 
 
 def third_party_bars() -> None:
-    """Silence transformers', huggingface_hub's and datasets' own progress bars and info lines: ours say what
+    """Silence transformers', huggingface_hub's and datasets' own progress bars: ours say what
     runs (in a log they flood the file; in a terminal they pile up above our bars)."""
     # deferred: loads transformers
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
     try:  # optional: each library may be absent
         from huggingface_hub.utils import disable_progress_bars
 
