@@ -504,3 +504,24 @@ def test_cli_defaults_come_from_the_config_and_help_quotes_them(path, option, wh
     param = {p.name: p for p in cmd.params}[option]
     assert param.default is None, f"{' '.join(path)} --{option}: the CLI writes its own default"
     assert f"default {_shown(_config_default(where, name))}" in param.help, (param.help, _config_default(where, name))
+
+
+def test_bench_prints_a_compact_table_and_points_to_the_files(monkeypatch, tmp_path):
+    """The terminal shows the headline columns (no interval wrapping over lines); the files hold the rest."""
+    from obliviate.llm import bench as b
+
+    def fake_run_bench(cfg, out):
+        out.mkdir(parents=True)
+        rows = [{"name": "npo", "control": False, "forget_quality": 0.42, "model_utility": 0.5012,
+                 "model_utility_ci": [0.4, 0.6], "forgotten": "2/3", "marks": {"forget_quality": "best"}},
+                {"name": "gold", "control": True, "forget_quality": 1.0, "model_utility": float("nan")}]
+        (out / "leaderboard.json").write_text(json.dumps({"rows": rows, "n_runs": 4, "heads": {
+            "forget_quality": "forget quality (KS p)", "model_utility": "model utility"}}))
+        return out
+
+    monkeypatch.setattr(b, "run_bench", fake_run_bench)
+    res = runner.invoke(app, ["bench", "--tiny", "--out", str(tmp_path / "b")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "forget quality (KS p)" in res.output and "0.42 ★" in res.output and "0.501" in res.output
+    assert "gold (control)" in res.output and "[0.4" not in res.output  # intervals stay in the files
+    assert "leaderboard.md" in res.output and "report.html" in res.output

@@ -48,6 +48,7 @@ from obliviate.llm.pipeline import (
     build_world,
     cached_evaluate,
     demo_config_from,
+    demo_config_with,
     evaluate,
     evaluate_model,
     finetune,
@@ -113,6 +114,8 @@ __all__ = [
     "bench_config_for",
     "sweep_config_for",
     "demo_config_for",
+    "demo_config_with",
+    "tiny_models",
     "entity_lens",
     "load_audited",
     "resume_demo",
@@ -126,17 +129,18 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
     Args:
         cfg: the demo's settings (default :class:`DemoConfig`).
         run_dir: an existing run folder to resume (its unlearning checkpoint is
-            picked up); by default a new ``runs/<stamp>-demo`` folder.
+            picked up); by default a new ``runs/<stamp>-demo-<method>-<variant>`` folder (``cfg.name``: another).
 
     Returns:
-        The run folder (``runs/<stamp>-demo``).
+        The run folder.
     """
     cfg = cfg or DemoConfig()
     get_method(cfg.method, cfg.method_config)  # fail fast on an unknown method or a bad override
     t0 = time.time()
     p = prepare(cfg)
     if run_dir is None:
-        run_dir = new_run_dir(cfg.runs_dir, "demo", command="demo", settings=to_dict(cfg))
+        name = cfg.name or f"demo-{cfg.method.lower()}-{cfg.variant}" + ("-tiny" if cfg.model == TINY else "")
+        run_dir = new_run_dir(cfg.runs_dir, name, command="demo", settings=to_dict(cfg))
         save_yaml(run_dir / "config.yaml", to_dict(cfg))
     else:
         check_resume(run_dir, "demo", to_dict(cfg))
@@ -191,6 +195,13 @@ def load_audited(spec: str | Path):
         return AutoModelForCausalLM.from_pretrained(path).eval()
     resolve_spec(str(spec))
     return load(str(spec))[0]
+
+
+def tiny_models() -> dict[str, Path]:
+    """The world and the fine-tuned target and gold of ``obliviate demo --tiny`` (made once, then cached):
+    ``{"world", "target", "gold"}`` folders, what every LLM command's ``--tiny`` uses."""
+    p = prepare(tiny_demo_config())
+    return {"world": Path(p.world_dir), "target": model_folder(p.target), "gold": model_folder(p.gold)}
 
 
 def demo_config_for(*, config: str | Path | None = None, run: str | Path | None = None, tiny: bool = False,

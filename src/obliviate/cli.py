@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -54,6 +55,10 @@ ForgetSplitOpt = Annotated[str, typer.Option("--forget-split", "--split",
                                              help="forget split of the world: forget01, forget05, forget10")]
 ForgetFileOpt = Annotated[Optional[Path], typer.Option("--forget-file", "--forget", help="your own forget JSONL")]
 RetainFileOpt = Annotated[Optional[Path], typer.Option("--retain-file", "--retain", help="your own retain JSONL")]
+TinyOpt = Annotated[bool, typer.Option(help="the tiny world and models of `obliviate demo --tiny` (seconds; "
+                                       "also --model tiny)")]
+NameOpt = Annotated[Optional[str], typer.Option(help="the run folder's name after its time stamp (default: what "
+                                                     "ran, e.g. demo-npo-forget10)")]
 NeighboursOpt = Annotated[Optional[str], typer.Option(help="retain records paired with forget items: retain, "
                                                           "direct, indirect, general, mixed, or a +-joined mix")]
 
@@ -156,7 +161,11 @@ def demo(
     method: Annotated[Optional[str], typer.Option(help="unlearning method (default npo)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig (see a run's config.yaml)")] = None,
     runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
-    set_: SetOpt = None,
+    name: NameOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override key=value (repeatable): a dotted path "
+                                                      "into the config (unlearn.lr=1e-5, world.n_entities=40), a "
+                                                      "config field (variant=forget05), or the method's setting "
+                                                      "(beta=0.2)")] = None,
     combiner: CombinerOpt = None,
     combiner_set: CombinerSetOpt = None,
     sampling: SamplingOpt = None,
@@ -177,7 +186,9 @@ def demo(
         cfg = api.tiny_demo_config() if tiny else api.DemoConfig()
     if method:
         cfg.method = method
-    cfg.method_config = {**cfg.method_config, **parse_overrides(set_)}
+    cfg = api.demo_config_with(cfg, parse_overrides(set_))
+    if name:
+        cfg.name = name
     cfg.unlearn = _training_choices(cfg.unlearn, combiner, combiner_set, sampling, neighbours)
     if model:
         if model != api.TINY:
@@ -187,6 +198,11 @@ def demo(
     check_writable(runs_dir, "--runs-dir")
     run_dir = api.run_demo(cfg)
     _print_table(run_dir)
+
+
+def _console(console_class):
+    """A rich console for tables: the terminal's width, or 160 columns in a log (rich would use 80)."""
+    return console_class() if sys.stdout.isatty() else console_class(width=160)
 
 
 def _print_table(run_dir: Path) -> None:
@@ -202,7 +218,7 @@ def _print_table(run_dir: Path) -> None:
         table.add_column(name, justify="right")
     for label, vals in table_rows(models):
         table.add_row(label, *("" if v is None else f"{v:.4g}" for v in vals))
-    Console().print(table)
+    _console(Console).print(table)
     typer.echo(f"run folder: {run_dir}  (report: {run_dir / 'report.html'})")
 
 
@@ -235,6 +251,7 @@ def finetune(
     data: Annotated[Path, typer.Option(help="JSONL of QA records to learn")],
     out: Annotated[Path, typer.Option(help="output model folder")],
     model: Annotated[str, typer.Option(help="base model spec")] = "smollm2-135m",
+    tiny: TinyOpt = False,
     epochs: EpochsOpt = None,
     lr: LrOpt = None,
     batch_size: BatchOpt = None,
@@ -251,11 +268,15 @@ def finetune(
     from obliviate.core import dist
 
     check_writable(out, "--out")
-    resolve_spec(model)  # a missing model is refused before --out is touched
+    world_dir = None
+    if tiny or model == api.TINY:  # the tiny model over the tiny demo world's words
+        model, world_dir = api.TINY, api.build_world(api.tiny_demo_config().world)
+    else:
+        resolve_spec(model)  # a missing model is refused before --out is touched
     records = load_jsonl(data)
     cfg = _with_lora(api.FinetuneConfig(**_given(epochs=epochs, lr=lr, batch_size=batch_size)), lora,
                      grad_accum)
-    api.finetune_into(out, model, records, cfg)  # refuses an --out it did not make for these settings
+    api.finetune_into(out, model, records, cfg, world_dir)  # refuses an --out it did not make for these settings
     if dist.is_main():
         typer.echo(str(out))
 
@@ -263,7 +284,10 @@ def finetune(
 @app.command()
 @handled
 def unlearn(
-    model: Annotated[str, typer.Option(help="model to unlearn (folder, alias, .gguf, hub id)")],
+    model: Annotated[Optional[str], typer.Option(help="model to unlearn (folder, alias, .gguf, hub id; with "
+                                                      "--tiny: the tiny target)")] = None,
+    tiny: TinyOpt = False,
+    name: NameOpt = None,
     method: Annotated[str, typer.Option(help="unlearning method (see `obliviate methods`)")] = "npo",
     world: Annotated[Optional[Path], typer.Option(help="world folder (from `obliviate world`)")] = None,
     split: ForgetSplitOpt = "forget10",
@@ -319,6 +343,12 @@ def unlearn(
     from obliviate.llm.eval.during import EvalDuringConfig
     from obliviate.llm.methods import get_method
 
+    if tiny or model == api.TINY:
+        t = api.tiny_models()
+        model = str(t["target"]) if model in (None, api.TINY) else model
+        world = world or t["world"]
+    if model is None:
+        _fail("give the model to unlearn: --model MODEL (or --tiny)")
     resolve_spec(model)  # everything is checked before anything is written
     ecfg = from_dict(EvalDuringConfig, {"every": eval_every, "keep": keep, "keep_threshold": keep_threshold,
                                         **parse_overrides(eval_set)})
@@ -342,7 +372,7 @@ def unlearn(
                "forget": str(forget or ""), "retain": str(retain or ""), "holdout": str(holdout or "")}
     run = api.unlearn_run(model, splits, method, cfg, method_config=m.to_dict(), runs_dir=runs_dir, resume=resume,
                           eval_during=ecfg, gold=gold, keep_adapter=lora_save == "adapter", settings=sources,
-                          variant=data or str(forget or split))
+                          variant=data or str(forget or split), name=name or "")
     if dist.is_main():
         if run.kept is not None:
             typer.echo(f"kept the model of step {run.kept['step']} ({ecfg.keep}); trajectory: "
@@ -375,7 +405,9 @@ def _lm_eval_tasks(names: Optional[str], task_dir: Optional[Path], limit: Option
 @app.command("eval")
 @handled
 def eval_(
-    model: Annotated[str, typer.Option(help="model to evaluate")],
+    model: Annotated[Optional[str], typer.Option(help="model to evaluate (with --tiny: the tiny target; a run "
+                                                      "folder's model/ works too)")] = None,
+    tiny: TinyOpt = False,
     world: Annotated[Optional[Path], typer.Option(help="world folder")] = None,
     split: ForgetSplitOpt = "forget10",
     forget: ForgetFileOpt = None,
@@ -426,6 +458,15 @@ def eval_(
             _fail(f"--summary {summary} exists; it is not overwritten: choose a new file or delete it")
     METRICS.get(metric)  # an unknown name fails here, listing the valid ones
     lm_eval_tasks = _lm_eval_tasks(lm_eval, lm_eval_dir, lm_eval_limit)
+    if tiny or model == api.TINY:  # the tiny world, its target as the original, its gold as the gold
+        t = api.tiny_models()
+        model = str(t["target"]) if model in (None, api.TINY) else model
+        world, gold = world or t["world"], gold or str(t["gold"])
+        original = original or (str(t["target"]) if data is None and forget is None else None)
+    if model is None:
+        _fail("give the model to evaluate: --model MODEL (or --tiny)")
+    if (Path(model) / "model" / "config.json").is_file():  # a run folder: its model
+        model = str(Path(model) / "model")
     resolve_spec(model)
     if gold:
         if metric != "tofu_qa":
@@ -564,8 +605,33 @@ def bench(
                                         controls=controls, methods=_list(methods), model=model or None))
     check_writable(out, "--out")
     folder = b.run_bench(cfg, out)
-    typer.echo((folder / "leaderboard.md").read_text())
-    typer.echo(f"report: {folder / 'report.html'}")
+    _print_board(folder, ("forget_quality", "ks_distance", "model_utility", "forgotten", "collapsed",
+                          "unlearn_seconds"), name="name")
+
+
+def _print_board(folder: Path, keys: tuple[str, ...], name: str = "method") -> None:
+    """A compact leaderboard in the terminal (the headline columns; intervals dropped), then where the rest is."""
+    # deferred: loads rich
+    from rich.console import Console
+    from rich.table import Table
+
+    board = json.loads((folder / "leaderboard.json").read_text())
+    heads = dict(board.get("heads") or {})
+    table = Table(title=f"{board['n_runs']} finished runs in {folder}")
+    table.add_column("method")
+    for k in keys:
+        table.add_column(heads.get(k, k.replace("_", " ")), justify="right")
+    for r in board["rows"]:
+        label = r.get(name, "") + (" (control)" if r.get("control") else "")
+        cells = []
+        for k in keys:
+            v = r.get(k)
+            cells.append(v if isinstance(v, str) else "–" if not isinstance(v, (int, float)) or v != v
+                         else f"{v:.3g}" + {"best": " ★", "worse": " †"}.get(r.get("marks", {}).get(k, ""), ""))
+        table.add_row(label, *cells)
+    _console(Console).print(table)
+    typer.echo(f"every column with its interval: {folder / 'leaderboard.md'}; charts and notes: "
+               f"{folder / 'report.html'}")
 
 
 @app.command()
@@ -615,7 +681,7 @@ def methods():
     for e in METHODS.entries():
         defaults = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(e.obj.Config))
         table.add_row(e.name, e.summary, e.paper, defaults)
-    Console().print(table)
+    _console(Console).print(table)
     # deferred: loads torch
     from obliviate.train.combiners import COMBINERS
     from obliviate.train.samplers import SAMPLERS
@@ -627,7 +693,7 @@ def methods():
         for e in registry.entries():
             fields = dataclasses.fields(e.obj.Config) if hasattr(e.obj, "Config") else []
             t.add_row(e.name, e.summary, e.paper, ", ".join(f"{f.name}={f.default}" for f in fields))
-        Console().print(t)
+        _console(Console).print(t)
 
 
 @app.command()
@@ -768,6 +834,10 @@ app.add_typer(smarl_app, name="smarl")
 
 
 def main() -> None:
+    # Third-party progress bars (model shards, downloads, datasets) off before those libraries load: ours say what
+    # runs; theirs flood logs and pile up in a terminal. A user's own setting wins.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     app()
 
 

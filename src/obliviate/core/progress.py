@@ -23,7 +23,7 @@ def console():
         # deferred: loads rich
         from rich.console import Console
 
-        _console = Console(stderr=True)
+        _console = Console(stderr=True, soft_wrap=True)  # a log line is never cut into two
     return _console
 
 

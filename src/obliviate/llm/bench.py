@@ -576,8 +576,9 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
     significance = _mark_significance(rows, samples)
     bench_yaml = Path(out) / "bench.yaml"
     tuned_from = (load_yaml(bench_yaml).get("tuned_from") or "") if bench_yaml.is_file() else ""
-    board = {"rows": rows, "columns": [c[0] for c in COLUMNS], "n_runs": len(runs), "level": LEVEL,
-             "alpha": ALPHA, "significance": significance, "tuned_from": tuned_from}
+    board = {"rows": rows, "columns": [c[0] for c in COLUMNS], "heads": {k: h for k, h, _ in COLUMNS},
+             "n_runs": len(runs), "level": LEVEL, "alpha": ALPHA, "significance": significance,
+             "tuned_from": tuned_from}
     return write_board(out, board, format_leaderboard(board))
 
 

@@ -259,20 +259,21 @@ def _finetuned(spec: str, records, cfg: TrainConfig, role: str, world_dir, folde
     return AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
 
 
-def finetune_into(out: str | Path, spec: str, records, cfg: TrainConfig) -> Path:
+def finetune_into(out: str | Path, spec: str, records, cfg: TrainConfig, world_dir: str | Path | None = None) -> Path:
     """``obliviate finetune``: fine-tune ``spec`` on ``records`` into the model folder ``out``.
 
     ``out`` must be new (or empty), or a folder this function made for the same
     model, records and settings and did not finish (then training resumes from
     its checkpoint ``.<out>.ckpt`` beside it); a finished model folder, another
     command's run or any other folder is refused before any work, untouched.
-    The finished folder (model, tokenizer, ``run.json``) replaces ``out`` atomically.
+    The finished folder (model, tokenizer, ``run.json``) replaces ``out`` atomically. ``spec`` ``tiny``: the
+    tiny model over ``world_dir``'s words.
     """
     out = Path(out)
     settings = {"spec": spec, "records": _records_hash(records), "train": cache_settings(cfg)}
     with dist.main_first():
         open_out_dir(out, "finetune", settings)
-    model, tok = load(spec)
+    model, tok = base_model(spec, world_dir)
     model = finetune(model, tok, records, cfg, checkpoint_dir=out.with_name(f".{out.name}.ckpt"))
     if dist.is_main():
         with atomic_dir(out) as tmp:
@@ -418,7 +419,8 @@ class UnlearnRun:
 def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None = None, *,
                 method_config: dict[str, Any] | None = None, runs_dir: str | Path = "runs",
                 resume: str | Path | None = None, eval_during=None, gold: str | None = None,
-                keep_adapter: bool = False, settings: dict[str, Any] | None = None, variant: str = "") -> UnlearnRun:
+                keep_adapter: bool = False, settings: dict[str, Any] | None = None, variant: str = "",
+                name: str = "") -> UnlearnRun:
     """Unlearn the forget set of ``splits`` from ``model`` into a run folder: what ``obliviate unlearn`` does.
 
     Args:
@@ -432,6 +434,7 @@ def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None
         keep_adapter: with LoRA, save the adapter instead of merged weights.
         settings: more provenance for ``config.yaml`` (the CLI's data sources); checked on resume like the rest.
         variant: the forget set's name in ``metrics.json`` (a split name or a file).
+        name: the run folder's name after its stamp (default ``unlearn-<method>-<forget set>``).
 
     Returns:
         :class:`UnlearnRun`: the folder (``config.yaml``, ``events.jsonl``, ``model/``, and with ``eval_during``
@@ -451,8 +454,9 @@ def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None
     if resume is not None:
         check_resume(resume, "unlearn", settings)  # an unfinished unlearn run with these settings, or refused
     net, tok = load(model)
-    run_dir = Path(resume) if resume is not None else new_run_dir(runs_dir, f"unlearn-{method.lower()}",
-                                                                   command="unlearn", settings=settings)
+    folder_name = name or f"unlearn-{method.lower()}" + (f"-{Path(variant).stem}" if variant else "")
+    run_dir = Path(resume) if resume is not None else new_run_dir(runs_dir, folder_name, command="unlearn",
+                                                                   settings=settings)
     if dist.is_main():
         save_yaml(run_dir / "config.yaml", settings)
     during = EvalDuring(tok, splits, ecfg, gold=(lambda: load(gold)[0]) if gold else None,
@@ -570,6 +574,7 @@ class DemoConfig:
     unlearn: TrainConfig = field(default_factory=UnlearnConfig)
     eval_max_per_split: int = MAX_PER_SPLIT
     runs_dir: str = "runs"
+    name: str = ""  # the run folder's name after its stamp (default: demo-<method>-<variant>)
 
     def __post_init__(self) -> None:
         # a cap on records per utility split: 0 would score nothing (there is no "no cap" value)
@@ -716,6 +721,29 @@ def train_configs_from(data: dict[str, Any]) -> dict[str, TrainConfig]:
         else:
             data.pop(key, None)
     return out
+
+
+def demo_config_with(cfg: DemoConfig, overrides: dict[str, Any]) -> DemoConfig:
+    """``cfg`` with ``key=value`` overrides: a dotted key (``unlearn.lr``, ``world.n_entities``) or a DemoConfig
+    field (``variant``, ``model``) sets the config; any other key is the method's setting (``beta``, ``alpha``).
+    Values are typed and checked as a YAML config's are."""
+    data = to_dict(cfg)
+    fields = {f.name for f in dataclasses.fields(DemoConfig)} - {"method_config"}
+    for key, value in overrides.items():
+        if "." in key or key in fields:
+            *path, last = key.split(".")
+            at = data
+            for part in path:
+                if not isinstance(at.get(part), dict):
+                    raise ConfigError(f"--set {key}: {part!r} is not a section of the config "
+                                      f"(sections: {', '.join(k for k, v in data.items() if isinstance(v, dict))})")
+                at = at[part]
+            if last not in at:
+                raise ConfigError(f"--set {key}: unknown setting {last!r}; valid: {', '.join(at)}")
+            at[last] = value
+        else:
+            data["method_config"] = {**data.get("method_config", {}), key: value}
+    return demo_config_from(data)
 
 
 def demo_config_from(data: dict[str, Any]) -> DemoConfig:
