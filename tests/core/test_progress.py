@@ -66,3 +66,21 @@ def test_quiet_silences_the_heartbeat(monkeypatch):
         time.sleep(0.35)
 
     assert _logged(monkeypatch, run) == []
+
+
+def test_a_long_phase_says_early_how_long_it_will_take(monkeypatch):
+    monkeypatch.setenv("OBLIVIATE_HEARTBEAT", "30")
+    monkeypatch.setattr("obliviate.core.progress.ESTIMATE_AFTER_SECONDS", 0.2)
+    monkeypatch.setattr("obliviate.core.progress.MIN_PHASE_SECONDS", 99)
+    monkeypatch.setattr("obliviate.core.progress.ESTIMATE_MIN_SECONDS", 0.5)
+
+    def run(advance):  # 10 steps of 0.1 s measured after 3: "about" the whole phase, said once
+        for _ in range(3):
+            time.sleep(0.1)
+            advance()
+        advance(7)
+
+    lines = _logged(monkeypatch, run)
+    assert len(lines) == 1 and lines[0].startswith("phase: 10 steps, about ") and "in all" in lines[0], lines
+    monkeypatch.setattr("obliviate.core.progress.ESTIMATE_MIN_SECONDS", 60)  # a short phase: no estimate
+    assert _logged(monkeypatch, run) == []

@@ -83,6 +83,12 @@ def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
         def advance(n: int = 1, **fields) -> None:
             state["done"] += n
             state["fields"] = " ".join(f"{k}={v}" for k, v in fields.items())
+            took, done = time.time() - start, state["done"]
+            if not state.get("estimated") and done >= 2 and took >= ESTIMATE_AFTER_SECONDS and done < total:
+                state["estimated"] = True  # once, early: how long the whole phase will take
+                whole = took * total / done
+                if whole >= ESTIMATE_MIN_SECONDS and not quiet():
+                    log(f"{description}: {total} steps, about {_duration(whole)} in all (from the first {done})")
 
         try:
             yield advance
@@ -122,6 +128,8 @@ def progress(total: int, description: str) -> Iterator[Callable[..., None]]:
 
 
 MIN_PHASE_SECONDS = 2.0  # a phase shorter than this writes no line to a log
+ESTIMATE_AFTER_SECONDS = 5.0  # a phase measures its first steps this long, then says how long it will take ...
+ESTIMATE_MIN_SECONDS = 60.0  # ... when that is at least this long
 
 
 def heartbeat_seconds() -> float:

@@ -241,7 +241,8 @@ def _finetuned(spec: str, records, cfg: TrainConfig, role: str, world_dir, folde
         tok = AutoTokenizer.from_pretrained(folder)
         return AutoModelForCausalLM.from_pretrained(folder).eval(), tok
     model, tok = base_model(spec, world_dir)
-    log(f"{role}: fine-tuning {spec} on {len(records)} QA records ({cfg.epochs:g} epochs, lr {cfg.lr:g})")
+    log(f"{role}: fine-tuning {spec} on {len(records)} QA records ({cfg.epochs:g} epochs, lr {cfg.lr:g}); not cached "
+        "yet, so this runs once: its time estimate follows the first steps")
     ckpt = folder.with_name(f".{folder.name}.ckpt")
     resumed, start = (ckpt / "state.json").is_file(), time.time()
     model = finetune(model, tok, records, cfg, checkpoint_dir=ckpt, description=f"fine-tuning {role}")
