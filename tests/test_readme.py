@@ -128,3 +128,43 @@ def test_the_tour_states_the_configs_training_defaults():
     for name, cfg in (("FinetuneConfig", api.FinetuneConfig()), ("UnlearnConfig", api.UnlearnConfig())):
         stated = re.search(rf"`api.{name}\(\)`'s ([^,]+), ([^,]+), ([^,]+), ([^)]+)\)", text).groups()
         assert [float(x) for x in stated] == [cfg.epochs, cfg.lr, cfg.batch_size, cfg.grad_accum], name
+
+
+def test_the_readme_demo_table_is_what_the_code_prints_for_its_run():
+    """``scripts/readme_table.py RUN`` wrote the table and the run's figures (docs/demo-metrics.json); the table
+    must be what ``readme_table`` makes of them, so an edit by hand or a changed formatter shows here."""
+    import json
+
+    from obliviate.core.report.html import readme_table
+
+    metrics = json.loads((ROOT / "docs" / "demo-metrics.json").read_text(encoding="utf-8"))
+    shown = re.search(r"<!-- demo-table -->\n(.*?)\n<!-- /demo-table -->", README.read_text(encoding="utf-8"), re.S)
+    assert shown and shown.group(1) == readme_table(metrics)
+    assert metrics["run"] in README.read_text(encoding="utf-8")  # the README names the run it shows
+
+
+@pytest.mark.trains
+def test_the_readme_tour_runs_as_written_on_the_tiny_path(tmp_path, monkeypatch):
+    """Every line of the README's tour, in order, in a fresh folder: LLM lines with ``--tiny`` (as the README
+    says), the graph line on a toy graph standing in for Cora (CI has no data), both benches with one seed."""
+    from typer.testing import CliRunner
+
+    from obliviate.graph import bench as gb
+    from tests.graph.helpers import two_communities
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gb, "planetoid_graph", lambda name, seed=0, data_dir=None: two_communities(seed=seed))
+    tour = [w for w in command_lines(README) if w[1] not in ("demo",) or len(w) > 2]  # not the install's demo
+    assert len(tour) >= 10
+    runner = CliRunner()
+    for words in tour:
+        cmd, _ = resolve(words)
+        args = [next((str(p) for p in sorted(Path("runs").glob(w.split("/", 1)[1].replace("<stamp>", "*") + "*"))),
+                     w) if "<stamp>" in w else w for w in words[1:]]
+        if "--tiny" in options(cmd) and "--configs" not in args:
+            args.append("--tiny")
+        if words[1] in ("graph", "vision"):
+            args += ["--seeds", "0"] + (["--tasks", "edge", "--datasets", "cora"] if words[1] == "graph" else [])
+        res = runner.invoke(app, args)
+        ok = (0, 1) if words[1] == "audit" else (0,)  # audit's exit code is its verdict
+        assert res.exit_code in ok, f"{' '.join(args)}: {res.output[-1500:]}"

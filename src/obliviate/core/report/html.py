@@ -55,6 +55,33 @@ def table_rows(models: dict[str, dict]) -> list[tuple[str, list[float | None]]]:
     return out
 
 
+# The README's demo table: (split, key, label, format) of the rows a reader needs first.
+README_ROWS = [
+    ("forget", "answer_prob", "forget answer probability", ".3f"),
+    ("forget", "rouge_l_recall", "forget ROUGE-L recall", ".3f"),
+    ("forget", "exact_answer_match", "forget exact-answer match", ".2f"),
+    ("forget", "plausible", "forget answers of the right kind (a year, a city...)", ".2f"),
+    (None, "forget_quality_ks_pvalue", "forget quality (KS p-value vs gold)", ".3g"),
+    ("retain", "exact_answer_match", "retain exact-answer match", ".3g"),
+    (None, "model_utility_hmean", "model utility (harmonic mean over retain, real entities, world facts)", ".3f"),
+]
+
+
+def readme_table(metrics: dict) -> str:
+    """The README's demo table from a demo run's ``metrics.json`` (``scripts/readme_table.py`` writes it; a test
+    checks the README against the committed ``docs/demo-metrics.json``)."""
+    models = metrics["models"]
+    names = {"target": "target", "unlearned": f"unlearned ({metrics.get('method', '').upper()})",
+             "gold": "gold (retain-only)"}
+    lines = ["| metric | " + " | ".join(names.get(m, m) for m in models) + " |",
+             "| --- |" + " ---: |" * len(models)]
+    for split, key, label, fmt in README_ROWS:
+        vals = [(m.get(split, {}) if split else m).get(key) for m in models.values()]
+        cells = ["–" if v is None else format(v, fmt) for v in vals]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _charts(models: dict[str, dict], events: list[dict], trajectory: list[dict] | None = None,
             during: dict | None = None) -> list[tuple[str, str]]:
     plt = pyplot()
