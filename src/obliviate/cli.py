@@ -260,7 +260,7 @@ def finetune(
 ):
     """Fine-tune a model on QA records (answer-only NLL); resumable.
 
-    Runs under ``torchrun --nproc_per_node N`` / ``accelerate launch`` too
+    Runs under `torchrun --nproc_per_node N` / `accelerate launch` too
     (each process takes its share of every step; process 0 writes).
     """
     # deferred: loads numpy, torch
@@ -304,7 +304,7 @@ def unlearn(
     lora: LoraOpt = None,
     lora_save: Annotated[str, typer.Option(help="with --lora: merge (save plain weights) or adapter (save the "
                                                 "adapter only; load it with its base by path)")] = "merge",
-    runs_dir: Path = Path("runs"),
+    runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     set_: SetOpt = None,
     combiner: CombinerOpt = None,
     combiner_set: CombinerSetOpt = None,
@@ -328,13 +328,13 @@ def unlearn(
     """Unlearn a forget split; writes runs/<id>/ with config, step log and the model.
 
     Ctrl-C (or a crash) leaves a checkpoint in the run folder; the same command
-    with ``--resume RUN_DIR`` continues from it. Runs under ``torchrun
-    --nproc_per_node N`` / ``accelerate launch`` too: the global batch is
-    ``batch_size * grad_accum * N``; process 0 writes the run folder.
+    with `--resume RUN_DIR` continues from it. Runs under `torchrun
+    --nproc_per_node N` / `accelerate launch` too: the global batch is
+    `batch_size * grad_accum * N`; process 0 writes the run folder.
 
-    ``--eval-every N --gold GOLD`` evaluates while unlearning (capped record
-    counts, see ``--eval-set``) and ``--keep best`` saves the model of the
-    evaluation the rule above picks; metrics.json says which step (see
+    `--eval-every N --gold GOLD` evaluates while unlearning (capped record
+    counts, see `--eval-set`) and `--keep best` saves the model of the
+    evaluation the --keep rule picks; metrics.json says which step (see
     docs/metrics.md).
     """
     # deferred: loads numpy, torch
@@ -724,14 +724,14 @@ def graph_unlearn(
     task: Annotated[Optional[str], typer.Option(help="edge (delete edges, link prediction) or node (delete nodes) "
                                                      "(default edge)")] = None,
     method: Annotated[str, typer.Option(help="Retrain, GradAscent, GNNDelete or D2DGN")] = "D2DGN",
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="seed of the data split, the original's training and unlearning")] = 0,
     fraction: Annotated[Optional[float], typer.Option(help="share of training edges (edge; default 0.005) or "
                                                           "nodes (node; default 0.01) to delete")] = None,
     where: Annotated[Optional[str], typer.Option(help="edges drawn at random, in or out of the test edges' 2-hop "
                                                       "subgraph (default random)")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="gcn, gat or gin (default gcn)")] = None,
     data_dir: DataDirOpt = None,
-    runs_dir: Path = Path("runs"),
+    runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     set_: SetOpt = None,
 ):
     """Train a GNN on a real graph, delete part of it with METHOD, and measure the result."""
@@ -786,10 +786,10 @@ def vision_unlearn(
                                                           "(default 0.995)")] = None,
     model: Annotated[Optional[str], typer.Option(help="cnn or mlp (default cnn)")] = None,
     forget_class: Annotated[Optional[int], typer.Option(help="the class to forget (default 0)")] = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="seed of the data split, the original's training and unlearning")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: "
                                                           "$OBLIVIATE_DATA)")] = None,
-    runs_dir: Path = Path("runs"),
+    runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     set_: SetOpt = None,
 ):
     """Train a classifier on biased coloured digits, forget one class with METHOD, and measure it."""

@@ -370,8 +370,11 @@ COLUMNS = [  # (key, header, how to read it)
     ("model_utility", "model utility", "harmonic mean over retain, real entities, world facts; higher is better"),
     ("privleak", "PrivLeak %", "Min-K% AUC vs gold; 0 ideal, + leaks, - over-unlearned"),
     ("relearn_recovery", "relearn recovery", "peak share of the original's forget knowledge during relearning "
-                                             "(max over tiers and the trajectory); gold's own is the floor"),
-    ("quant_recovery", "4-bit recovery", "share of the original's forget knowledge after 4-bit rounding"),
+                                             "(max over tiers and the trajectory), (x - x_unseen) / (x_original - "
+                                             "x_unseen); gold's own is the floor; below 0: below the level on "
+                                             "people the model never saw (over-forgetting)"),
+    ("quant_recovery", "4-bit recovery", "share of the original's forget knowledge after 4-bit rounding, as above "
+                                         "(below 0: below the never-seen level)"),
     ("fluency_ppl", "fluency ppl", "perplexity of forget answers under the original model"),
     ("plausible", "right-kind answers", "share of greedy forget answers that state a value of the fact's kind (a "
                                         "year, a city, a person...), true or not: at the gold row's level = "
@@ -381,7 +384,8 @@ COLUMNS = [  # (key, header, how to read it)
     ("over_forgetting", "over-forgetting", "FaithUn: share of same-answer look-alike facts (other people) lost; "
                                            "lower is better"),
     ("alignment", "SAE alignment", "forget entities' known/unknown latent scores: 0 = where known entities sit, "
-                                   "1 = where never-seen ones sit"),
+                                   "1 = where never-seen ones sit; outside 0-1: beyond either group (above 1: "
+                                   "further from the known ones than never-seen entities are)"),
     ("forgotten", "audit: forgotten", "runs the audit certifies / runs"),
     ("collapsed", "collapsed", "runs whose true forget answers sit e^5 below a uniform guess and more (destroyed, "
                                "not forgotten: their forget quality is not counted, the row sorts last) / runs"),
