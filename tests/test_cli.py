@@ -108,6 +108,8 @@ def test_cli_unlearn_writes_a_run_folder(tmp_path, split_files, tiny_target):
         assert result.exit_code == 0, result.output
     assert 0 < json.loads(result.output[result.output.index("{"):])["forget"]["memo"] <= 1
     assert json.loads((tmp_path / "m.json").read_text())["written_by"] == "obliviate eval"
+    page = (tmp_path / "m.html").read_text()  # the report beside the JSON, replaced by the second run too
+    assert "obliviate eval" in page and "Forget quality needs --gold." in page and str(model_dir) in page
 
 
 @pytest.mark.trains

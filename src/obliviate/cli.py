@@ -106,10 +106,13 @@ def _seed_list(seeds: str) -> list[int]:
     return out
 
 
-def _print_figures(run_dir: Path, figures: dict, shown: tuple[str, ...]) -> None:
+def _print_figures(run_dir: Path, figures: dict, shown: tuple[str, ...], columns=()) -> None:
+    """The headline figures with what each means (the domain's leaderboard columns), then the run folder."""
+    how = {c.key: f"{c.head}: {c.how}" if c.how else c.head for c in columns}
     width = max(len(k) for k in shown)
     for key in shown:
-        typer.echo(f"{key:>{width}}: {figures[key]:.4g}")
+        note = how.get(key) or ("the same, before unlearning" if key.startswith("original_") else "")
+        typer.echo(f"{key:>{width}}: {figures[key]:<8.4g}" + (f"  {note}" if note else ""))
     typer.echo(f"{run_dir}  (report, with how to read each figure: {run_dir / 'report.html'})")
 
 
@@ -449,6 +452,7 @@ def eval_(
     if out is not None:
         check_writable(out, "--out", folder=False)  # before every metric is computed
         check_own_file(out, "--out", "eval")
+        check_own_file(out.with_suffix(".html"), "--out (its .html report)", "eval")
     check_compat(compat)
     if summary is not None:
         if metric != "tofu_qa":
@@ -736,13 +740,13 @@ def graph_unlearn(
 ):
     """Train a GNN on a real graph, delete part of it with METHOD, and measure the result."""
     # deferred: loads numpy, torch
-    from obliviate.graph.bench import SHOWN, GraphRunConfig, unlearn_to_folder
+    from obliviate.graph.bench import COLUMNS, SHOWN, GraphRunConfig, unlearn_to_folder
 
     check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
     cfg = GraphRunConfig(**_given(dataset=dataset, task=task, backbone=backbone, where=where, fraction=fraction,
                                   data_dir=str(data_dir) if data_dir else None))
-    _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN)
+    _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN, COLUMNS)
 
 
 @graph_app.command("bench")
@@ -794,13 +798,13 @@ def vision_unlearn(
 ):
     """Train a classifier on biased coloured digits, forget one class with METHOD, and measure it."""
     # deferred: loads numpy, torch
-    from obliviate.vision.bench import SHOWN, VisionRunConfig, unlearn_to_folder
+    from obliviate.vision.bench import COLUMNS, SHOWN, VisionRunConfig, unlearn_to_folder
 
     check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
     cfg = VisionRunConfig(**_given(source=source, aligned=aligned, arch=model, forget_class=forget_class,
                                    data_dir=str(data_dir) if data_dir else None))
-    _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN)
+    _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN, COLUMNS)
 
 
 @vision_app.command("bench")

@@ -23,6 +23,8 @@ from obliviate.core import dist
 from obliviate.core.config import check_number, from_dict, save_yaml, to_dict
 from obliviate.core.errors import ConfigError, DataError, ObliviateError
 from obliviate.core.progress import log, third_party_bars
+from obliviate.core.report.html import table_rows
+from obliviate.core.report.page import Page, Table, today, version_line, write_page
 from obliviate.core.store import (
     WRITTEN_BY,
     atomic_dir,
@@ -274,6 +276,8 @@ def finetune_into(out: str | Path, spec: str, records, cfg: TrainConfig, world_d
     settings = {"spec": spec, "records": _records_hash(records), "train": cache_settings(cfg)}
     with dist.main_first():
         open_out_dir(out, "finetune", settings)
+    log(f"fine-tuning {spec} on {len(records)} QA records ({cfg.epochs:g} epochs, lr {cfg.lr:g}) into {out}: its "
+        "time estimate follows the first steps")
     model, tok = base_model(spec, world_dir)
     model = finetune(model, tok, records, cfg, checkpoint_dir=out.with_name(f".{out.name}.ckpt"))
     if dist.is_main():
@@ -522,9 +526,29 @@ def evaluate_model(model: str, splits, *, gold: str | None = None, original: str
         metrics["lm_eval"] = run_lm_eval(net, tok, lm_eval_tasks, lm_eval_dir, limit=lm_eval_limit)
     if out:
         atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
+        write_page(Path(out).with_suffix(".html"), _eval_page(model, splits, metrics, gold, original, metric))
     if summary is not None:
         atomic_write_json(summary, openunlearning_summary(metrics, net, tok, splits, compat=compat, scorer=scorer))
     return metrics
+
+
+def _eval_page(model: str, splits, metrics: dict[str, Any], gold: str | None, original: str | None,
+               metric: str) -> Page:
+    """``obliviate eval --out``'s report: what was evaluated against what, the figures, how to read them."""
+    header = {"model": model, "metric": metric,
+              "data": ", ".join(f"{s} {len(getattr(splits, s, None) or [])}" for s in ("forget", "retain",
+                                                                                       "world_facts")),
+              "gold": gold or "none (no forget quality)", "original": original or "none",
+              "date": today(), "version": version_line()}
+    fq, ut = metrics.get("forget_quality_ks_pvalue"), metrics.get("model_utility_hmean")
+    reading = " ".join(x for x in (
+        f"Forget answer probability {metrics['forget']['answer_prob']:.3f} (lower = forgotten)."
+        if isinstance(metrics.get("forget"), dict) and "answer_prob" in metrics["forget"] else "",
+        f"Forget quality {fq:.3g} against the gold model (1 = indistinguishable; below 0.05 told apart)."
+        if isinstance(fq, (int, float)) else "Forget quality needs --gold.",
+        f"Model utility {ut:.3f}." if isinstance(ut, (int, float)) else "") if x)
+    rows = [[label, "" if v is None else f"{v:.4g}"] for label, (v,) in table_rows({"model": metrics})]
+    return Page("obliviate eval", header, reading, [Table(["metric", "value"], rows)], written_by="obliviate eval")
 
 def openunlearning_summary(metrics: dict[str, Any], model, tokenizer, splits, *,
                            compat: str = "openunlearning", scorer=None) -> dict[str, float]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from obliviate import __version__
 from obliviate.core.store import atomic_write_text, git_sha
 
@@ -102,9 +104,8 @@ def render_html(template: str, **values) -> str:
     A forget file, run folder or method name holding ``<script>`` shows as text.
     Nothing is passed pre-built as HTML: charts go in as base64 text.
     """
-    # deferred: loads jinja2, markupsafe
+    # deferred: loads jinja2
     from jinja2 import Environment
-    from markupsafe import Markup, escape
 
     def ticks(text: str) -> Markup:
         """Escaped text with each `quoted` span as <code> (commands, names in our own sentences)."""
