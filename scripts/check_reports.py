@@ -8,10 +8,10 @@ backticks may show. A full-page screenshot of each is saved.
     python scripts/check_reports.py REPORT.html [FOLDER ...] [--shots DIR]
     python scripts/check_reports.py --build DIR     # make one report of every kind on the tiny paths, then check
 
-``--build`` runs the tiny paths of demo, unlearn, audit, bench, sweep, graph (needs Cora offline: $OBLIVIATE_DATA),
-vision (sklearn digits, no download) and SMARL (needs the authors' files: $OBLIVIATE_DATA); a kind whose data is
-missing is reported as skipped. Needs ``chromium`` (Debian: ``apt-get install chromium``). Exit code 1 on any
-failure.
+``--build`` runs the tiny paths of demo, audit, eval, unlearn (evaluated during), bench, sweep, graph (needs
+Cora offline: $OBLIVIATE_DATA), vision (sklearn digits, no download) and SMARL (needs the authors' files:
+$OBLIVIATE_DATA); a kind whose data is missing is reported as skipped. Needs ``chromium`` (Debian:
+``apt-get install chromium``). Exit code 1 on any failure.
 """
 
 from __future__ import annotations
@@ -148,6 +148,10 @@ def build(folder: Path) -> tuple[list[Path], list[str]]:
         made.append(run / "report.html")
         if step("audit", "audit", str(run), "--out", "audit.json", ok=(0, 1)):
             made.append(folder / "audit.html")
+        if step("eval", "eval", "--tiny", "--model", str(run), "--out", "eval.json"):
+            made.append(folder / "eval.html")
+    if step("unlearn", "unlearn", "--tiny", "--eval-every", "4", "--runs-dir", "unlearn-runs"):
+        made.append(max((folder / "unlearn-runs").glob("*")) / "report.html")
     if step("bench", "bench", "--tiny", "--methods", "npo,graddiff", "--seeds", "0,1", "--out", "bench"):
         made.append(folder / "bench" / "report.html")
     if step("sweep", "sweep", "--tiny", "--methods", "npo", "--budget", "2", "--out", "sweep"):

@@ -350,6 +350,7 @@ def unlearn(
         t = api.tiny_models()
         model = str(t["target"]) if model in (None, api.TINY) else model
         world = world or t["world"]
+        gold = gold or (str(t["gold"]) if eval_every else None)  # forget quality during unlearning
     if model is None:
         _fail("give the model to unlearn: --model MODEL (or --tiny)")
     resolve_spec(model)  # everything is checked before anything is written
