@@ -171,6 +171,9 @@ def build(folder: Path) -> tuple[list[Path], list[str]]:
     if step("smarl simulate", "smarl", "simulate", "--closure", "leith", "--n", "16", "--t-end", "0.3",
             "--t-avg", "0.1", "--runs-dir", "smarl-runs", needs_data=True):
         made.append(max((folder / "smarl-runs").glob("*")) / "report.html")
+        if step("smarl train", "smarl", "train", "--case", "k4", "--n", "16", "--iterations", "2", "--envs", "2",
+                "--rollout", "4", "--episode-steps", "40", "--out", "smarl-train"):
+            made.append(folder / "smarl-train" / "report.html")
     return made, skipped
 
 
