@@ -29,23 +29,25 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from obliviate.core.config import check_number, load_yaml, mean_std, save_yaml, to_dict
+from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.method import save_method_run
 from obliviate.core.progress import log
 from obliviate.core.report.board import (
     Column,
+    bench_yaml,
     chart_png,
     column_notes,
     format_board,
     group_runs,
+    header_tail,
     read_runs,
     single_run_page,
     spread_cell,
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.page import changed_settings, pyplot, today, write_page
+from obliviate.core.report.page import pyplot, write_page
 from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.graph import metrics as M
 from obliviate.graph.data import WHERE, dataset_name, planetoid_graph, sample_deletion
@@ -342,19 +344,13 @@ def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
 
 
 def _header(out: str | Path) -> dict[str, str]:
-    path = Path(out) / "bench.yaml"
-    if not path.is_file():
-        return {"date": today()}
-    data = load_yaml(path)
+    data = bench_yaml(out)
     run = data.get("run", {})
     return {"data": ", ".join(data.get("datasets", [])) + " (Planetoid)", "tasks": ", ".join(data.get("tasks", [])),
             "backbone": str(run.get("backbone", "")),
             "deleted": f"{run.get('fraction')} of training edges ({run.get('where')}), "
                        f"{data.get('node_fraction')} of nodes",
-            "methods": ", ".join(data.get("methods", [])), "seeds": ", ".join(str(x) for x in data.get("seeds", [])),
-            "settings changed from the defaults": changed_settings(
-                data, to_dict(GraphBenchConfig()), skip=("methods", "datasets", "tasks", "seeds", "run.data_dir")),
-            "date": today()}
+            **header_tail(data, to_dict(GraphBenchConfig()), skip=("datasets", "tasks", "run.data_dir"))}
 
 
 def _reading(board: dict[str, Any]) -> str:

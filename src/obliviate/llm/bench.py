@@ -45,15 +45,17 @@ from obliviate.core.errors import ConfigError
 from obliviate.core.progress import log, take_phase_seconds, timed
 from obliviate.core.registry import _key
 from obliviate.core.report.board import (
+    bench_yaml,
     chart_png,
     format_board,
     group_runs,
+    header_tail,
     markdown_table,
     read_runs,
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.page import changed_settings, pyplot, today
+from obliviate.core.report.page import pyplot
 from obliviate.core.store import atomic_dir, atomic_write_json, open_shared_out_dir
 from obliviate.llm import pipeline
 from obliviate.llm.audit import AuditConfig, audit
@@ -798,23 +800,16 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
 def bench_header(out: str | Path) -> dict[str, str]:
     """What the bench in ``out`` ran, from its ``bench.yaml``: model, world, splits, methods, seeds, changed
     settings, date."""
-    path = Path(out) / "bench.yaml"
-    if not path.is_file():
-        return {"date": today()}
-    data = load_yaml(path)
+    data = bench_yaml(out)
     world = data.get("world") or {}
-    default = to_dict(BenchConfig())
     return {
         "model": str(data.get("model", "")),
         "data": f"generated world of {world.get('n_entities', '?')} people (seed {world.get('seed', 0)})",
         "forget splits": ", ".join(data.get("variants", [])),
+        **header_tail(data, to_dict(BenchConfig()), skip=("model", "variants", "controls", "tuned_from")),
         "methods": f"{len(data.get('methods', []))} run specs"
                    + (f"; configs tuned by a sweep ({data['tuned_from']})" if data.get("tuned_from") else ""),
-        "seeds": ", ".join(str(x) for x in data.get("seeds", [])),
         "controls": "target, gold, suppression-only" if data.get("controls") else "none",
-        "settings changed from the defaults": changed_settings(
-            data, default, skip=("model", "methods", "variants", "seeds", "controls", "tuned_from")),
-        "date": today(),
     }
 
 

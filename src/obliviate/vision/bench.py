@@ -19,23 +19,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from obliviate.core.config import check_number, load_yaml, mean_std, save_yaml, to_dict
+from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.method import save_method_run
 from obliviate.core.progress import log
 from obliviate.core.report.board import (
     Column,
+    bench_yaml,
     chart_png,
     column_notes,
     format_board,
     group_runs,
+    header_tail,
     read_runs,
     single_run_page,
     spread_cell,
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.page import changed_settings, pyplot, today, write_page
+from obliviate.core.report.page import pyplot, write_page
 from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.vision.data import SOURCES, coloured_digits, forget_class, forget_random
 from obliviate.vision.methods import VISION_METHODS, VisionContext, get_vision_method
@@ -235,19 +237,13 @@ def write_vision_report(out: str | Path, board: dict[str, Any]) -> Path:
 
 
 def _header(out: str | Path) -> dict[str, str]:
-    path = Path(out) / "bench.yaml"
-    if not path.is_file():
-        return {"date": today()}
-    data = load_yaml(path)
+    data = bench_yaml(out)
     run = data.get("run", {})
     return {"data": f"{run.get('source')} coloured digits, {run.get('aligned')} of training images in their "
                     f"class's colour", "model": str(run.get("arch", "")),
             "forget": f"class {run.get('forget_class')}" if run.get("forget") == "class"
                       else f"{run.get('forget_fraction')} of training images at random",
-            "methods": ", ".join(data.get("methods", [])), "seeds": ", ".join(str(x) for x in data.get("seeds", [])),
-            "settings changed from the defaults": changed_settings(
-                data, to_dict(VisionBenchConfig()), skip=("methods", "seeds", "run.data_dir")),
-            "date": today()}
+            **header_tail(data, to_dict(VisionBenchConfig()), skip=("run.data_dir",))}
 
 
 def _reading(board: dict[str, Any]) -> str:

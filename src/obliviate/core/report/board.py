@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from obliviate.core.config import load_yaml
 from obliviate.core.report.page import (
     Cell,
     Figure,
     Notes,
     Page,
     Table,
+    changed_settings,
     figure_png,
     flat,
     today,
@@ -113,6 +115,19 @@ def chart_png(fig, out: str | Path | None = None, name: str = "chart.png") -> st
     if out is not None:
         atomic_write_bytes(Path(out) / name, base64.b64decode(png))
     return png
+
+
+def bench_yaml(out: str | Path) -> dict[str, Any]:
+    """The settings a bench folder ran with (its ``bench.yaml``; empty when there is none)."""
+    path = Path(out) / "bench.yaml"
+    return load_yaml(path) if path.is_file() else {}
+
+
+def header_tail(data: dict[str, Any], defaults: dict[str, Any], skip: Sequence[str] = ()) -> dict[str, str]:
+    """The end of every bench header: methods, seeds, the settings changed from the defaults, the date."""
+    return {"methods": ", ".join(data.get("methods", [])), "seeds": ", ".join(str(x) for x in data.get("seeds", [])),
+            "settings changed from the defaults": changed_settings(data, defaults, skip=("methods", "seeds", *skip)),
+            "date": today()}
 
 
 def cell_parts(text: str) -> Cell:
