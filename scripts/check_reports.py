@@ -144,7 +144,7 @@ def build(folder: Path) -> tuple[list[Path], list[str]]:
         return True
 
     if step("demo", "demo", "--tiny"):
-        run = max((folder / "runs").glob("*-demo"))
+        run = max((folder / "runs").glob("*-demo-*"))
         made.append(run / "report.html")
         if step("audit", "audit", str(run), "--out", "audit.json", ok=(0, 1)):
             made.append(folder / "audit.html")

@@ -329,7 +329,7 @@ def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
             ax.errorbar(r["deleted_auc"], r["utility"], xerr=r.get("deleted_auc_std") or 0,
                         yerr=r.get("utility_std") or 0, fmt="o", capsize=3, label=r["method"])
         ax.set_title(f"{dataset}, {task} deletion", fontsize=9)
-        ax.set_xlabel("deleted-edge AUC (right = forgotten)")
+        ax.set_xlabel("deleted-edge AUC (Retrain's is the target; beyond it: over-forgetting)")
         ax.set_ylabel("utility")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7)
