@@ -843,6 +843,7 @@ def main() -> None:
     # runs; theirs flood logs and pile up in a terminal. A user's own setting wins.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm used directly (transformers' GGUF conversion, lm-eval)
     app()
 
 
