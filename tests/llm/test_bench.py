@@ -222,3 +222,24 @@ def test_a_collapsed_model_is_marked_and_never_ranked(tiny_target, splits, tmp_p
     assert rows["Ascent"]["collapsed"] == "2/2" and rows["Works"]["collapsed"] == "0/2"
     assert math.isnan(rows["Ascent"]["forget_quality"]) and rows["Works"]["forget_quality"] == pytest.approx(0.01)
     assert "collapsed" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_perplexity_is_averaged_on_a_log_scale_and_faithfulness_reaches_the_report(tmp_path):
+    """Perplexities span decades: a plain mean of 10, 1e3, 1e5 is 33,670 with a t-interval below 0 (the issue's
+    "perplexity intervals below 0"); the geometric mean is 1,000 and its interval stays positive."""
+    for seed, ppl in enumerate((10.0, 1e3, 1e5)):
+        folder = tmp_path / "runs" / f"m-{seed}"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({
+            "name": "M", "variant": "forget10", "seed": seed, "control": False, "verdict": "FORGOTTEN",
+            "metrics": {"forget_quality_ks_pvalue": 0.5, "model_utility_hmean": 0.5},
+            "audit": {"fluency.perplexity": ppl}, "unlearn_seconds": 1.0,
+            "faithfulness": {k: 0.25 for k in b.FAITH_COLUMNS}}))
+    board = b.leaderboard(tmp_path)
+    (row,) = board["rows"]
+    assert row["fluency_ppl"] == pytest.approx(1000.0)
+    lo, hi = row["fluency_ppl_ci"]
+    assert 0 < lo < 1000 < hi
+    assert np.mean([10.0, 1e3, 1e5]) - stats.t.ppf(0.975, 2) * np.std([10.0, 1e3, 1e5], ddof=1) / 3 ** 0.5 < 0
+    html = b.write_bench_report(tmp_path, board).read_text()
+    assert "Faithfulness (FaithUn" in html and "over_forgetting.unrelated" in html

@@ -55,7 +55,7 @@ from obliviate.core.report.board import (
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.page import pyplot
+from obliviate.core.report.page import Table, pyplot
 from obliviate.core.store import atomic_dir, atomic_write_json, open_shared_out_dir
 from obliviate.llm import pipeline
 from obliviate.llm.audit import AuditConfig, audit
@@ -71,6 +71,7 @@ from obliviate.llm.methods import METHODS
 from obliviate.train.trainer import LATER_FIELDS, TrainConfig
 
 CONTROLS = ("target", "gold", "suppressed")
+GEOMETRIC = ("fluency_ppl",)  # positive figures that span decades: averaged on a log scale
 
 
 def _all_methods() -> list[str]:
@@ -377,7 +378,9 @@ COLUMNS = [  # (key, header, how to read it)
                                              "people the model never saw (over-forgetting)"),
     ("quant_recovery", "4-bit recovery", "share of the original's forget knowledge after 4-bit rounding, as above "
                                          "(below 0: below the never-seen level)"),
-    ("fluency_ppl", "fluency ppl", "perplexity of forget answers under the original model"),
+    ("fluency_ppl", "fluency ppl", "perplexity of forget answers under the original model; the geometric mean "
+                                   "over seeds with the t-interval of log perplexity (perplexities span decades "
+                                   "and an interval of a plain mean fell below 0)"),
     ("plausible", "right-kind answers", "share of greedy forget answers that state a value of the fact's kind (a "
                                         "year, a city, a person...), true or not: at the gold row's level = "
                                         "plausible forgetting, far below it = degenerate answers or refusals"),
@@ -561,12 +564,15 @@ def leaderboard(out: str | Path) -> dict[str, Any]:
                 row[key] = f"{int(xs.sum())}/{len(vals)}"
             elif key == "equivalent":  # runs made before the interval have none
                 row[key] = f"{int(xs.sum())}/{len(xs)}" if len(xs) else math.nan
+            elif key in GEOMETRIC and len(xs) and (xs > 0).all():  # spans decades, never below 0: on a log scale
+                row[key] = float(np.exp(np.log(xs).mean()))
             else:
                 row[key] = float(xs.mean()) if len(xs) else math.nan
             if key not in ("forget_quality", "forgotten", "collapsed", "detectable_distance", "equivalent") \
                     and len(xs) > 1:
                 row[key + "_std"] = float(xs.std(ddof=1))
-                row[key + "_ci"] = list(t_interval(xs))
+                row[key + "_ci"] = ([float(np.exp(v)) for v in t_interval(np.log(xs))]
+                                    if key in GEOMETRIC and (xs > 0).all() else list(t_interval(xs)))
         people_ci = _people_ci(rs)
         if people_ci is not None:
             row["ks_distance_people_ci"] = people_ci
@@ -708,16 +714,19 @@ def _notes(board: dict[str, Any]) -> list[tuple[str, str]]:
     return [(h, how) for _, h, how in COLUMNS] + [("", note) for note in _stat_notes(board)]
 
 
+FAITH_TITLE = "Faithfulness (FaithUn; multiple choice, against the target; mean over seeds)"
+
+
+def _faith_table(board: dict[str, Any], markdown: bool = False) -> list[list[str]]:
+    return [[_name(r, markdown)]
+            + ["–" if not math.isfinite(v) else f"{v:.2f}" for v in (r["faithfulness"][k] for k in FAITH_COLUMNS)]
+            for r in board["rows"] if "faithfulness" in r]
+
+
 def format_leaderboard(board: dict[str, Any]) -> str:
     """Markdown table of the leaderboard (methods first, then the controls)."""
-    extra = ""
-    faith = [r for r in board["rows"] if "faithfulness" in r]
-    if faith:
-        table = [[_name(r, markdown=True)]
-                 + ["–" if not math.isfinite(v) else f"{v:.2f}" for v in (r["faithfulness"][k] for k in FAITH_COLUMNS)]
-                 for r in faith]
-        extra = ("Faithfulness (FaithUn; multiple choice, against the target; mean over seeds):\n\n"
-                 + markdown_table(["method", *FAITH_COLUMNS], table))
+    faith = _faith_table(board, markdown=True)
+    extra = f"{FAITH_TITLE}:\n\n" + markdown_table(["method", *FAITH_COLUMNS], faith) if faith else ""
     return format_board(*_table(board, markdown=True), _notes(board), extra)
 
 
@@ -727,6 +736,7 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
     plt = pyplot()
 
     rows = board["rows"]
+    faith = _faith_table(board)
     charts = []
     fig, ax = plt.subplots(figsize=(6, 4.5))
     pts = [(r["name"], _num(r["forget_quality_log10"]), _num(r["model_utility"]), r["control"]) for r in rows]
@@ -794,7 +804,8 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
                        chart_png(fig, out, "alignment.png")))  # also a file, for docs
         plt.close(fig)
     return write_bench_html(out, "obliviate bench: LLM unlearning methods", *_table(board), n_runs=board["n_runs"],
-                            charts=charts, notes=_notes(board), header=bench_header(out), reading=bench_reading(board))
+                            charts=charts, notes=_notes(board), header=bench_header(out), reading=bench_reading(board),
+                            tables=[Table(["method", *FAITH_COLUMNS], faith, title=FAITH_TITLE)] if faith else [])
 
 
 def bench_header(out: str | Path) -> dict[str, str]:

@@ -141,13 +141,15 @@ def cell_parts(text: str) -> Cell:
 
 def write_bench_html(out: str | Path, title: str, heads: Sequence[str], table: Sequence[Sequence[str]], *,
                      n_runs: int, charts: Sequence[tuple[str, str]] = (), notes: Iterable[tuple[str, str]] = (),
-                     left_columns: int = 1, header: dict[str, str] | None = None, reading: str = "") -> Path:
+                     left_columns: int = 1, header: dict[str, str] | None = None, reading: str = "",
+                     tables: Sequence[Table] = ()) -> Path:
     """``report.html`` of a bench: what ran (``header``), the result in words (``reading``), the leaderboard
-    (each interval on a second line), the notes saying how to read each column, then each ``(caption, png)``."""
+    (each interval on a second line), further ``tables``, the notes saying how to read each column, then each
+    ``(caption, png)``."""
     header = {**(header or {}), "runs": f"{n_runs} finished, in {out}"}
     header.setdefault("version", version_line())
     rows = [[Cell(c) if i < left_columns else cell_parts(c) for i, c in enumerate(row)] for row in table]
-    blocks = [Table(heads, rows, left=left_columns), Notes(list(notes), title="How to read the columns")]
+    blocks = [Table(heads, rows, left=left_columns), *tables, Notes(list(notes), title="How to read the columns")]
     blocks += [Figure(caption, png) for caption, png in charts]
     return write_page(Path(out) / "report.html", Page(title, header, reading, blocks))
 
