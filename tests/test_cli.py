@@ -527,3 +527,39 @@ def test_bench_prints_a_compact_table_and_points_to_the_files(monkeypatch, tmp_p
     assert "forget quality (KS p)" in res.output and "0.42 ★" in res.output and "0.501" in res.output
     assert "gold (control)" in res.output and "[0.4" not in res.output  # intervals stay in the files
     assert "leaderboard.md" in res.output and "report.html" in res.output
+
+
+def test_set_takes_dotted_paths_into_the_whole_config(monkeypatch, tmp_path):
+    """`--set unlearn.lr=1e-3 --set variant=forget05` reach the demo's config, `beta=0.2` the method's; bench and
+    sweep take dotted paths into theirs; an unknown setting is one clear error naming the valid ones."""
+    from obliviate import api
+    from obliviate.llm import bench as b
+    from obliviate.llm import sweep as sw
+
+    seen = {}
+
+    def capture(name):
+        def fake(cfg, *args, **kwargs):
+            seen[name] = cfg
+            raise SystemExit(0)  # the configuration is all this test reads
+        return fake
+
+    monkeypatch.setattr(api, "run_demo", capture("demo"))
+    monkeypatch.setattr(b, "run_bench", capture("bench"))
+    monkeypatch.setattr(sw, "run_sweep", capture("sweep"))
+    runner.invoke(app, ["demo", "--tiny", "--set", "unlearn.lr=1e-3", "--set", "variant=forget05", "--set",
+                        "beta=0.2", "--set", "world.n_entities=30", "--name", "mine"])
+    cfg = seen["demo"]
+    assert (cfg.unlearn.lr, cfg.variant, cfg.world.n_entities, cfg.name) == (1e-3, "forget05", 30, "mine")
+    assert cfg.method_config == {"beta": "0.2"}  # typed by the method when it is made, as before
+    runner.invoke(app, ["bench", "--tiny", "--set", "unlearn.lr=1e-3", "--set", "eval_max_per_split=7",
+                        "--out", str(tmp_path / "b")])
+    assert (seen["bench"].unlearn.lr, seen["bench"].eval_max_per_split) == (1e-3, 7)
+    runner.invoke(app, ["sweep", "--tiny", "--set", "bench.unlearn.epochs=3", "--set", "threshold=0.1",
+                        "--out", str(tmp_path / "s")])
+    assert (seen["sweep"].bench.unlearn.epochs, seen["sweep"].threshold) == (3.0, 0.1)
+    for command in (["demo", "--tiny"], ["bench", "--tiny", "--out", str(tmp_path / "b2")]):
+        res = runner.invoke(app, [*command, "--set", "unlearn.nope=1"])
+        assert res.exit_code == 2 and "unknown setting 'nope'" in res.output and "warmup_ratio" in res.output
+    res = runner.invoke(app, ["demo", "--tiny", "--set", "beta.x=1"])
+    assert res.exit_code == 2 and "'beta' is not a section" in res.output

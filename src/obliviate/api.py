@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from obliviate.core.config import load_yaml, save_yaml, to_dict
+from obliviate.core.config import load_yaml, save_yaml, set_dotted, to_dict
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log
 from obliviate.core.report import write_report
@@ -255,7 +255,7 @@ def audit_run(model: str | Path, forget: str = "forget10", *, base: str | None =
 
 
 def bench_config_for(*, tiny: bool = False, config: str | Path | None = None, configs: str | Path | None = None,
-                     profile: str | None = None, **given: Any):
+                     profile: str | None = None, overrides: dict[str, Any] | None = None, **given: Any):
     """The ``BenchConfig`` that ``obliviate bench`` runs.
 
     Args:
@@ -266,7 +266,23 @@ def bench_config_for(*, tiny: bool = False, config: str | Path | None = None, co
         profile: a world profile (``standard``, ``tofu``, ``demo``).
         given: BenchConfig fields the user gave (``methods``, ``variants``, ``seeds``, ``controls``, ``model``);
             the config supplies the rest.
+        overrides: ``--set`` dotted paths into the whole BenchConfig (``unlearn.lr``, ``eval_max_per_split``).
     """
+    return _with_overrides(_bench_config_for(tiny, config, configs, profile, **given), overrides,
+                           b.bench_config_from)
+
+
+def _with_overrides(cfg, overrides: dict[str, Any] | None, load):
+    """``cfg`` with ``--set`` dotted overrides, rebuilt (typed and checked) by ``load`` from its plain data."""
+    if not overrides:
+        return cfg
+    data = to_dict(cfg)
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    return load(data)
+
+
+def _bench_config_for(tiny, config, configs, profile, **given: Any):
     if configs is not None:
         if config is not None or given.get("model") or profile is not None:
             raise ConfigError("--configs brings the sweep's own model, world and settings: drop --config, --model "
@@ -280,7 +296,16 @@ def bench_config_for(*, tiny: bool = False, config: str | Path | None = None, co
 
 
 def sweep_config_for(*, tiny: bool = False, config: str | Path | None = None, profile: str | None = None,
-                     budget: int | None = None, seed: int | None = None, **given: Any):
+                     budget: int | None = None, seed: int | None = None, overrides: dict[str, Any] | None = None,
+                     **given: Any):
+    """The ``SweepConfig`` that ``obliviate sweep`` runs: the bench to tune (tiny, a YAML BenchConfig, or a
+    sweep's ``sweep.yaml`` in ``config``; the world ``profile``; the BenchConfig fields ``given``), with the
+    sweep's own ``budget`` and ``seed`` when given, and ``--set`` dotted ``overrides`` (``bench.unlearn.lr``)."""
+    return _with_overrides(_sweep_config_for(tiny, config, profile, budget, seed, **given), overrides,
+                           sw.sweep_config_from)
+
+
+def _sweep_config_for(tiny, config, profile, budget, seed, **given: Any):
     """The ``SweepConfig`` that ``obliviate sweep`` runs: the bench to tune (tiny, a YAML BenchConfig, or a
     sweep's ``sweep.yaml`` in ``config``; the world ``profile``; the BenchConfig fields ``given``), with the
     sweep's own ``budget`` and ``seed`` when given."""

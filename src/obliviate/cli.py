@@ -20,7 +20,7 @@ import typer
 from obliviate.core.cliutil import OneLineErrors, check_writable, handled
 from obliviate.core.cliutil import fail as _fail
 from obliviate.core.cliutil import given as _given
-from obliviate.core.config import check_number, from_dict, load_yaml, parse_overrides, to_dict
+from obliviate.core.config import check_number, from_dict, load_yaml, parse_overrides, set_dotted, to_dict
 from obliviate.core.errors import DataError
 from obliviate.core.report import write_report
 from obliviate.core.report.html import table_rows
@@ -308,7 +308,9 @@ def unlearn(
     lora_save: Annotated[str, typer.Option(help="with --lora: merge (save plain weights) or adapter (save the "
                                                 "adapter only; load it with its base by path)")] = "merge",
     runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
-    set_: SetOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override key=value (repeatable): the "
+                                                      "method's setting (beta=0.2) or a dotted path into the "
+                                                      "training settings (train.warmup_ratio=0.1)")] = None,
     combiner: CombinerOpt = None,
     combiner_set: CombinerSetOpt = None,
     sampling: SamplingOpt = None,
@@ -362,13 +364,20 @@ def unlearn(
         _fail("--keep best ranks evaluations by forget quality: give the gold model with --gold MODEL")
     if gold is not None:
         resolve_spec(gold)
-    m = get_method(method, parse_overrides(set_))
+    overrides = parse_overrides(set_)
+    train_set = {k: v for k, v in overrides.items() if k.startswith("train.")}
+    m = get_method(method, {k: v for k, v in overrides.items() if k not in train_set})
     if lora_save not in ("merge", "adapter"):
         _fail(f"--lora-save must be merge or adapter, got {lora_save!r}")
     if lora_save == "adapter" and not lora:
         _fail("--lora-save adapter needs --lora")
     cfg = _training_choices(_with_lora(api.UnlearnConfig(**_given(epochs=epochs, lr=lr, batch_size=batch_size)),
                                        lora, grad_accum), combiner, combiner_set, sampling, neighbours)
+    if train_set:
+        plain = {"train": to_dict(cfg)}
+        for key, value in train_set.items():
+            set_dotted(plain, key, value)
+        cfg = from_dict(type(cfg), plain["train"])
     if resume is None:
         check_writable(runs_dir, "--runs-dir")
     splits = _splits(world, split, forget, retain, holdout, data, data_set)
@@ -595,6 +604,9 @@ def bench(
     profile: Annotated[Optional[str], typer.Option(help="world profile: standard (the leaderboard's: forget10 = "
                                                         "12 people, ~115 answers), tofu, or demo (the default, "
                                                         "2 people)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override key=value (repeatable): a dotted "
+                                                      "path into the BenchConfig, e.g. unlearn.lr=1e-5, "
+                                                      "eval_max_per_split=10, audit.relearn.steps=4")] = None,
     configs: Annotated[Optional[Path], typer.Option(help="a sweep's sweep.json: each method runs the config "
                                                          "`obliviate sweep` selected, seeds 0-4 by default; the "
                                                          "sweep's model and settings are used")] = None,
@@ -606,6 +618,7 @@ def bench(
     from obliviate.llm import bench as b
 
     cfg = api.bench_config_for(tiny=tiny, config=config, configs=configs, profile=profile,
+                               overrides=parse_overrides(set_),
                                **_given(variants=_list(splits), seeds=_seed_list(seeds) if seeds else None,
                                         controls=controls, methods=_list(methods), model=model or None))
     check_writable(out, "--out")
@@ -653,6 +666,9 @@ def sweep(
                                                        "(default 12)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="unlearning seed of every config (default 0)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML BenchConfig to tune, or a sweep's sweep.yaml")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override key=value (repeatable): a dotted "
+                                                      "path into the SweepConfig, e.g. bench.unlearn.epochs=3, "
+                                                      "threshold=0.1")] = None,
     profile: Annotated[Optional[str], typer.Option(help="world profile: standard (the leaderboard's: 12 validation "
                                                         "people set apart, the bench's gold reused), tofu, or demo "
                                                         "(the default)")] = None,
@@ -664,6 +680,7 @@ def sweep(
     from obliviate.llm import sweep as sw
 
     cfg = api.sweep_config_for(tiny=tiny, config=config, profile=profile, budget=budget, seed=seed,
+                               overrides=parse_overrides(set_),
                                **_given(variants=_list(splits), methods=_list(methods), model=model or None))
     check_writable(out, "--out")
     folder = sw.run_sweep(cfg, out)

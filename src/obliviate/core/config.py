@@ -118,6 +118,22 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data["a"]["b"] = value`` for ``key`` ``a.b`` (a ``--set`` override into a config's plain data); a
+    missing section or setting is refused, naming the valid ones."""
+    *path, last = key.split(".")
+    at = data
+    for part in path:
+        if not isinstance(at.get(part), dict):
+            sections = [k for k, v in at.items() if isinstance(v, dict)]
+            raise ConfigError(f"--set {key}: {part!r} is not a section of the config (sections: "
+                              f"{', '.join(sections) or 'none'})")
+        at = at[part]
+    if last not in at:
+        raise ConfigError(f"--set {key}: unknown setting {last!r}; valid: {', '.join(at)}")
+    at[last] = value
+
+
 def save_yaml(path: str | Path, data: dict[str, Any]) -> None:
     # deferred: loads yaml
     import yaml

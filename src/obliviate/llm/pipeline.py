@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from obliviate.core import dist
-from obliviate.core.config import check_number, from_dict, save_yaml, to_dict
+from obliviate.core.config import check_number, from_dict, save_yaml, set_dotted, to_dict
 from obliviate.core.errors import ConfigError, DataError, ObliviateError
 from obliviate.core.progress import log, third_party_bars
 from obliviate.core.report.html import table_rows
@@ -756,16 +756,7 @@ def demo_config_with(cfg: DemoConfig, overrides: dict[str, Any]) -> DemoConfig:
     fields = {f.name for f in dataclasses.fields(DemoConfig)} - {"method_config"}
     for key, value in overrides.items():
         if "." in key or key in fields:
-            *path, last = key.split(".")
-            at = data
-            for part in path:
-                if not isinstance(at.get(part), dict):
-                    raise ConfigError(f"--set {key}: {part!r} is not a section of the config "
-                                      f"(sections: {', '.join(k for k, v in data.items() if isinstance(v, dict))})")
-                at = at[part]
-            if last not in at:
-                raise ConfigError(f"--set {key}: unknown setting {last!r}; valid: {', '.join(at)}")
-            at[last] = value
+            set_dotted(data, key, value)
         else:
             data["method_config"] = {**data.get("method_config", {}), key: value}
     return demo_config_from(data)
