@@ -139,7 +139,9 @@ def run_demo(cfg: DemoConfig | None = None, run_dir: Path | None = None) -> Path
     t0 = time.time()
     p = prepare(cfg)
     if run_dir is None:
-        name = cfg.name or f"demo-{cfg.method.lower()}-{cfg.variant}" + ("-tiny" if cfg.model == TINY else "")
+        how = (f"+{cfg.unlearn.combiner}" if cfg.unlearn.combiner != "sum" else "") + \
+            (f"@{cfg.unlearn.sampling}" if cfg.unlearn.sampling != "random" else "")  # a run spec, as bench writes it
+        name = cfg.name or f"demo-{cfg.method.lower()}{how}-{cfg.variant}" + ("-tiny" if cfg.model == TINY else "")
         run_dir = new_run_dir(cfg.runs_dir, name, command="demo", settings=to_dict(cfg))
         save_yaml(run_dir / "config.yaml", to_dict(cfg))
     else:

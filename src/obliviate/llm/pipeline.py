@@ -459,7 +459,9 @@ def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None
     if resume is not None:
         check_resume(resume, "unlearn", settings)  # an unfinished unlearn run with these settings, or refused
     net, tok = load(model)
-    folder_name = name or f"unlearn-{method.lower()}" + (f"-{Path(variant).stem}" if variant else "")
+    how = (f"+{cfg.combiner}" if cfg.combiner != "sum" else "") + \
+        (f"@{cfg.sampling}" if cfg.sampling != "random" else "")  # a run spec, as bench writes it
+    folder_name = name or f"unlearn-{method.lower()}{how}" + (f"-{Path(variant).stem}" if variant else "")
     run_dir = Path(resume) if resume is not None else new_run_dir(runs_dir, folder_name, command="unlearn",
                                                                    settings=settings)
     if dist.is_main():
