@@ -33,7 +33,7 @@ def test_unlearn_run_writes_a_finished_run_folder(tmp_path, tiny_target, tiny_go
     run = api.unlearn_run(target, splits, "npo", cfg, runs_dir=tmp_path / "runs", gold=gold,
                           eval_during=EvalDuringConfig(every=5, max_forget=10, max_per_split=5), variant="forget10")
     folder = run.folder
-    assert folder.parent == tmp_path / "runs" and folder.name.endswith("-unlearn-npo")
+    assert folder.parent == tmp_path / "runs" and folder.name.endswith("-unlearn-npo-forget10")  # what ran
     assert run_info(folder)["finished"]
     settings = yaml.safe_load((folder / "config.yaml").read_text())
     assert settings["method"] == "npo" and settings["model"] == target and settings["gold"] == gold
