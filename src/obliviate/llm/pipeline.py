@@ -24,7 +24,7 @@ from obliviate.core.config import check_number, from_dict, save_yaml, set_dotted
 from obliviate.core.errors import ConfigError, DataError, ObliviateError
 from obliviate.core.progress import log, third_party_bars
 from obliviate.core.report.html import table_rows
-from obliviate.core.report.page import Page, Table, today, version_line, write_page
+from obliviate.core.report.page import Examples, Page, Table, today, version_line, write_page
 from obliviate.core.store import (
     WRITTEN_BY,
     atomic_dir,
@@ -58,7 +58,7 @@ from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_result
 from obliviate.llm.eval.harness import run_lm_eval
 from obliviate.llm.eval.metrics import METRICS, MetricContext
 from obliviate.llm.eval.scoring import Scorer
-from obliviate.llm.eval.suite import MAX_PER_SPLIT, add_forget_quality
+from obliviate.llm.eval.suite import MAX_PER_SPLIT, add_forget_quality, answer_examples
 from obliviate.llm.eval.suite import evaluate as _evaluate
 from obliviate.llm.eval.suite import openunlearning_summary as _summary
 from obliviate.llm.methods import METHODS, Method, MethodContext, get_method
@@ -522,13 +522,17 @@ def evaluate_model(model: str, splits, *, gold: str | None = None, original: str
         del g
     net, tok = load(model)
     scorer = Scorer(net, tok)  # one memo: the summary's token statistics are the evaluation's
-    metrics, _ = evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
-                          metric=metric, compat=compat, scorer=scorer)
+    metrics, per_sample = evaluate(net, tok, splits, gold_forget_truth_ratios=gold_tr, max_per_split=max_per_split,
+                                   metric=metric, compat=compat, scorer=scorer)
     if lm_eval_tasks:
         metrics["lm_eval"] = run_lm_eval(net, tok, lm_eval_tasks, lm_eval_dir, limit=lm_eval_limit)
     if out:
         atomic_write_json(out, {**metrics, WRITTEN_BY: "obliviate eval"})
-        write_page(Path(out).with_suffix(".html"), _eval_page(model, splits, metrics, gold, original, metric))
+        page = _eval_page(model, splits, metrics, gold, original, metric)
+        examples = answer_examples(splits, {"model": per_sample}) if per_sample else []
+        if examples:  # the model's own greedy answers beside the true ones
+            page.blocks.append(Examples(["model"], examples, title="Example questions and the model's answer"))
+        write_page(Path(out).with_suffix(".html"), page)
     if summary is not None:
         atomic_write_json(summary, openunlearning_summary(metrics, net, tok, splits, compat=compat, scorer=scorer))
     return metrics

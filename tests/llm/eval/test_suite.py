@@ -112,3 +112,21 @@ def test_openunlearning_summary_keys():
     assert out["ra_Q_A_Prob"] == 0.2 and out["ra_Q_A_Prob_normalised"] == 0.5
     assert out["forget_truth_ratio"] == 0.7 and out["forget_quality"] == 0.01 and out["model_utility"] == 0.45
     json.dumps(out)  # plain numbers
+
+
+def test_answer_examples_pair_questions_with_each_models_answer():
+    from types import SimpleNamespace
+
+    from obliviate.llm.eval.suite import answer_examples
+
+    rec = [SimpleNamespace(id=f"p/{i}", question=f"Q{i}?", answer=f"A{i}.") for i in range(5)]
+    splits = SimpleNamespace(forget=rec[:3], retain=rec[3:])
+    target = {"forget": {"ids": ["p/0", "p/1", "p/2"], "generations": ["A0.", "A1.", "A2."]},
+              "retain": {"ids": ["p/4", "p/3"], "generations": ["A4.", "A3."]}}
+    unlearned = {"forget": {"ids": ["p/1", "p/0"], "generations": ["no", "nothing"]}, "memo": {"x": 1}}
+    out = answer_examples(splits, {"target": target, "unlearned": unlearned, "gold": None}, n=2)
+    assert [(e["split"], e["question"], e["answer"]) for e in out] == [
+        ("forget", "Q0?", "A0."), ("forget", "Q1?", "A1."), ("retain", "Q4?", "A4."), ("retain", "Q3?", "A3.")]
+    assert out[0]["answers"] == {"target": "A0.", "unlearned": "nothing"}  # matched by id, not by position
+    assert out[2]["answers"] == {"target": "A4."}
+    assert answer_examples(splits, {"model": {"forget": {"memo": [0.1]}}}) == []  # no greedy answers, no examples

@@ -165,6 +165,8 @@ def answer_examples(splits, per_sample: dict[str, dict | None], n: int = 3,
                     shown: tuple[str, ...] = ("forget", "retain")) -> list[dict[str, Any]]:
     """The first ``n`` scored questions of each ``shown`` split with the true answer and each model's greedy answer
     (``per_sample``: model name -> the per-record figures :func:`evaluate` returns), for reports."""
+    per_sample = {m: {k: v for k, v in (ps or {}).items() if isinstance(v, dict) and "ids" in v and "generations" in v}
+                  for m, ps in per_sample.items()}  # metrics without greedy answers (memo, ...) show none
     out = []
     for split in shown:
         records = {r.id: r for r in getattr(splits, split, None) or []}
