@@ -61,6 +61,10 @@ def test_bench_runs_resumes_and_ranks(tmp_path, monkeypatch):
     # forget answers of the right kind: the target states them, gold guesses values of the kind, the filter refuses
     assert rows["target"]["plausible"] >= 0.8 and rows["gold"]["plausible"] >= 0.8
     assert rows["suppressed"]["plausible"] <= 0.2
+    page = (out / "report.html").read_text()  # example answers: target, gold and the methods side by side
+    assert "Example questions and each model" in page and page.count("<th>target</th>") == 1
+    examples = b.bench_examples(out, board).rows
+    assert examples and {"target", "gold"} <= set(examples[0]["answers"])
     # FaithUn against the target: the target forgot nothing; the gold model never knew the forget people
     assert rows["target"]["faithfulness"]["forgotten"] == 0.0
     assert rows["gold"]["faithfulness"]["forgotten"] > 0.5

@@ -55,7 +55,7 @@ from obliviate.core.report.board import (
     write_bench_html,
     write_board,
 )
-from obliviate.core.report.page import Table, pyplot
+from obliviate.core.report.page import Examples, Table, pyplot
 from obliviate.core.store import atomic_dir, atomic_write_json, open_shared_out_dir
 from obliviate.llm import pipeline
 from obliviate.llm.audit import AuditConfig, audit
@@ -64,6 +64,7 @@ from obliviate.llm.eval.metrics.faithfulness import faithfulness, faithfulness_s
 from obliviate.llm.eval.metrics.sae_alignment import alignment
 from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.eval.stats import EQUIVALENCE_DELTA
+from obliviate.llm.eval.suite import answer_examples
 from obliviate.llm.eval.suppression import OutputFilter
 from obliviate.llm.interp.latents import LensConfig, build_lens
 from obliviate.llm.interp.sae import SAEConfig
@@ -336,10 +337,12 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     scorer = Scorer(model, p.tokenizer)  # one memo for the evaluation and the audit: forget is scored once
     if name in ("target", "gold"):
         metrics = p.target_metrics if name == "target" else p.gold_metrics
+        per_sample = (getattr(p, "per_sample", None) or {}).get(name)
     else:
         with timed("evaluation"):
-            metrics, _ = pipeline.evaluate(model, p.tokenizer, p.splits, gold_forget_truth_ratios=p.gold_truth_ratios,
-                                      max_per_split=cfg.eval_max_per_split, scorer=scorer)
+            metrics, per_sample = pipeline.evaluate(model, p.tokenizer, p.splits,
+                                                    gold_forget_truth_ratios=p.gold_truth_ratios,
+                                                    max_per_split=cfg.eval_max_per_split, scorer=scorer)
     with timed("audit"):
         result = audit(model, p.tokenizer, p.splits, p.probes(), original=p.target, gold=p.gold, cfg=cfg.audit,
                        scorer=scorer)
@@ -349,6 +352,7 @@ def _run_one(cfg: BenchConfig, p, out: Path, name: str, variant: str, seed: int)
     atomic_write_json(folder / "metrics.json", {
         "name": name, "variant": variant, "seed": seed, "control": name in CONTROLS,
         "metrics": metrics, "verdict": result.verdict, "audit": result.summary(), **extras,
+        "examples": answer_examples(p.splits, {name: per_sample}) if per_sample else [],
         "unlearn_seconds": round(unlearn_s, 1), "run_seconds": round(time.time() - t0, 1),
         "phase_seconds": {**take_phase_seconds(), "unlearning": round(unlearn_s, 1)},
         **pipeline.run_provenance(),
@@ -803,9 +807,25 @@ def write_bench_report(out: str | Path, board: dict[str, Any]) -> Path:
         charts.append(("Forget entities' known/unknown SAE latent scores before (target) and after each method",
                        chart_png(fig, out, "alignment.png")))  # also a file, for docs
         plt.close(fig)
+    tables = [Table(["method", *FAITH_COLUMNS], faith, title=FAITH_TITLE)] if faith else []
     return write_bench_html(out, "obliviate bench: LLM unlearning methods", *_table(board), n_runs=board["n_runs"],
                             charts=charts, notes=_notes(board), header=bench_header(out), reading=bench_reading(board),
-                            tables=[Table(["method", *FAITH_COLUMNS], faith, title=FAITH_TITLE)] if faith else [])
+                            tables=tables, examples=bench_examples(out, board))
+
+
+def bench_examples(out: str | Path, board: dict[str, Any], methods: int = 3) -> Examples | None:
+    """The first forget and retain questions with the answers of the target, gold and the leaderboard's first
+    ``methods`` methods (each at its lowest seed), from the runs' ``metrics.json``."""
+    names = ["target", "gold"] + [r["name"] for r in board["rows"] if not r["control"]][:methods]
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in names:
+        runs = sorted((r for r in read_runs(out) if r["name"] == name), key=lambda r: r["seed"])
+        for e in (runs[0].get("examples") or []) if runs else []:
+            row = rows.setdefault((e["split"], e["question"]), {**e, "answers": {}})
+            row["answers"].update(e["answers"])
+    shown = [n for n in names if any(n in r["answers"] for r in rows.values())]
+    return Examples(shown, list(rows.values()), title="Example questions and each model's greedy answer "
+                                                      "(lowest seed)") if rows else None
 
 
 def bench_header(out: str | Path) -> dict[str, str]:

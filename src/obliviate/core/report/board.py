@@ -21,6 +21,7 @@ from typing import Any
 from obliviate.core.config import load_yaml
 from obliviate.core.report.page import (
     Cell,
+    Examples,
     Figure,
     Notes,
     Page,
@@ -142,7 +143,7 @@ def cell_parts(text: str) -> Cell:
 def write_bench_html(out: str | Path, title: str, heads: Sequence[str], table: Sequence[Sequence[str]], *,
                      n_runs: int, charts: Sequence[tuple[str, str]] = (), notes: Iterable[tuple[str, str]] = (),
                      left_columns: int = 1, header: dict[str, str] | None = None, reading: str = "",
-                     tables: Sequence[Table] = ()) -> Path:
+                     tables: Sequence[Table] = (), examples: Examples | None = None) -> Path:
     """``report.html`` of a bench: what ran (``header``), the result in words (``reading``), the leaderboard
     (each interval on a second line), further ``tables``, the notes saying how to read each column, then each
     ``(caption, png)``."""
@@ -150,6 +151,8 @@ def write_bench_html(out: str | Path, title: str, heads: Sequence[str], table: S
     header.setdefault("version", version_line())
     rows = [[Cell(c) if i < left_columns else cell_parts(c) for i, c in enumerate(row)] for row in table]
     blocks = [Table(heads, rows, left=left_columns), *tables, Notes(list(notes), title="How to read the columns")]
+    if examples is not None:
+        blocks.append(examples)
     blocks += [Figure(caption, png) for caption, png in charts]
     return write_page(Path(out) / "report.html", Page(title, header, reading, blocks))
 
