@@ -53,7 +53,7 @@ def test_a_long_phase_beats_while_a_step_runs_and_closes_with_one_line(monkeypat
 
     lines = _logged(monkeypatch, run)
     beats, final = lines[:-1], lines[-1]
-    assert 2 <= len(beats) <= 4, lines  # every 0.2 s of 0.75 s: 3, give or take the scheduler
+    assert 1 <= len(beats) <= 4, lines  # every 0.2 s of 0.75 s: 3 (a loaded machine may delay one); broken: 0
     assert all(b.startswith("phase: 4/10 after ") and "left" in b and "loss=0.5" in b for b in beats), beats
     assert final.startswith("phase: 4/10 in ") and "left" not in final
 
