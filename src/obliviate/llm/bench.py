@@ -817,10 +817,12 @@ def bench_examples(out: str | Path, board: dict[str, Any], methods: int = 3) -> 
     """The first forget and retain questions with the answers of the target, gold and the leaderboard's first
     ``methods`` methods (each at its lowest seed), from the runs' ``metrics.json``."""
     names = ["target", "gold"] + [r["name"] for r in board["rows"] if not r["control"]][:methods]
+    first = {}  # each name's run of the lowest seed, the runs read once
+    for r in sorted(read_runs(out), key=lambda r: r["seed"]):
+        first.setdefault(r["name"], r)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for name in names:
-        runs = sorted((r for r in read_runs(out) if r["name"] == name), key=lambda r: r["seed"])
-        for e in (runs[0].get("examples") or []) if runs else []:
+        for e in first.get(name, {}).get("examples") or []:
             row = rows.setdefault((e["split"], e["question"]), {**e, "answers": {}})
             row["answers"].update(e["answers"])
     shown = [n for n in names if any(n in r["answers"] for r in rows.values())]

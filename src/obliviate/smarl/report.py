@@ -332,13 +332,9 @@ def _write_html(run_dir: Path, title: str, intro: str, tables: list, figs: list,
 
 
 # -- figures (matplotlib, Agg) -------------------------------------------------------------------------
-def _plt():
-    return pyplot()
-
-
 def _png(fig) -> str:
     out = chart_png(fig)
-    _plt().close(fig)
+    pyplot().close(fig)
     return out
 
 
@@ -352,7 +348,7 @@ def _style(name: str) -> dict:
 
 
 def _spectra_figure(curves: dict, metrics: dict) -> str:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     k = curves["k"]
     for ax, key, ref_key, label in ((axes[0], "spectrum_z", "reference_spectrum_z", "enstrophy"),
@@ -374,7 +370,7 @@ def _spectra_figure(curves: dict, metrics: dict) -> str:
 
 
 def _pdf_figure(curves: dict) -> str:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     x = curves["bins"]
     if curves.get("reference_pdf"):
@@ -394,7 +390,7 @@ def _pdf_figure(curves: dict) -> str:
 
 
 def _tails_figure(metrics: dict) -> str:
-    plt = _plt()
+    plt = pyplot()
     rows, ref = metrics["rows"], metrics["reference"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     names = [r["closure"] for r in rows]
@@ -412,7 +408,7 @@ def _tails_figure(metrics: dict) -> str:
 
 
 def _enstrophy_figure(curves: dict) -> str:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for name, c in curves["closures"].items():
         ax.plot(c["times"], c["enstrophy"], label=name, **_style(name))
@@ -425,7 +421,7 @@ def _enstrophy_figure(curves: dict) -> str:
 
 
 def _coefficient_figure(c: dict) -> str:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, key, title in ((axes[0], "coefficient_mean", "time mean"), (axes[1], "coefficient_last", "last")):
         lim = max(abs(v) for col in c[key] for v in col) or 1.0
@@ -443,7 +439,7 @@ def _coefficient_figure(c: dict) -> str:
 
 
 def _field_figure(field, omega, form: str) -> str:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
     lim = float(field.abs().max()) or 1.0
     im = axes[0].imshow(field.T.numpy(), origin="lower", extent=(0, 2 * math.pi, 0, 2 * math.pi), cmap="RdBu_r",
@@ -462,7 +458,7 @@ def _field_figure(field, omega, form: str) -> str:
 
 
 def _reward_figure(events: list[dict]) -> str:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     it = [e["iteration"] for e in events]
     r = [e["reward_mean"] if e["reward_mean"] is not None else float("nan") for e in events]
