@@ -29,6 +29,9 @@ from obliviate.llm import bench as b
 from obliviate.llm import sweep as sw
 from obliviate.llm.audit import AuditConfig, audit, audit_page
 from obliviate.llm.data import FORGET_VARIANTS, load_jsonl
+from obliviate.llm.data.request import is_plain_request
+from obliviate.llm.data.user_files import load_records, request_splits
+from obliviate.llm.encoding import check_prompt_style
 from obliviate.llm.eval.metrics.sae_alignment import alignment
 from obliviate.llm.eval.suite import answer_examples
 from obliviate.llm.interp.latents import LensConfig, build_lens
@@ -70,6 +73,7 @@ from obliviate.llm.pipeline import (
     unlearn_run,
     world_profile,
 )
+from obliviate.llm.request_eval import evaluate_request, request_page
 from obliviate.llm.sweep import bench_config_from_sweep
 from obliviate.models import load, resolve_spec
 from obliviate.train.trainer import parse_lora
@@ -223,34 +227,102 @@ def demo_config_for(*, config: str | Path | None = None, run: str | Path | None 
     return cfg
 
 
+def load_with_tokenizer(spec: str | Path):
+    """``(model, tokenizer)`` of a model folder, a run folder (its ``model/``) or any model spec."""
+    path = Path(spec)
+    if path.is_dir() and (path / "model" / "config.json").is_file():
+        path = path / "model"
+    resolve_spec(str(path))
+    return load(str(path))
+
+
+def evaluate_request_files(model: str | Path, forget: str | Path, *, original: str | Path,
+                           retain: str | Path | None = None, unseen: str | Path | None = None,
+                           general: str | Path | None = None, topic_holdout: str | Path | None = None,
+                           styles: list[str] | None = None, out: str | Path | None = None) -> dict[str, Any]:
+    """What ``obliviate eval`` does with a forget request: the facts ``original`` states that ``model`` still
+    states, per set and prompt style (:func:`~obliviate.llm.request_eval.evaluate_request`); ``out``: write the
+    result as JSON and its report beside it (``.html``). Bad files are refused before any model loads."""
+    splits = request_splits(forget, retain, unseen, general)
+    holdout = load_records(topic_holdout, "topic_holdout") if topic_holdout is not None else None
+    for style in styles or []:
+        check_prompt_style(style)
+    net, tok = load_with_tokenizer(model)
+    orig, _ = load_with_tokenizer(original)
+    result = evaluate_request(net, tok, orig, splits, topic_holdout=holdout, **({"styles": styles} if styles else {}))
+    if out is not None:
+        atomic_write_json(out, {**result, WRITTEN_BY: "obliviate eval"})
+        header = {"model": str(model), "original": str(original), "forget request": str(forget),
+                  "retain": str(retain or "none"), "written by": "obliviate eval"}
+        write_page(Path(out).with_suffix(".html"), request_page(result, header))
+    return result
+
+
+def audit_request(model: str | Path, forget: str | Path, *, original: str | Path, retain: str | Path | None = None,
+                  unseen: str | Path | None = None, general: str | Path | None = None, gold: str | Path | None = None,
+                  audit_cfg=None, out: str | Path | None = None):
+    """Audit ``model`` for forgetting a request, with no gold model needed: the never-seen reference (``unseen``,
+    else built) anchors every residual, membership and relearning check; collateral damage is read on ``retain``
+    and the general set. The files and ``original`` are used as given; nothing is fine-tuned."""
+    splits = request_splits(forget, retain, unseen, general)
+    if not splits.holdout and gold is None:
+        raise ConfigError(f"{forget}: no never-seen reference could be built from it (text passages, or questions "
+                          "that do not name their entity): give one with --unseen FILE (text or facts of the same "
+                          "kind the model never saw)")
+    net, tok = load_with_tokenizer(model)
+    orig, _ = load_with_tokenizer(original)
+    gold_net = load_with_tokenizer(gold)[0] if gold is not None else None
+    result = audit(net, tok, splits, None, original=orig, gold=gold_net, cfg=audit_cfg)
+    if out is not None:
+        atomic_write_json(out, {**result.to_dict(), WRITTEN_BY: "obliviate audit"})
+        header = {"audited model": str(model), "forget request": str(forget), "retain": str(retain or "none"),
+                  "original": str(original), "never-seen reference": str(unseen or "built from the request"),
+                  "gold": str(gold or "none: the never-seen reference anchors the checks")}
+        write_page(Path(out).with_suffix(".html"), audit_page(result, header))
+    return result
+
+
 def audit_run(model: str | Path, forget: str = "forget10", *, base: str | None = None, tiny: bool = False,
               config: str | Path | None = None, original: str | Path | None = None, gold: str | Path | None = None,
-              lora: str | None = None, out: str | Path | None = None):
+              lora: str | None = None, out: str | Path | None = None, retain: str | Path | None = None,
+              unseen: str | Path | None = None):
     """What ``obliviate audit`` does: audit the model at ``model`` (a folder, a run folder or a spec).
 
     Args:
-        forget: a split of the world (forget01/05/10) or a JSONL file of records.
+        forget: a split of the world (forget01/05/10), a JSONL file of records, or a forget request (plain
+            questions and answers, or text).
         base, tiny, config: the world and models (:func:`demo_config_for`, with ``model`` as the run folder).
         original, gold: specs of models that replace the world's target and gold.
         lora: relearning attack through LoRA adapters (``r=8,alpha=16,targets=...``) instead of every weight.
         out: write the result as JSON here.
+        retain, unseen: with a forget request (a plain file, or ``retain``/``unseen`` given): the retain file and
+            the never-seen reference (:func:`audit_request`; ``original`` is then required).
 
     Returns:
         The :class:`~obliviate.llm.audit.AuditResult`. A bad forget file or split is refused before any model loads.
     """
+    audit_cfg = None
+    if lora:
+        base_cfg = AuditConfig()
+        audit_cfg = dataclasses.replace(base_cfg, relearn=dataclasses.replace(base_cfg.relearn, **parse_lora(lora)))
+    is_file = str(forget).endswith(".jsonl") or Path(forget).exists()
+    if is_file and (retain is not None or unseen is not None or is_plain_request(forget)):
+        if original is None:
+            raise ConfigError("a forget request is audited against the model before unlearning: give --original "
+                              "MODEL (no world's target is fine-tuned for it)")
+        return audit_request(model, forget, original=original, retain=retain, unseen=unseen, gold=gold,
+                             audit_cfg=audit_cfg, out=out)
+    if retain is not None or unseen is not None:
+        raise ConfigError("--retain and --unseen go with a forget file (a request), not a world's split")
     cfg = demo_config_for(config=config, run=model, tiny=tiny, model=base)
     forget_file = None
-    if str(forget).endswith(".jsonl") or Path(forget).is_file():
+    if is_file:
         forget_file = Path(forget)
         load_jsonl(forget_file)  # a bad file is refused before any model is loaded
     elif forget in FORGET_VARIANTS:
         cfg.variant = forget
     else:
         raise ConfigError(f"the forget set must be one of {', '.join(FORGET_VARIANTS)} or a JSONL file, got {forget!r}")
-    audit_cfg = None
-    if lora:
-        base_cfg = AuditConfig()
-        audit_cfg = dataclasses.replace(base_cfg, relearn=dataclasses.replace(base_cfg.relearn, **parse_lora(lora)))
     return audit_model(load_audited(model), cfg=cfg, forget_file=forget_file, audit_cfg=audit_cfg,
                        original=load_audited(original) if original else None,
                        gold=load_audited(gold) if gold else None, out=out)

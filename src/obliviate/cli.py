@@ -28,6 +28,7 @@ from obliviate.core.store import check_own_file, check_own_folder
 from obliviate.llm.data import load_jsonl, splits_from_files
 from obliviate.llm.data.formats import FORMATS, load_benchmark
 from obliviate.llm.data.records import read_text
+from obliviate.llm.data.request import is_plain_request
 from obliviate.llm.eval.harness import check_tasks
 from obliviate.models import resolve_spec
 
@@ -160,8 +161,13 @@ def _splits(world: Optional[Path], split: str, forget: Optional[Path], retain: O
 @handled
 def demo(
     tiny: Annotated[bool, typer.Option(help="run the same path on a tiny model (under a minute)")] = False,
+    real: Annotated[bool, typer.Option(help="no world: forget a topic the base model knows from pretraining "
+                                            "(capitals), keep general knowledge; each method at a fixed budget "
+                                            "and stopped at the never-seen reference (~40 min on 2 CPU cores)")]
+    = False,
     model: Annotated[Optional[str], typer.Option(help="model spec (default smollm2-135m)")] = None,
-    method: Annotated[Optional[str], typer.Option(help="unlearning method (default npo)")] = None,
+    method: Annotated[Optional[str], typer.Option(help="unlearning method (default npo; with --real: "
+                                                       "comma-separated, default NPO,GradDiff,RMU,IdkPO)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML DemoConfig (see a run's config.yaml)")] = None,
     runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     name: NameOpt = None,
@@ -175,11 +181,18 @@ def demo(
     neighbours: NeighboursOpt = None,
     resume: Annotated[Optional[Path], typer.Option(help="finish an interrupted demo run folder")] = None,
 ):
-    """World -> target and gold models -> unlearn the 10% forget split -> side-by-side table."""
+    """World -> target and gold models -> unlearn the 10% forget split -> side-by-side table.
+
+    With --real: no world and no fine-tuning; the base model forgets a topic it knows from pretraining.
+    """
     # deferred: loads numpy, torch
     from obliviate import api
 
+    if real:
+        return _demo_real(model, method, runs_dir, name, resume, tiny, config, set_)
     if resume is not None:
+        if (resume / "demo-real.json").is_file():
+            return _demo_real(model, method, runs_dir, name, resume, tiny, config, set_)
         _print_table(api.resume_demo(resume))
         return
 
@@ -201,6 +214,31 @@ def demo(
     check_writable(runs_dir, "--runs-dir")
     run_dir = api.run_demo(cfg)
     _print_table(run_dir)
+
+
+def _demo_real(model, method, runs_dir, name, resume, tiny, config, set_) -> None:
+    """``obliviate demo --real`` (see its help)."""
+    # deferred: loads numpy, torch
+    from obliviate.llm.real_demo import REAL_HEADS, RealDemoConfig, real_rows, resume_real_demo, run_real_demo
+
+    if tiny or config is not None or set_:
+        _fail("--real runs the base model on its own request: --tiny, --config and --set do not apply")
+    if resume is not None:
+        if model or method:
+            _fail("--resume finishes the demo with its own settings: drop --model and --method")
+        folder = resume_real_demo(resume)
+    else:
+        if model:
+            resolve_spec(model)
+        check_writable(runs_dir, "--runs-dir")
+        cfg = RealDemoConfig(**_given(model=model, methods=_list(method), name=name), runs_dir=str(runs_dir))
+        folder = run_real_demo(cfg)
+    results = json.loads((folder / "results.json").read_text())
+    rows = [REAL_HEADS, *real_rows(results)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(REAL_HEADS))]
+    for r in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    typer.echo(str(folder / "report.html"))
 
 
 def _console(console_class):
@@ -329,6 +367,10 @@ def unlearn(
     eval_set: Annotated[Optional[list[str]], typer.Option("--eval-set", help="evaluation setting key=value: "
                                                           "max_forget (40), max_per_split (20), batch_size (16) "
                                                           "(repeatable)")] = None,
+    stop_at: Annotated[Optional[str], typer.Option(help="unseen: stop once the forget set's answer probability "
+                                                        "reaches the never-seen reference's (built from a plain "
+                                                        "forget request, or --holdout), checked every --eval-every N "
+                                                        "steps (default 5)")] = None,
 ):
     """Unlearn a forget split; writes runs/<id>/ with config, step log and the model.
 
@@ -345,7 +387,7 @@ def unlearn(
     # deferred: loads numpy, torch
     from obliviate import api
     from obliviate.core import dist
-    from obliviate.llm.eval.during import EvalDuringConfig
+    from obliviate.llm.eval.during import STOP_EVERY, EvalDuringConfig
     from obliviate.llm.methods import get_method
 
     if tiny or model == api.TINY:
@@ -356,8 +398,10 @@ def unlearn(
     if model is None:
         _fail("give the model to unlearn: --model MODEL (or --tiny)")
     resolve_spec(model)  # everything is checked before anything is written
+    if stop_at is not None and not eval_every:
+        eval_every = STOP_EVERY
     ecfg = from_dict(EvalDuringConfig, {"every": eval_every, "keep": keep, "keep_threshold": keep_threshold,
-                                        **parse_overrides(eval_set)})
+                                        **_given(stop_at=stop_at), **parse_overrides(eval_set)})
     if gold is not None and not ecfg.every:
         _fail("--gold is used by the evaluations during unlearning: add --eval-every N")
     if ecfg.keep == "best" and gold is None:
@@ -429,8 +473,18 @@ def eval_(
     data_set: DataSetOpt = None,
     gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model, for forget quality")] = None,
     original: Annotated[Optional[str], typer.Option(
-        help="the model before unlearning: model utility then counts the world facts and real entities it "
-             "knows (as the demo and bench do); without it, every world fact and no real entity")] = None,
+        help="the model before unlearning. With a world: model utility then counts the world facts and real "
+             "entities it knows (as the demo and bench do). With --forget FILE: the facts it states are judged "
+             "before and after (required for a plain request of questions and answers)")] = None,
+    topic_holdout: Annotated[Optional[Path], typer.Option(help="with a forget request: other questions of the "
+                                                               "topic, not trained (does forgetting generalise)")]
+    = None,
+    unseen: Annotated[Optional[Path], typer.Option(help="with a forget request: facts of the same kind the model "
+                                                        "never saw (default: built from the request)")] = None,
+    prompt: Annotated[Optional[str], typer.Option(help="with a forget request: prompt styles, comma-separated: chat "
+                                                       "(the model's own chat template), trained (the methods' "
+                                                       "format) or a template with {question} (default: chat,"
+                                                       "trained)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write metrics JSON here")] = None,
     max_per_split: Annotated[Optional[int], typer.Option(help="records scored per utility split (>= 1; "
                                                               "default 40)")] = None,
@@ -451,6 +505,10 @@ def eval_(
     """TOFU metrics of a model (forget quality too when --gold is given), or another registered metric.
 
     With --lm-eval, the accuracies of those lm-eval tasks go under "lm_eval" beside them.
+
+    With a forget request (--forget FILE of plain questions and answers, or text; or any --forget FILE with
+    --original): the facts the original states in its greedy answers, still stated by MODEL, per set (forget,
+    paraphrased, --topic-holdout, retain, general knowledge not trained) and prompt style.
     """
     # deferred: loads numpy, torch
     from obliviate import api
@@ -472,6 +530,12 @@ def eval_(
             _fail(f"--summary {summary} exists; it is not overwritten: choose a new file or delete it")
     METRICS.get(metric)  # an unknown name fails here, listing the valid ones
     lm_eval_tasks = _lm_eval_tasks(lm_eval, lm_eval_dir, lm_eval_limit)
+    request = forget is not None and (original is not None or is_plain_request(forget))
+    if request or topic_holdout is not None or unseen is not None or prompt is not None:
+        if summary is not None or lm_eval_tasks or data is not None:
+            _fail("a forget request is judged on the model's own answers: --summary, --lm-eval and --data do "
+                  "not apply")
+        return _eval_request(model, tiny, forget, retain, original, topic_holdout, unseen, prompt, out, metric, gold)
     if tiny or model == api.TINY:  # the tiny world, its target as the original, its gold as the gold
         t = api.tiny_models()
         model = str(t["target"]) if model in (None, api.TINY) else model
@@ -487,15 +551,39 @@ def eval_(
             _fail("--gold (forget quality) needs --metric tofu_qa")
         resolve_spec(gold)
     if original:
-        if data is not None or forget is not None:
-            _fail("--original applies to a world's splits (its world facts and real entities), not to --data "
-                  "or --forget files")
+        if data is not None:
+            _fail("--original applies to a world's splits or --forget files, not to --data")
         resolve_spec(original)
     splits = _splits(world, split, forget, retain, data=data, data_set=data_set)
     metrics = api.evaluate_model(model, splits, gold=gold, original=original, **_given(max_per_split=max_per_split),
                                  metric=metric, compat=compat, lm_eval_tasks=lm_eval_tasks, lm_eval_dir=lm_eval_dir,
                                  lm_eval_limit=lm_eval_limit, out=out, summary=summary)
     typer.echo(json.dumps(metrics, indent=2))
+
+
+def _eval_request(model, tiny, forget, retain, original, topic_holdout, unseen, prompt, out, metric, gold) -> None:
+    """``obliviate eval`` of a forget request (see its help)."""
+    # deferred: loads numpy, torch
+    from obliviate import api
+    from obliviate.llm.request_eval import format_request
+
+    if forget is None:
+        _fail("--topic-holdout, --unseen and --prompt go with a forget request: give --forget FILE")
+    if metric != "tofu_qa" or gold is not None:
+        _fail("a forget request is judged on the model's own answers: --metric and --gold do not apply")
+    if tiny or model == api.TINY:
+        t = api.tiny_models()
+        model = str(t["target"]) if model in (None, api.TINY) else model
+        original = original or str(t["target"])
+    if model is None:
+        _fail("give the model to evaluate: --model MODEL (or --tiny)")
+    if original is None:
+        _fail("a forget request is judged before and after: give the model before unlearning with --original MODEL "
+              "(e.g. the base model)")
+    styles = _list(prompt)
+    result = api.evaluate_request_files(model, forget, original=original, retain=retain, unseen=unseen,
+                                        topic_holdout=topic_holdout, styles=styles, out=out)
+    typer.echo(format_request(result))
 
 
 @app.command()
@@ -518,11 +606,21 @@ def audit(
                                                      "(the same name, .html)")] = None,
     lora: Annotated[Optional[str], typer.Option(help="relearning attack through LoRA adapters: r=8,alpha=16,"
                                                      "targets=... (default: every weight)")] = None,
+    retain: Annotated[Optional[Path], typer.Option(help="with a forget file: the retain records (collateral "
+                                                        "damage is measured on them and on general knowledge)")]
+    = None,
+    unseen: Annotated[Optional[Path], typer.Option(help="with a forget file: facts of the same kind the model never "
+                                                        "saw, the reference of every check (default: built from "
+                                                        "the request)")] = None,
 ):
     """Every probe and attack on MODEL, a verdict per check with its evidence, and an overall verdict.
 
     Exit code 0: FORGOTTEN, 1: NOT FORGOTTEN, 3: NOT APPLICABLE (the original
     never knew the forget set), 2: bad input.
+
+    A forget request (--forget FILE of plain questions and answers or text, or any FILE with --retain/--unseen)
+    is audited with no gold model and nothing fine-tuned: give --original (the model before unlearning); the
+    never-seen reference anchors every check and collateral damage is read on --retain and general knowledge.
     """
     # deferred: loads numpy, torch
     from obliviate import api
@@ -533,7 +631,7 @@ def audit(
         check_own_file(out, "--out", "audit")
         check_own_file(out.with_suffix(".html"), "--out (its .html report)", "audit")
     result = api.audit_run(model, forget, base=base, tiny=tiny, config=config, original=original, gold=gold,
-                           lora=lora, out=out)
+                           lora=lora, out=out, retain=retain, unseen=unseen)
     typer.echo(format_audit(result))
     raise typer.Exit(0 if result.verdict == FORGOTTEN else 3 if result.verdict == NOT_APPLICABLE else 1)
 

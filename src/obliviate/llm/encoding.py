@@ -16,8 +16,21 @@ from dataclasses import dataclass, field
 
 import torch
 
+from obliviate.core.errors import ConfigError
+
 SYSTEM_PROMPT = "Answer in one short sentence."
 IGNORE = -100
+# How a question is put to the model: "trained" (the format above, the one every method trains in), "chat"
+# (the model's own chat template with the question as the only user turn: how people chat with it), or a
+# template string with {question} (a completion prompt, e.g. "Q: {question}\nA:").
+PROMPT_STYLES = ("trained", "chat")
+
+
+def check_prompt_style(style: str) -> str:
+    """``style`` if it is ``trained``, ``chat`` or a template holding ``{question}``; else a ConfigError."""
+    if style in PROMPT_STYLES or (isinstance(style, str) and "{question}" in style):
+        return style
+    raise ConfigError(f"prompt format must be trained, chat or a template with {{question}}, got {style!r}")
 
 
 @dataclass
@@ -30,14 +43,21 @@ class PromptFormat:
 
     tokenizer: object
     system: str = SYSTEM_PROMPT
+    style: str = "trained"
     _ids: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+        check_prompt_style(self.style)
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.chat = has_template and self.style in PROMPT_STYLES
 
     def prompt(self, question: str) -> str:
+        if self.style not in PROMPT_STYLES:
+            return self.style.replace("{question}", question)
         if self.chat:
-            messages = [{"role": "system", "content": self.system}, {"role": "user", "content": question}]
+            messages = [{"role": "user", "content": question}]
+            if self.style == "trained":
+                messages.insert(0, {"role": "system", "content": self.system})
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return f"Question: {question}\nAnswer:"
 

@@ -16,13 +16,12 @@ import os
 import random
 import re
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.llm.data.facts import load_world_facts
-from obliviate.llm.data.records import QARecord, load_jsonl
+from obliviate.llm.data.records import QARecord
 from obliviate.llm.data.render import qa_records
 from obliviate.llm.data.world import World
 
@@ -55,6 +54,7 @@ class Splits:
     world_facts: list[QARecord]
     neighbours: list[QARecord]
     real_entities: list[QARecord] = field(default_factory=list)
+    request: bool = False  # a plain forget request (real knowledge): holdout is the never-seen reference
 
 
 def retain_name(variant: str) -> str:
@@ -277,58 +277,3 @@ def load_world(path: str | os.PathLike) -> World:
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: bad JSON ({e.msg})") from None
     return World.from_dict(data, where=str(path))
-
-
-def splits_from_files(
-    forget: str | os.PathLike,
-    retain: str | os.PathLike,
-    holdout: str | os.PathLike | None = None,
-    world_facts: str | os.PathLike | None = None,
-) -> Splits:
-    """Splits from the user's own JSONL files.
-
-    ``holdout`` defaults to no records, ``world_facts`` to the shipped facts.
-    ``neighbours`` comes from ``meta.related_entity`` (empty if records lack it).
-
-    Raises:
-        DataError: A file is missing or malformed, or ``forget`` has no records.
-    """
-    forget_records = load_jsonl(forget, allow_empty=True)
-    return _checked(
-        forget_records,
-        load_jsonl(retain),
-        [] if holdout is None else load_jsonl(holdout),
-        load_world_facts() if world_facts is None else load_jsonl(world_facts),
-        str(forget),
-    )
-
-
-def load_splits(
-    dir_or_files: str | os.PathLike | Mapping[str, str | os.PathLike],
-    variant: str = "forget10",
-) -> Splits:
-    """Splits from a folder written by :func:`save_world`, or a mapping of files.
-
-    Args:
-        dir_or_files: The folder, or ``{"forget": ..., "retain": ..., "holdout": ...,
-            "world_facts": ...}`` (the last two optional).
-        variant: Which forget/retain pair to read from a folder.
-    """
-    if isinstance(dir_or_files, Mapping):
-        files = dict(dir_or_files)
-        unknown = set(files) - {"forget", "retain", "holdout", "world_facts"}
-        if unknown or "forget" not in files or "retain" not in files:
-            raise ConfigError(
-                "split files need keys 'forget' and 'retain' (optional: 'holdout', "
-                f"'world_facts'), got {', '.join(sorted(files)) or 'none'}"
-            )
-        return splits_from_files(**files)
-    folder = Path(dir_or_files)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder of split files")
-    optional = {name: folder / f"{name}.jsonl" for name in ("holdout", "world_facts")}
-    return splits_from_files(
-        folder / f"{variant}.jsonl",
-        folder / f"{retain_name(variant)}.jsonl",
-        **{name: path for name, path in optional.items() if path.exists()},
-    )

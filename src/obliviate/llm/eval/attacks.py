@@ -23,22 +23,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from obliviate.core.errors import ConfigError
 from obliviate.llm import pipeline  # pipeline.finetune looked up per call (tests replace it)
-from obliviate.llm.eval.scoring import Scorer
+from obliviate.llm.eval.scoring import Scorer, knowledge
 from obliviate.models.quantize import quantized_copy
 from obliviate.train.trainer import TrainConfig
-
-
-def knowledge(scorer: Scorer, records: Sequence, *, paraphrased: bool = False, desc: str = "knowledge") -> np.ndarray:
-    """Per-record ``P(a|q)^(1/|a|)``; with ``paraphrased`` the paraphrased question is asked."""
-    if not records:
-        return np.zeros(0)
-    pairs = [(r.paraphrased_question if paraphrased else r.question, r.answer) for r in records]
-    logp, n = scorer.answer_logprobs(pairs, desc=desc)
-    return np.exp(logp / np.maximum(n, 1))
 
 
 @dataclass

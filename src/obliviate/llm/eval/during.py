@@ -12,6 +12,16 @@ after the last step it scores the model on capped record counts:
   (:func:`obliviate.llm.eval.suite.evaluate`);
 * the forget answer probability.
 
+With holdout records (the never-seen reference: a plain forget request's is
+built by the tool) each row also has ``forget_knowledge`` and
+``unseen_knowledge``, the per-token answer probability ``P(a|q)^(1/|a|)`` of
+the forget set and of the reference. **Calibrated stopping**
+(``stop_at="unseen"``, ``--stop-at unseen``) ends unlearning at the first
+evaluation after step 0 where the forget figure is at or below the
+reference's: the model then answers the forget questions like facts it never
+learned, instead of overshooting into confabulation and damage.
+``results()["stopped_at"]`` names that step.
+
 One row per evaluation goes to ``trajectory.jsonl`` in the run folder (the
 whole file rewritten atomically each time) and one line to the progress log.
 
@@ -73,9 +83,12 @@ from obliviate.core.progress import log, warn
 from obliviate.core.report import write_report
 from obliviate.core.store import atomic_dir, atomic_write_json, atomic_write_text, stable_hash
 from obliviate.llm.eval.options import subsample
+from obliviate.llm.eval.scoring import Scorer, knowledge
 from obliviate.llm.eval.suite import evaluate
 
 KEEP_CHOICES = ("last", "best")
+STOP_CHOICES = ("", "unseen")
+STOP_EVERY = 5  # --stop-at without --eval-every: check every 5 optimizer steps
 TRAJECTORY = "trajectory.jsonl"
 GOLD_CACHE = "eval_gold.json"
 BEST_DIR = "best"
@@ -93,6 +106,8 @@ class EvalDuringConfig:
     max_forget: int = field_help(40, "forget records scored per evaluation (0 = all)")
     max_per_split: int = field_help(20, "records per utility split (retain, real entities, world facts) per evaluation")
     batch_size: int = field_help(16, "scorer batch size")
+    stop_at: str = field_help("", "unseen: stop once the forget set's per-token answer probability is at or below "
+                                  "that of the never-seen reference (the holdout records); '' = the whole budget")
 
     def __post_init__(self) -> None:
         if self.every < 0:
@@ -105,6 +120,11 @@ class EvalDuringConfig:
         if not 0.0 <= self.keep_threshold <= 1.0:
             raise ConfigError(f"EvalDuringConfig.keep_threshold (--keep-threshold) must be in [0, 1], "
                               f"got {self.keep_threshold}")
+        if self.stop_at not in STOP_CHOICES:
+            raise ConfigError(f"EvalDuringConfig.stop_at (--stop-at) must be unseen or empty, got {self.stop_at!r}")
+        if self.stop_at and self.every == 0:
+            raise ConfigError("stop_at='unseen' (--stop-at unseen) is checked at evaluations: set every "
+                              "(--eval-every N) > 0")
         if self.max_forget < 0 or self.max_per_split < 0 or self.batch_size < 1:
             raise ConfigError("EvalDuringConfig.max_forget and max_per_split must be >= 0, batch_size >= 1")
 
@@ -153,7 +173,10 @@ def _summary(row: Mapping[str, Any]) -> str:
     fq, u = row.get("forget_quality_ks_pvalue"), row.get("model_utility_hmean")
     quality = "n/a (no gold model)" if fq is None else f"{fq:.3g} (log10 {row['forget_quality_log10_pvalue']:.2f})"
     utility = "n/a" if u is None else f"{u:.3f}"
-    return f"forget quality p={quality}, utility {utility}, forget answer prob {row['forget_answer_prob']:.3g}"
+    unseen = row.get("unseen_knowledge")
+    return (f"forget quality p={quality}, utility {utility}, forget answer prob {row['forget_answer_prob']:.3g}"
+            + ("" if unseen is None else f"; per-token answer prob {row['forget_knowledge']:.3g} vs never-seen "
+                                         f"reference {unseen:.3g}"))
 
 
 def read_trajectory(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -195,6 +218,9 @@ class EvalDuring:
         if config.keep == "best" and gold is None:
             raise ConfigError("keep='best' (--keep best) ranks evaluations by forget quality: give a gold model "
                               "(--gold)")
+        if config.stop_at and not splits.holdout:
+            raise ConfigError("stop_at='unseen' (--stop-at unseen) needs never-seen reference records (the "
+                              "holdout; with a plain forget request the tool builds them)")
         self.config = config
         self.tokenizer = tokenizer
         self.splits = copy.copy(splits)
@@ -205,6 +231,7 @@ class EvalDuring:
         self.rows: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None  # the pick so far (keep="best")
         self.floor = 0  # the earliest step whose state can still be kept
+        self.stopped: dict[str, Any] | None = None  # the evaluation that met --stop-at
         self._memory: list | None = None  # the kept parameters without a run folder
         self._trainer = None
 
@@ -231,9 +258,23 @@ class EvalDuring:
             else:
                 self._keep(here)  # the state at the resumed step is the current one
 
-    def __call__(self, step: int, logs: dict[str, float]) -> None:
+    def __call__(self, step: int, logs: dict[str, float]) -> bool:
         if step % self.config.every == 0:
             self._evaluate(step)
+            return self._reached(self.rows[-1])
+        return False
+
+    def _reached(self, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` meets ``--stop-at unseen``: the forget answer probability at or below the reference's."""
+        if self.config.stop_at != "unseen" or row["step"] == 0 or self.stopped is not None:
+            return False
+        unseen = row.get("unseen_knowledge")
+        if unseen is None or row["forget_knowledge"] > unseen:
+            return False
+        self.stopped = dict(row)
+        log(f"stop at step {row['step']}: the forget set's per-token answer probability {row['forget_knowledge']:.3g} "
+            f"reached the never-seen reference's {unseen:.3g} (--stop-at unseen)")
+        return True
 
     def on_fit_end(self, trainer, step: int) -> None:
         """After the last step: evaluate it (unless done), then restore the kept state (``keep="best"``)."""
@@ -272,6 +313,7 @@ class EvalDuring:
         scored = {s: len((getattr(self.splits, s, None) or [])[:cap]) for s in ("retain", "neighbours", "world_facts")}
         return {**to_dict(self.config), "rule": KEEP_RULE if self.config.keep == "best" else "the last step",
                 "kept_step": kept["step"] if kept else None, "evaluations": len(self.rows),
+                "stopped_at": self.stopped["step"] if self.stopped else None,
                 "records": {"forget": len(self.splits.forget), **scored}}
 
     # ------------------------------------------------------------ internals
@@ -340,7 +382,15 @@ class EvalDuring:
             metrics, _ = evaluate(self._trainer.model, self.tokenizer, self.splits,
                                   gold_forget_truth_ratios=self.gold_truth_ratios,
                                   max_per_split=self.config.max_per_split or None, batch_size=self.config.batch_size)
+        reference = {}
+        if self.splits.holdout:  # per-token answer probability, forget vs the never-seen reference (--stop-at)
+            with preserved_rng():
+                scorer = Scorer(self._trainer.model, self.tokenizer, self.config.batch_size)
+                for key, recs in (("forget_knowledge", self.splits.forget), ("unseen_knowledge", self.splits.holdout)):
+                    reference[key] = float(knowledge(scorer, subsample(recs, self.config.max_forget or None),
+                                                     desc="scoring the never-seen reference").mean())
         return {"step": step, "forget_quality_ks_pvalue": _finite(metrics.get("forget_quality_ks_pvalue")),
+                **reference,
                 # the suite's log10: finite where the p-value underflows
                 "forget_quality_log10_pvalue": _finite(metrics.get("forget_quality_log10_pvalue")),
                 "model_utility_hmean": _finite(metrics.get("model_utility_hmean")),

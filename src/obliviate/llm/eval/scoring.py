@@ -125,11 +125,14 @@ class Scorer:
         tokenizer: its tokenizer.
         batch_size: sequences per forward pass.
         max_new_tokens: generation length cap of :meth:`generate`.
+        style: how questions are put to the model (``trained``, ``chat`` or a ``{question}`` template; see
+            :data:`~obliviate.llm.encoding.PROMPT_STYLES`).
     """
 
-    def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 32) -> None:
+    def __init__(self, model, tokenizer, batch_size: int = 16, max_new_tokens: int = 32,
+                 style: str = "trained") -> None:
         self.model, self.tokenizer = model, tokenizer
-        self.fmt = PromptFormat(tokenizer)
+        self.fmt = PromptFormat(tokenizer, style=style)
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
         self._memo: dict[Hashable, dict[Hashable, Any]] = {}
         self._prompts: OrderedDict[tuple[int, ...], _PromptState] = OrderedDict()
@@ -562,3 +565,12 @@ def _plain_cache(model) -> bool:
     """Whether every layer is attention with a key/value cache (no recurrent or linear-attention layers)."""
     types = getattr(getattr(model, "config", None), "layer_types", None)
     return not types or set(types) <= {"full_attention", "sliding_attention"}
+
+
+def knowledge(scorer: Scorer, records: Sequence, *, paraphrased: bool = False, desc: str = "knowledge") -> np.ndarray:
+    """Per-record ``P(a|q)^(1/|a|)``; with ``paraphrased`` the paraphrased question is asked."""
+    if not records:
+        return np.zeros(0)
+    pairs = [(r.paraphrased_question if paraphrased else r.question, r.answer) for r in records]
+    logp, n = scorer.answer_logprobs(pairs, desc=desc)
+    return np.exp(logp / np.maximum(n, 1))

@@ -1,0 +1,62 @@
+"""Knowledge judged on the model's own answers: the key-span match, refusals, and before/after counts."""
+
+from __future__ import annotations
+
+from obliviate.llm.data.records import QARecord
+from obliviate.llm.eval.known import compare, declines, key_of, normal, states
+from tests.llm.eval.helpers import FixedAnswers
+
+
+def _rec(question: str, answer: str, **meta) -> QARecord:
+    return QARecord(id=question, entity="x", question=question, answer=answer, paraphrased_question="P " + question,
+                    paraphrased_answer=answer, perturbed_answers=["no"], fact_type="t", meta=meta)
+
+
+def test_normal_folds_accents_case_and_punctuation():
+    assert normal("Brontë's  WUTHERING, Heights!") == "brontes wuthering heights"
+    assert normal("J.R.R. Tolkien") == "j r r tolkien"
+
+
+def test_states_needs_the_whole_key_as_whole_words():
+    assert states("The capital of France is Paris.", "Paris")
+    assert states("It was written by J.R.R. Tolkien in 1937.", "J.R.R. Tolkien")
+    # a confabulated initial, a longer word and a different value are not the fact
+    assert not states("... by J.R.R.R. Tolkien", "J.R.R. Tolkien")
+    assert not states("Parisian cafes are famous.", "Paris")
+    assert not states("The capital of Turkey is Istanbul.", "Ankara")
+    assert not states("anything", "")
+    assert states("There are 206 bones.", "206") and not states("There are 2060 bones.", "206")
+
+
+def test_declines_spots_refusals_not_answers():
+    for text in ("I don't know.", "I'm not sure about that.", "I do not have information on that", "No idea."):
+        assert declines(text), text
+    for text in ("The capital of France is Paris.", "Knowledge is power."):
+        assert not declines(text), text
+
+
+def test_key_of_prefers_the_given_key():
+    assert key_of(_rec("Who wrote Hamlet?", "Hamlet was written by Shakespeare.", key="William Shakespeare")) == \
+        "William Shakespeare"
+    assert key_of(_rec("What is the capital of France?", "Paris.")) == "Paris"
+
+
+def test_compare_counts_only_facts_known_before():
+    recs = [_rec("q1", "a1"), _rec("q2", "a2"), _rec("q3", "a3")]
+    before = FixedAnswers({"q1": "a1", "q2": "a2", "q3": "wrong"})  # knew 2 of 3
+    after = FixedAnswers({"q1": "a1", "q2": "I don't know", "q3": "a3"})  # kept 1, forgot 1, q3 newly stated
+    out = compare({"chat": after}, {"chat": before}, {"forget": recs})
+    c = out["sets"]["forget"]["chat"]
+    assert (c["n"], c["known_before"], c["still_known"], c["forgotten"], c["not_known_before"]) == (3, 2, 1, 1, 1)
+    assert c["newly_stated"] == 1 and c["idk"] == 1
+    assert c["forgotten_share"] == 0.5 and c["kept_share"] == 0.5
+    assert out["examples"]["forget"][1]["after"] == "I don't know"
+
+
+def test_compare_scores_paraphrases_on_the_paraphrased_questions():
+    recs = [_rec("q1", "a1")]
+    before = FixedAnswers({"q1": "a1", "P q1": "a1"})
+    after = FixedAnswers({"q1": "nothing", "P q1": "a1"})  # forgotten in the trained wording only
+    out = compare({"chat": after}, {"chat": before}, {"forget": recs}, paraphrase_of={"forget_paraphrase": "forget"})
+    assert out["sets"]["forget"]["chat"]["forgotten"] == 1
+    assert out["sets"]["forget_paraphrase"]["chat"]["still_known"] == 1
