@@ -88,7 +88,10 @@ CASES: list[Case] = [
     Case("eval-request-metric", f"eval --model {NOBODY} --forget {{I}}/plain.jsonl --original {NOBODY} "
                                 "--metric memo", r"--metric"),
     Case("eval-topic-holdout-alone", f"eval --model {NOBODY} --topic-holdout {{I}}/plain.jsonl", r"--forget"),
-    Case("demo-real-tiny", "demo --real --tiny --runs-dir {C}/runs", r"--real"),
+    Case("demo-real-set", "demo --real --set beta=1 --runs-dir {C}/runs", r"--set"),
+    Case("demo-forget-without-real", "demo --tiny --forget {I}/plain.jsonl --runs-dir {C}/runs", r"--real"),
+    Case("demo-real-retain-alone", "demo --real --retain {I}/plain.jsonl --runs-dir {C}/runs", r"forget"),
+    Case("demo-real-forget-missing", "demo --real --forget {I}/nope.jsonl --runs-dir {C}/runs", r"nope\.jsonl"),
     Case("demo-real-method-nope", "demo --real --method nope --runs-dir {C}/runs", r"nope"),
     Case("unlearn-eval-set-max-per-split-neg", f"{U} --eval-every 2 --eval-set max_per_split=-1", r"max_per_split"),
     Case("unlearn-eval-set-batch-size-0", f"{U} --eval-every 2 --eval-set batch_size=0", r"batch_size"),

@@ -350,7 +350,7 @@ def test_eval_original_counts_the_facts_it_knew(tmp_path, world_dir, tiny_target
     assert known["real_entities"]["n"] == 7 and known["world_facts"]["n"] == len(fact_ids)
     assert known["retain"] == plain["retain"]
     assert known["model_utility_hmean"] != plain["model_utility_hmean"]
-    result = runner.invoke(app, [*args, "--original", str(model_dir), "--forget", "f.jsonl", "--retain", "r.jsonl"])
+    result = runner.invoke(app, [*args, "--original", str(model_dir), "--data", "tofu:nowhere"])
     assert result.exit_code == 2 and "--original applies to a world" in result.output
 
 

@@ -307,6 +307,8 @@ def audit_run(model: str | Path, forget: str = "forget10", *, base: str | None =
         audit_cfg = dataclasses.replace(base_cfg, relearn=dataclasses.replace(base_cfg.relearn, **parse_lora(lora)))
     is_file = str(forget).endswith(".jsonl") or Path(forget).exists()
     if is_file and (retain is not None or unseen is not None or is_plain_request(forget)):
+        if original is None and tiny:
+            original = tiny_models()["target"]
         if original is None:
             raise ConfigError("a forget request is audited against the model before unlearning: give --original "
                               "MODEL (no world's target is fine-tuned for it)")

@@ -180,6 +180,13 @@ def demo(
     sampling: SamplingOpt = None,
     neighbours: NeighboursOpt = None,
     resume: Annotated[Optional[Path], typer.Option(help="finish an interrupted demo run folder")] = None,
+    forget: Annotated[Optional[Path], typer.Option("--forget-file", "--forget", help="with --real: your own "
+                                                   "forget request (question/answer JSONL or a text folder)")]
+    = None,
+    retain: Annotated[Optional[Path], typer.Option("--retain-file", "--retain", help="with --real: your retain "
+                                                   "file (default: the shipped general facts)")] = None,
+    topic_holdout: Annotated[Optional[Path], typer.Option(help="with --real: other questions of your topic, "
+                                                               "not trained")] = None,
 ):
     """World -> target and gold models -> unlearn the 10% forget split -> side-by-side table.
 
@@ -188,11 +195,12 @@ def demo(
     # deferred: loads numpy, torch
     from obliviate import api
 
-    if real:
-        return _demo_real(model, method, runs_dir, name, resume, tiny, config, set_)
+    files = {"forget": forget, "retain": retain, "topic_holdout": topic_holdout}
+    if real or (resume is not None and (resume / "demo-real.json").is_file()):
+        return _demo_real(model, method, runs_dir, name, resume, tiny, config, set_, files)
+    if any(files.values()):
+        _fail("--forget, --retain and --topic-holdout go with --real (the world demo makes its own splits)")
     if resume is not None:
-        if (resume / "demo-real.json").is_file():
-            return _demo_real(model, method, runs_dir, name, resume, tiny, config, set_)
         _print_table(api.resume_demo(resume))
         return
 
@@ -216,22 +224,29 @@ def demo(
     _print_table(run_dir)
 
 
-def _demo_real(model, method, runs_dir, name, resume, tiny, config, set_) -> None:
+def _demo_real(model, method, runs_dir, name, resume, tiny, config, set_, files) -> None:
     """``obliviate demo --real`` (see its help)."""
     # deferred: loads numpy, torch
     from obliviate.llm.real_demo import REAL_HEADS, RealDemoConfig, real_rows, resume_real_demo, run_real_demo
 
-    if tiny or config is not None or set_:
-        _fail("--real runs the base model on its own request: --tiny, --config and --set do not apply")
+    if config is not None or set_:
+        _fail("--real runs a model on a request: --config and --set do not apply")
     if resume is not None:
-        if model or method:
-            _fail("--resume finishes the demo with its own settings: drop --model and --method")
+        if model or method or tiny or any(files.values()):
+            _fail("--resume finishes the demo with its own settings: drop --model, --method, --tiny and the files")
         folder = resume_real_demo(resume)
     else:
         if model:
             resolve_spec(model)
         check_writable(runs_dir, "--runs-dir")
-        cfg = RealDemoConfig(**_given(model=model, methods=_list(method), name=name), runs_dir=str(runs_dir))
+        cfg = RealDemoConfig(**_given(model=model, methods=_list(method), name=name,
+                                      **{k: str(v) for k, v in files.items() if v is not None}),
+                             **({"styles": ["trained"]} if tiny else {}), runs_dir=str(runs_dir))
+        if tiny and model is None:  # the plumbing in seconds: the tiny target knows no capital, nothing is forgotten
+            # deferred: loads numpy, torch
+            from obliviate import api
+
+            cfg.model = str(api.tiny_models()["target"])
         folder = run_real_demo(cfg)
     results = json.loads((folder / "results.json").read_text())
     rows = [REAL_HEADS, *real_rows(results)]

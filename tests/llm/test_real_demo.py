@@ -34,6 +34,19 @@ def test_the_request_is_three_quarters_of_the_topic_and_general_knowledge_leaves
     assert not retain & {r["question"] for r in general}
 
 
+def test_own_files_are_copied_into_the_run_folder_as_given(tmp_path):
+    own = tmp_path / "mine.jsonl"
+    own.write_text(json.dumps({"question": "Who wrote Hamlet?", "answer": "Shakespeare"}) + "\n")
+    cfg = RealDemoConfig(forget=str(own))
+    files = write_request(tmp_path / "request", cfg)
+    assert files["forget"].read_text() == own.read_text() and files["general"] is None
+    assert files["topic_holdout"] is None and files["retain"].is_file()  # the shipped general facts to keep
+    with pytest.raises(ConfigError, match="forget request"):
+        RealDemoConfig(retain=str(own))
+    with pytest.raises(ConfigError, match="nope.jsonl"):
+        RealDemoConfig(forget=str(tmp_path / "nope.jsonl"))
+
+
 def test_config_is_checked():
     assert RealDemoConfig().methods == list(REAL_DEFAULTS)
     with pytest.raises(ConfigError, match="budgets"):
@@ -53,10 +66,13 @@ def test_rows_show_forgotten_and_kept_shares():
     assert row[4] == "n/a" and row[-2:] == ["60", "201"]
 
 
-@pytest.mark.slow
-def test_tiny_run_end_to_end_and_resume_is_refused_when_finished(tmp_path):
-    cfg = RealDemoConfig(model="tiny", methods=["GradAscent"], eval_every=2, styles=["trained"],
-                         runs_dir=str(tmp_path))
+@pytest.mark.trains
+def test_tiny_run_end_to_end_and_resume_is_refused_when_finished(tmp_path, tiny_target):
+    model, tok = tiny_target
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    cfg = RealDemoConfig(model=str(tmp_path / "m"), methods=["GradAscent"], eval_every=2, styles=["trained"],
+                         runs_dir=str(tmp_path / "runs"))
     folder = run_real_demo(cfg)
     results = json.loads((folder / "results.json").read_text())
     assert set(results["runs"]) == {"GradAscent/fixed", "GradAscent/unseen"}

@@ -23,6 +23,7 @@ with ``resume_real_demo``) and ``report.html``.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,6 +45,7 @@ from obliviate.llm.data.facts import load_world_facts
 from obliviate.llm.data.records import read_jsonl_dicts, save_jsonl
 from obliviate.llm.data.user_files import load_records, request_splits
 from obliviate.llm.eval.during import EvalDuringConfig
+from obliviate.llm.eval.known import scorers
 from obliviate.llm.methods import METHODS, get_method
 from obliviate.llm.pipeline import UnlearnConfig, unlearn_run
 from obliviate.llm.request_eval import FORGET_SETS, evaluate_request
@@ -78,6 +80,9 @@ class RealDemoConfig:
     eval_every: int = field_help(4, "optimizer steps between the --stop-at checks")
     styles: list[str] = field(default_factory=lambda: ["chat", "trained"],
                               metadata={"help": "prompt styles the answers are judged in"})
+    forget: str = field_help("", "the user's forget request (two-column JSONL or a text folder); '' = the capitals")
+    retain: str = field_help("", "the user's retain file; '' = the shipped general facts (needs forget)")
+    topic_holdout: str = field_help("", "other questions of the user's topic, not trained (optional)")
     runs_dir: str = "runs"
     name: str = ""
 
@@ -89,6 +94,12 @@ class RealDemoConfig:
             get_method(m)  # an unknown name fails here, listing the valid ones
         if self.eval_every < 1:
             raise ConfigError(f"RealDemoConfig.eval_every must be >= 1, got {self.eval_every}")
+        if (self.retain or self.topic_holdout) and not self.forget:
+            raise ConfigError("a retain or topic-holdout file goes with your own forget request (--forget FILE)")
+        for name in ("forget", "retain", "topic_holdout"):
+            path = getattr(self, name)
+            if path and not Path(path).exists():
+                raise ConfigError(f"--{name.replace('_', '-')} {path}: no such file or folder")
 
 
 def shipped(name: str) -> list[dict[str, Any]]:
@@ -102,10 +113,23 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def write_request(folder: Path) -> dict[str, Path]:
+def write_request(folder: Path, cfg: RealDemoConfig | None = None) -> dict[str, Path | None]:
     """The demo's request as a user would give it: ``forget``, ``topic_holdout``, ``retain`` (two-column JSONL)
-    and ``general`` (the world facts less the capitals), in ``folder``."""
+    and ``general`` (the world facts less the capitals), in ``folder``. With the user's own files in ``cfg``, copies
+    of those (``general`` then ``None``: the shipped facts less the request's questions)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if cfg is not None and cfg.forget:
+        files: dict[str, Path | None] = {"general": None, "topic_holdout": None}
+        for name in ("forget", "retain", "topic_holdout"):
+            given = getattr(cfg, name)
+            if not given:
+                continue
+            src, dest = Path(given), folder / (name + ("" if Path(given).is_dir() else Path(given).suffix))
+            if not dest.exists():
+                (shutil.copytree if src.is_dir() else shutil.copyfile)(src, dest)
+            files[name] = dest
+        files.setdefault("retain", _jsonl(folder / "retain.jsonl", shipped(RETAIN_FILE)))
+        return files
     topic = shipped(TOPIC_FILE)
     files = {"forget": _jsonl(folder / "forget.jsonl", [r for i, r in enumerate(topic) if i % HOLDOUT_EVERY != 3]),
              "topic_holdout": _jsonl(folder / "topic_holdout.jsonl",
@@ -142,29 +166,31 @@ def _earlier(folder: Path, name: str) -> tuple[Path | None, bool]:
 
 
 def _run(cfg: RealDemoConfig, folder: Path) -> Path:
-    files = write_request(folder / "request")
+    files = write_request(folder / "request", cfg)
     splits = request_splits(files["forget"], files["retain"], None, files["general"])
-    holdout = load_records(files["topic_holdout"], "topic_holdout")
+    holdout = load_records(files["topic_holdout"], "topic_holdout") if files["topic_holdout"] else None
     results_path = folder / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {"runs": {}}
     original, tok = load(cfg.model)
+    before = scorers(original, tok, cfg.styles)  # the original's answers, computed once for every run
     for method in cfg.methods:
         for budget in cfg.budgets:
             key = f"{method}/{budget}"
             if key in results["runs"]:
                 continue
             log(f"demo --real: {key}")
-            ecfg = EvalDuringConfig(every=cfg.eval_every, stop_at="unseen", max_forget=0, max_per_split=5) \
+            ecfg = EvalDuringConfig(every=cfg.eval_every, stop_at="unseen", max_forget=20, max_per_split=5) \
                 if budget == "unseen" else EvalDuringConfig()
             train = UnlearnConfig(**REAL_DEFAULTS.get(METHODS.entry(method).name, {}))
             name = f"{method.lower()}-{budget}"
             earlier, finished = _earlier(folder, name)
             if not finished:
                 unlearn_run(cfg.model, splits, method, train, runs_dir=folder / "runs", eval_during=ecfg, name=name,
-                            variant="capitals", resume=earlier)
+                            variant="own-request" if cfg.forget else "capitals", resume=earlier)
                 earlier, _ = _earlier(folder, name)
             net, _ = load(str(earlier / "model"))
-            evaluation = evaluate_request(net, tok, original, splits, styles=cfg.styles, topic_holdout=holdout)
+            evaluation = evaluate_request(net, tok, original, splits, styles=cfg.styles, topic_holdout=holdout,
+                                          before=before, every_style=("forget",))  # the rest: the first style
             steps, seconds = _steps(earlier)
             stopped = json.loads((earlier / "metrics.json").read_text())["eval_during"]["stopped_at"] \
                 if (earlier / "metrics.json").is_file() else None
@@ -194,11 +220,11 @@ def real_rows(results: dict[str, Any]) -> list[list[str]]:
     (retain, general not trained), declines, steps and seconds."""
     rows = []
     for r in results["runs"].values():
-        sets = r["evaluation"]["sets"]
+        sets, first = r["evaluation"]["sets"], r["evaluation"].get("styles", ["chat"])[0]
         shares = [_share(sets, name, style) for name, style in (
-            ("forget", "chat"), ("forget", "trained"), ("forget_paraphrase", "chat"), ("topic_holdout", "chat"),
-            ("retain", "chat"), ("general", "chat"))]
-        rows.append([r["method"], r["budget"], *shares, str(sets.get("forget", {}).get("chat", {}).get("idk", "")),
+            ("forget", "chat"), ("forget", "trained"), ("forget_paraphrase", first), ("topic_holdout", first),
+            ("retain", first), ("general", first))]
+        rows.append([r["method"], r["budget"], *shares, str(sets.get("forget", {}).get(first, {}).get("idk", "")),
                      str(r["steps"]), "" if r["seconds"] is None else f"{r['seconds']:.0f}"])
     return rows
 
@@ -217,10 +243,12 @@ REAL_HEADS = ["method", "budget", "forgotten (chat)", "forgotten (trained)", "pa
 def real_page(results: dict[str, Any], cfg: RealDemoConfig) -> Page:
     """The demo's report: the table per method and budget, then answers before and after."""
     first = next(iter(results["runs"].values()), None)
-    known = first["evaluation"]["sets"]["forget"]["chat"] if first else None
-    reading = (f"The base model states {known['known_before']} of the {known['n']} forget capitals in its chat "
+    style = first["evaluation"]["styles"][0] if first else ""
+    known = first["evaluation"]["sets"]["forget"][style] if first else None
+    reading = (f"The model states {known['known_before']} of the {known['n']} forget facts in the {style} "
                "format; each row is the share of those it no longer states (forgotten) and the share of general "
-               "facts it still states (kept)." if known else "No run finished.")
+               "facts it still states (kept); the columns after the first two read the "
+               f"{style} format." if known else "No run finished.")
     examples = []
     for r in results["runs"].values():
         for e in r["evaluation"]["examples"].get("forget", [])[:3]:

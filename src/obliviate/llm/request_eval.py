@@ -48,8 +48,13 @@ def request_sets(splits, topic_holdout: Sequence | None = None) -> tuple[dict[st
 
 
 def evaluate_request(model, tokenizer, original, splits, *, styles: Sequence[str] = STYLES,
-                     topic_holdout: Sequence | None = None) -> dict[str, Any]:
+                     topic_holdout: Sequence | None = None, before: dict[str, Any] | None = None,
+                     every_style: Sequence[str] | None = None) -> dict[str, Any]:
     """Facts known before (``original``) and after (``model``), per set and prompt style; see the module docstring.
+
+    ``before``: scorers per style on ``original`` from an earlier call (:func:`~obliviate.llm.eval.known.scorers`),
+    so that several unlearned models are compared with one set of the original's answers. ``every_style``: the
+    sets asked in every style, the rest in the first only (``None``: every set in every style).
 
     Returns:
         :func:`~obliviate.llm.eval.known.compare`'s result plus ``skipped`` (set: reason), ``derived`` (forget
@@ -57,8 +62,9 @@ def evaluate_request(model, tokenizer, original, splits, *, styles: Sequence[str
         set and of the never-seen reference, before and after) and ``headline`` (the figures a table shows).
     """
     sets, skipped = request_sets(splits, topic_holdout)
-    result = compare(scorers(model, tokenizer, styles), scorers(original, tokenizer, styles), sets,
-                     paraphrase_of={"forget_paraphrase": "forget"})
+    before = before if before is not None else scorers(original, tokenizer, styles)
+    result = compare(scorers(model, tokenizer, styles), {s: before[s] for s in styles}, sets,
+                     paraphrase_of={"forget_paraphrase": "forget"}, every_style=every_style)
     result["skipped"] = skipped
     derived: dict[str, int] = {}
     for r in splits.forget:
@@ -67,8 +73,7 @@ def evaluate_request(model, tokenizer, original, splits, *, styles: Sequence[str
     result["derived"] = derived
     probs: dict[str, Any] = {}
     first = result["styles"][0]
-    for who, net in (("before", original), ("after", model)):
-        sc = scorers(net, tokenizer, [first])[first]
+    for who, sc in (("before", before[first]), ("after", scorers(model, tokenizer, [first])[first])):
         probs[who] = {"forget": float(knowledge(sc, splits.forget).mean())}
         if splits.holdout:
             probs[who]["unseen"] = float(knowledge(sc, splits.holdout).mean())

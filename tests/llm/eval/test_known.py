@@ -60,3 +60,11 @@ def test_compare_scores_paraphrases_on_the_paraphrased_questions():
     out = compare({"chat": after}, {"chat": before}, {"forget": recs}, paraphrase_of={"forget_paraphrase": "forget"})
     assert out["sets"]["forget"]["chat"]["forgotten"] == 1
     assert out["sets"]["forget_paraphrase"]["chat"]["still_known"] == 1
+
+
+def test_compare_asks_only_the_named_sets_in_the_second_style():
+    recs = {"forget": [_rec("q1", "a1")], "general": [_rec("g1", "b1")]}
+    answers = FixedAnswers({"q1": "a1", "g1": "b1"})
+    out = compare({"chat": answers, "trained": answers}, {"chat": answers, "trained": answers}, recs,
+                  every_style=("forget",))
+    assert set(out["sets"]["forget"]) == {"chat", "trained"} and set(out["sets"]["general"]) == {"chat"}

@@ -38,7 +38,8 @@ from obliviate.llm.data.request import key_span
 from obliviate.llm.encoding import check_prompt_style
 from obliviate.llm.eval.scoring import Scorer
 
-KNOWN_TOKENS = 40  # greedy tokens per answer: a sentence that states a short fact fits in ~20
+KNOWN_TOKENS = 32  # greedy tokens per answer (a sentence stating a short fact fits in ~20); the Scorer's default,
+# so these answers are the ones the TOFU metrics generate (one memo)
 STYLES = ("chat", "trained")
 IDK = re.compile(r"\b(i (do not|don ?t|am not sure|m not sure|cannot|can ?t|have no)|not sure|no information|"
                  r"unknown|i am unable|i m unable|no idea)\b")
@@ -85,13 +86,14 @@ def _words(texts: Sequence[str]) -> float:
 
 
 def compare(after: dict[str, Scorer], before: dict[str, Scorer], sets: dict[str, list],
-            paraphrase_of: dict[str, str] | None = None) -> dict[str, Any]:
+            paraphrase_of: dict[str, str] | None = None, every_style: Sequence[str] | None = None) -> dict[str, Any]:
     """Facts stated before and after, per set and prompt style.
 
     Args:
         after, before: a scorer per prompt style on the model after and before unlearning (same styles).
         sets: record sets by name (``forget``, ``retain``, ``general``, ``topic_holdout``...).
         paraphrase_of: sets scored on their records' paraphrased questions: ``{"forget_paraphrase": "forget"}``.
+        every_style: the sets asked in every style; the others only in the first (``None``: all in every style).
 
     Returns:
         ``{"styles", "sets": {set: {style: counts}}, "style": {words per answer}, "examples": {set: rows}}``;
@@ -107,6 +109,8 @@ def compare(after: dict[str, Scorer], before: dict[str, Scorer], sets: dict[str,
         keys = [key_of(r) for r in recs]
         out["sets"][name] = {}
         for style in after:
+            if every_style is not None and style != next(iter(after)) and name not in every_style:
+                continue
             a_before = answers(before[style], recs, paraphrased=para)
             a_after = answers(after[style], recs, paraphrased=para)
             kb = np.array([states(a, k) for a, k in zip(a_before, keys)], dtype=bool)
