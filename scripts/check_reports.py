@@ -152,6 +152,18 @@ def build(folder: Path) -> tuple[list[Path], list[str]]:
             made.append(folder / "eval.html")
     if step("unlearn", "unlearn", "--tiny", "--eval-every", "4", "--runs-dir", "unlearn-runs"):
         made.append(max((folder / "unlearn-runs").glob("*")) / "report.html")
+    if step("demo --real", "demo", "--real", "--tiny", "--method", "NPO", "--runs-dir", "real-runs"):
+        real = max((folder / "real-runs").glob("*-demo-real"))
+        made.append(real / "report.html")
+        request = real / "request"
+        if step("eval (request)", "eval", "--tiny", "--model", str(max((real / "runs").glob("*-npo-fixed"))),
+                "--forget", str(request / "forget.jsonl"), "--retain", str(request / "retain.jsonl"),
+                "--topic-holdout", str(request / "topic_holdout.jsonl"), "--out", "request-eval.json"):
+            made.append(folder / "request-eval.html")
+        if step("audit (request)", "audit", "--tiny", str(max((real / "runs").glob("*-npo-fixed"))),
+                "--forget", str(request / "forget.jsonl"), "--retain", str(request / "retain.jsonl"),
+                "--out", "request-audit.json", ok=(0, 1, 3)):
+            made.append(folder / "request-audit.html")
     if step("bench", "bench", "--tiny", "--methods", "npo,graddiff", "--seeds", "0,1", "--out", "bench"):
         made.append(folder / "bench" / "report.html")
     if step("sweep", "sweep", "--tiny", "--methods", "npo", "--budget", "2", "--out", "sweep"):

@@ -54,7 +54,7 @@ from obliviate.core.report.page import Notes, Page, Table, today, version_line
 from obliviate.core.store import atomic_write_json, stable_hash
 from obliviate.llm.data import QARecord
 from obliviate.llm.eval.attacks import RelearnConfig, knowledge, quantization_attack, relearn_attack
-from obliviate.llm.eval.known import known
+from obliviate.llm.eval.known import frame_splits, known
 from obliviate.llm.eval.metrics import METRICS, MetricContext
 from obliviate.llm.eval.metrics.mia import privleak
 from obliviate.llm.eval.metrics.plausibility import examples
@@ -308,6 +308,7 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
     stated = None
     if getattr(splits, "request", False):  # real knowledge: only the facts the original states can be forgotten
         splits, stated = _stated_by_original(splits, base)
+        splits = frame_splits(original, tokenizer, splits, scorer=base)  # the sentences the original states them in
         if not splits.forget:
             check = Check("original_knew", "precondition", "fail",
                           f"the original model's greedy answers state none of the {stated['n']} facts of the "
@@ -332,7 +333,7 @@ def audit(model, tokenizer, splits, probes=None, *, original, gold=None, cfg: Au
     checks: list[Check] = []
     unseen = gold_m["k_forget"] if gold_m else orig.get("k_holdout", math.nan)
     gap = orig["k_forget"] - unseen
-    knew = gap >= cfg.min_known_gap
+    knew = gap >= cfg.min_known_gap or stated is not None  # a request: the original states at least one fact
     auc_orig = orig.get("mia", {}).get("auc_loss")
     checks.append(Check(
         "original_knew", "precondition", "pass" if knew else "fail",
@@ -496,28 +497,19 @@ def _attack_checks(checks, model, tokenizer, splits, probes, sets, orig, gold, g
         res = [(s, (v - unseen) / gap) for s, v in traj]
         max_res = max(r for _, r in res)
         values: dict[str, Any] = {"trajectory": traj, "max_residual": max_res, "tier": tier}
-        if tier in gold_traj:
-            g = dict((int(s), v) for s, v in gold_traj[tier])
-            excess = [(v - g[s]) / gap for s, v in traj if s in g]
-            max_excess = max(excess)
-            values.update(gold_trajectory=gold_traj[tier], max_excess=max_excess)
+        reference = gold_traj.get(tier) or unseen_traj.get(tier)
+        if reference:
+            ref = dict((int(s), v) for s, v in reference)
+            max_excess = max((v - ref[s]) / gap for s, v in traj if s in ref)
+            values.update({"gold_trajectory" if tier in gold_traj else "unseen_trajectory": reference,
+                           "max_excess": max_excess})
             status = "pass" if max_excess <= tol or max_excess * gap <= cfg.noise_floor else "fail"
+            who = ("a never-trained (gold) model given the same data reaches" if tier in gold_traj else
+                   "the same budget on never-seen facts of the same kind teaches them up to")
             evidence = (f"fine-tuning {cfg.relearn.steps} steps on {tier}-relevance data: forget knowledge peaks at "
-                        f"{max_res * 100:.0f}% of the original's; a never-trained (gold) model given the same data "
-                        f"reaches {max((v - unseen) / gap for _, v in gold_traj[tier]) * 100:.0f}%; largest excess "
-                        "over "
-                        f"it {max_excess * 100:.0f}% (pass <= {tol * 100:.0f}%)")
-        elif tier in unseen_traj:
-            u = dict((int(s), v) for s, v in unseen_traj[tier])
-            excess = [(v - u[s]) / gap for s, v in traj if s in u]
-            max_excess = max(excess)
-            values.update(unseen_trajectory=unseen_traj[tier], max_excess=max_excess)
-            status = "pass" if max_excess <= tol or max_excess * gap <= cfg.noise_floor else "fail"
-            evidence = (f"fine-tuning {cfg.relearn.steps} steps on {tier}-relevance data: forget knowledge peaks at "
-                        f"{max_res * 100:.0f}% of the original's; the same budget on never-seen facts of the same "
-                        f"kind teaches them up to {max((v - unseen) / gap for _, v in unseen_traj[tier]) * 100:.0f}%; "
-                        f"largest excess of the forget set over them {max_excess * 100:.0f}% "
-                        f"(pass <= {tol * 100:.0f}%)")
+                        f"{max_res * 100:.0f}% of the original's; {who} "
+                        f"{max((v - unseen) / gap for _, v in reference) * 100:.0f}%; largest excess over it "
+                        f"{max_excess * 100:.0f}% (pass <= {tol * 100:.0f}%)")
         else:
             status = "info"
             evidence = (f"fine-tuning {cfg.relearn.steps} steps on {tier}-relevance data: forget knowledge peaks at "

@@ -56,6 +56,7 @@ from obliviate.llm.encoding import PromptFormat, collate_records, mean_nll
 from obliviate.llm.eval import options
 from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig, write_results
 from obliviate.llm.eval.harness import run_lm_eval
+from obliviate.llm.eval.known import frame_splits
 from obliviate.llm.eval.metrics import METRICS, MetricContext
 from obliviate.llm.eval.scoring import Scorer
 from obliviate.llm.eval.suite import MAX_PER_SPLIT, add_forget_quality, answer_examples
@@ -466,6 +467,7 @@ def unlearn_run(model: str, splits, method: str = "npo", cfg: TrainConfig | None
                                                                    settings=settings)
     if dist.is_main():
         save_yaml(run_dir / "config.yaml", settings)
+    splits = frame_splits(net, tok, splits)  # a request: each fact in the sentence the model states it in
     during = EvalDuring(tok, splits, ecfg, gold=(lambda: load(gold)[0]) if gold else None,
                         run_dir=run_dir) if ecfg.every else None
     try:

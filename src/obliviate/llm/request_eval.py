@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from obliviate.core.report.page import Examples, Notes, Page, Table, today, version_line
-from obliviate.llm.eval.known import STYLES, compare, scorers
+from obliviate.llm.eval.known import STYLES, compare, frame_splits, scorers
 from obliviate.llm.eval.scoring import knowledge
 
 SET_LABELS = {
@@ -58,8 +58,10 @@ def evaluate_request(model, tokenizer, original, splits, *, styles: Sequence[str
 
     Returns:
         :func:`~obliviate.llm.eval.known.compare`'s result plus ``skipped`` (set: reason), ``derived`` (forget
-        fields the tool derived: count of records), ``answer_prob`` (per-token answer probability of the forget
-        set and of the never-seen reference, before and after) and ``headline`` (the figures a table shows).
+        fields the tool derived: count of records), ``answer_prob`` (per-token probability, in the trained
+        format, of the sentences the original states the forget facts in and of the never-seen reference's,
+        :func:`~obliviate.llm.eval.known.frame_splits`, before and after) and ``headline`` (the figures a table
+        shows).
     """
     sets, skipped = request_sets(splits, topic_holdout)
     before = before if before is not None else scorers(original, tokenizer, styles)
@@ -72,11 +74,12 @@ def evaluate_request(model, tokenizer, original, splits, *, styles: Sequence[str
             derived[name] = derived.get(name, 0) + 1
     result["derived"] = derived
     probs: dict[str, Any] = {}
-    first = result["styles"][0]
-    for who, sc in (("before", before[first]), ("after", scorers(model, tokenizer, [first])[first])):
-        probs[who] = {"forget": float(knowledge(sc, splits.forget).mean())}
-        if splits.holdout:
-            probs[who]["unseen"] = float(knowledge(sc, splits.holdout).mean())
+    trained = before.get("trained") or scorers(original, tokenizer, ["trained"])["trained"]
+    framed = frame_splits(original, tokenizer, splits, scorer=trained)  # the sentences the original states them in
+    for who, sc in (("before", trained), ("after", scorers(model, tokenizer, ["trained"])["trained"])):
+        probs[who] = {"forget": float(knowledge(sc, framed.forget).mean())}
+        if framed.holdout:
+            probs[who]["unseen"] = float(knowledge(sc, framed.holdout).mean())
     result["answer_prob"] = probs
     result["headline"] = headline(result)
     return result

@@ -288,10 +288,21 @@ def _find(text: str, span: str) -> re.Match[str] | None:
 
 def _substitute(answer: str, key: str, value: str) -> str:
     """``answer`` with its key span replaced by ``value`` (the template is kept)."""
-    m = _find(answer, key)
-    if m is None:  # unreachable for checked keys; keep the value rather than lose the record
-        return value
-    return answer[: m.start()] + value + answer[m.end() :]
+    replaced = replace_span(answer, key, value)
+    return value if replaced is None else replaced  # None is unreachable for checked keys: keep the value
+
+
+def replace_span(text: str, span: str, value: str) -> str | None:
+    """``text`` with the first occurrence of ``span`` (whole words first, case-insensitive) replaced by ``value``;
+    ``None`` when ``span`` does not occur."""
+    m = _find(text, span)
+    return None if m is None else text[: m.start()] + value + text[m.end() :]
+
+
+def span_end(text: str, span: str) -> int | None:
+    """Where the first occurrence of ``span`` in ``text`` ends (whole words first, case-insensitive), or ``None``."""
+    m = _find(text, span)
+    return None if m is None else m.end()
 
 
 # ---------------------------------------------------------------- answer types and wrong values

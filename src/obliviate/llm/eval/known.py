@@ -27,6 +27,7 @@ style (words per answer) is reported apart, as ``style``.
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -34,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from obliviate.llm.data.request import key_span
+from obliviate.llm.data.records import QARecord
+from obliviate.llm.data.request import key_span, replace_span, span_end
 from obliviate.llm.encoding import check_prompt_style
 from obliviate.llm.eval.scoring import Scorer
 
@@ -136,3 +138,70 @@ def compare(after: dict[str, Scorer], before: dict[str, Scorer], sets: dict[str,
 def scorers(model, tokenizer, styles: Sequence[str]) -> dict[str, Scorer]:
     """One scorer per prompt style on ``model`` (each checked: ``trained``, ``chat`` or a ``{question}`` template)."""
     return {s: Scorer(model, tokenizer, style=check_prompt_style(s)) for s in styles}
+
+
+def frame_of(answer: str, key: str) -> str | None:
+    """The model's own answer up to the end of the sentence that states ``key``, or ``None`` when it does not
+    state it (or states it only with other accents or spacing, which cannot be cut at)."""
+    if not states(answer, key):
+        return None
+    end = span_end(answer, key)
+    if end is None:
+        return None
+    stop = re.search(r"[.!?](?=\s|$)|\n", answer[end:])
+    cut = end if stop is None else end + (stop.start() if stop.group(0) == "\n" else stop.end())
+    return answer[:cut].strip()
+
+
+def framed(records: Sequence[QARecord], frames: dict[str, str]) -> list[QARecord]:
+    """Copies of ``records`` whose answer is their frame (``frames`` by record id), the user's answer kept in
+    ``meta["given_answer"]``; derived wrong answers become the frame with another value; others are unchanged."""
+    out = []
+    for r in records:
+        frame = frames.get(r.id)
+        if frame is None:
+            out.append(r)
+            continue
+        new = copy.deepcopy(r)
+        key = key_of(r)
+        new.meta.update(given_answer=r.answer, frame=True)
+        new.answer = frame
+        if "perturbed_answers" in r.meta.get("derived", []):
+            wrong = [replace_span(frame, key, key_of(QARecord(**{**r.to_dict(), "answer": p, "meta": {}})))
+                     for p in r.perturbed_answers]
+            new.perturbed_answers = [w for w in wrong if w] or r.perturbed_answers
+        out.append(new)
+    return out
+
+
+def frame_splits(model, tokenizer, splits, scorer: Scorer | None = None):
+    """A request's splits with each fact's answer replaced by the sentence the model states it in (its greedy
+    answer in the trained format, cut after that sentence; :func:`frame_of`), where it states it.
+
+    Pretrained knowledge is stated in the model's own words ("The capital of France is Paris."), not the user's
+    ("Paris"): the likelihood of the user's wording (and of an end of text right after it) says little, and
+    training the retain set on it teaches the model a new answer style. Never-seen reference records get their
+    source fact's frame with the entity and the value replaced ("The capital of Zapaidre is Mumbai."). Records
+    the model does not state keep the user's answer. The splits of anything but a request are returned as they are.
+    ``scorer``: one on ``model`` in the trained format whose answers are already memoised.
+    """
+    if not getattr(splits, "request", False):
+        return splits
+    scorer = scorer or Scorer(model, tokenizer)
+    frames: dict[str, str] = {}
+    for recs in (splits.forget, splits.retain):
+        for r, a in zip(recs, answers(scorer, recs)):
+            f = frame_of(a, key_of(r))
+            if f:
+                frames[r.id] = f
+    by_id = {r.id: r for r in splits.forget}
+    for u in splits.holdout:
+        source = by_id.get(u.meta.get("source_id", ""))
+        if source is None or source.id not in frames:
+            continue
+        f = replace_span(frames[source.id], key_of(source), key_of(u))
+        if f:  # the entity too, where the sentence names it ("It is Paris." does not)
+            frames[u.id] = replace_span(f, source.entity, u.entity) or f
+    out = copy.copy(splits)
+    out.forget, out.retain, out.holdout = (framed(s, frames) for s in (splits.forget, splits.retain, splits.holdout))
+    return out
