@@ -100,3 +100,19 @@ def test_stop_at_unseen_stops_before_a_fixed_budget_would(request_files, fresh_t
     assert stop["step"] < steps_fixed and rows[-1]["step"] == stop["step"]
     assert during.results()["stopped_at"] == stop["step"]
     assert all(r["forget_knowledge"] > r["unseen_knowledge"] for r in rows[:-1])  # it stops at the first crossing
+
+
+@pytest.mark.trains
+def test_a_request_the_original_does_not_state_is_not_applicable(tmp_path, tiny_target):
+    from obliviate.llm.audit import NOT_APPLICABLE, audit
+
+    # answers made of words outside the tiny model's vocabulary: it cannot state them, whatever it learned
+    made_up = [{"question": f"What is the capital of Zorvania {i}?", "answer": f"Qelthuria{i}"} for i in range(5)]
+    forget = tmp_path / "forget.jsonl"
+    forget.write_text("".join(json.dumps(r) + "\n" for r in made_up))
+    splits = api.request_splits(forget)
+    model, tok = tiny_target
+    result = audit(model, tok, splits, original=model)
+    assert result.verdict == NOT_APPLICABLE
+    check = result.check("original_knew")
+    assert check.values["stated"] == 0 and check.values["n"] == 5 and "none of the 5" in check.evidence

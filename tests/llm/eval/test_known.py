@@ -68,3 +68,41 @@ def test_compare_asks_only_the_named_sets_in_the_second_style():
     out = compare({"chat": answers, "trained": answers}, {"chat": answers, "trained": answers}, recs,
                   every_style=("forget",))
     assert set(out["sets"]["forget"]) == {"chat", "trained"} and set(out["sets"]["general"]) == {"chat"}
+
+
+def test_frame_of_cuts_after_the_sentence_that_states_the_key():
+    from obliviate.llm.eval.known import frame_of
+
+    assert frame_of("The capital of France is Paris. It is big.", "Paris") == "The capital of France is Paris."
+    assert frame_of("By J.R.R. Tolkien, in 1937. More.", "J.R.R. Tolkien") == "By J.R.R. Tolkien, in 1937."
+    assert frame_of("Rome\nand more", "Rome") == "Rome"
+    assert frame_of("The capital is Lyon.", "Paris") is None
+
+
+def test_frame_splits_puts_each_fact_in_the_models_own_sentence(tmp_path):
+    import json
+
+    from obliviate.llm.data.user_files import splits_from_files
+    from obliviate.llm.eval.known import frame_splits
+
+    rows = [("France", "Paris"), ("Japan", "Tokyo")]
+    forget = tmp_path / "f.jsonl"
+    forget.write_text("".join(json.dumps({"question": f"What is the capital of {c}?", "answer": a}) + "\n"
+                              for c, a in rows))
+    retain = tmp_path / "r.jsonl"
+    retain.write_text(json.dumps({"question": "How many days are in a week?", "answer": "7"}) + "\n")
+    splits = splits_from_files(forget, retain)
+    said = {"What is the capital of France?": "The capital of France is Paris. Lovely city.",
+            "What is the capital of Japan?": "I am not sure.",  # not stated: keeps the user's answer
+            "How many days are in a week?": "A week has 7 days."}
+    out = frame_splits(None, None, splits, scorer=FixedAnswers(said))
+    france, japan = out.forget
+    assert france.answer == "The capital of France is Paris." and france.meta["given_answer"] == "Paris"
+    assert all(p.startswith("The capital of France is ") and "Paris" not in p for p in france.perturbed_answers)
+    assert japan.answer == "Tokyo" and "frame" not in japan.meta
+    assert out.retain[0].answer == "A week has 7 days."
+    ref = next(u for u in out.holdout if u.meta["source_id"] == france.id)
+    assert ref.answer == f"The capital of {ref.entity} is {ref.meta['key']}." and ref.meta["frame"]
+    assert splits.forget[0].answer == "Paris"  # the splits given are not changed
+    plain = type(splits)(**{**splits.__dict__, "request": False})
+    assert frame_splits(None, None, plain, scorer=FixedAnswers(said)) is plain
