@@ -77,7 +77,7 @@ class RealDemoConfig:
                                metadata={"help": "methods, each at its REAL_DEFAULTS settings"})
     budgets: list[str] = field(default_factory=lambda: list(BUDGETS),
                                metadata={"help": "fixed (the method's epochs) and/or unseen (--stop-at unseen)"})
-    eval_every: int = field_help(4, "optimizer steps between the --stop-at checks")
+    eval_every: int = field_help(2, "optimizer steps between the --stop-at checks")
     styles: list[str] = field(default_factory=lambda: ["chat", "trained"],
                               metadata={"help": "prompt styles the answers are judged in"})
     forget: str = field_help("", "the user's forget request (two-column JSONL or a text folder); '' = the capitals")
