@@ -191,16 +191,7 @@ def resume_demo(run_dir: str | Path) -> Path:
 
 def load_audited(spec: str | Path):
     """The model to audit: a model folder, a run folder (its ``model/``), or any model spec."""
-    path = Path(spec)
-    if path.is_dir() and (path / "model" / "config.json").is_file():
-        path = path / "model"
-    if path.is_dir() and (path / "config.json").is_file():
-        # deferred: loads transformers
-        from transformers import AutoModelForCausalLM
-
-        return AutoModelForCausalLM.from_pretrained(path).eval()
-    resolve_spec(str(spec))
-    return load(str(spec))[0]
+    return load_with_tokenizer(spec)[0]
 
 
 def tiny_models() -> dict[str, Path]:
