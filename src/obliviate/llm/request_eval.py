@@ -19,6 +19,7 @@ utility that the retain term cannot inflate).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,18 +66,16 @@ def evaluate_request(model, tokenizer, original, splits, *, styles: Sequence[str
     """
     sets, skipped = request_sets(splits, topic_holdout)
     before = before if before is not None else scorers(original, tokenizer, styles)
-    result = compare(scorers(model, tokenizer, styles), {s: before[s] for s in styles}, sets,
+    after = scorers(model, tokenizer, styles)
+    result = compare(after, {s: before[s] for s in styles}, sets,
                      paraphrase_of={"forget_paraphrase": "forget"}, every_style=every_style)
     result["skipped"] = skipped
-    derived: dict[str, int] = {}
-    for r in splits.forget:
-        for name in r.meta.get("derived", []):
-            derived[name] = derived.get(name, 0) + 1
-    result["derived"] = derived
+    result["derived"] = dict(Counter(name for r in splits.forget for name in r.meta.get("derived", [])))
     probs: dict[str, Any] = {}
     trained = before.get("trained") or scorers(original, tokenizer, ["trained"])["trained"]
     framed = frame_splits(original, tokenizer, splits, scorer=trained)  # the sentences the original states them in
-    for who, sc in (("before", trained), ("after", scorers(model, tokenizer, ["trained"])["trained"])):
+    trained_after = after.get("trained") or scorers(model, tokenizer, ["trained"])["trained"]
+    for who, sc in (("before", trained), ("after", trained_after)):
         probs[who] = {"forget": float(knowledge(sc, framed.forget).mean())}
         if framed.holdout:
             probs[who]["unseen"] = float(knowledge(sc, framed.holdout).mean())

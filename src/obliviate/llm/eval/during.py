@@ -383,14 +383,15 @@ class EvalDuring:
 
     def _score(self, step: int) -> dict[str, Any]:
         t0 = time.time()
+        scorer = Scorer(self._trainer.model, self.tokenizer, self.config.batch_size)  # one memo for both below
         with preserved_rng():
             metrics, _ = evaluate(self._trainer.model, self.tokenizer, self.splits,
                                   gold_forget_truth_ratios=self.gold_truth_ratios,
-                                  max_per_split=self.config.max_per_split or None, batch_size=self.config.batch_size)
+                                  max_per_split=self.config.max_per_split or None, batch_size=self.config.batch_size,
+                                  scorer=scorer)
         reference = {}
         if self.splits.holdout:  # per-token answer probability, forget vs the never-seen reference (--stop-at)
-            with preserved_rng():
-                scorer = Scorer(self._trainer.model, self.tokenizer, self.config.batch_size)
+            with preserved_rng():  # the forget answers' log-probs are the evaluation's, memoised
                 for key, recs in (("forget_knowledge", self.splits.forget), ("unseen_knowledge", self.splits.holdout)):
                     reference[key] = float(knowledge(scorer, subsample(recs, self.config.max_forget or None),
                                                      desc="scoring the never-seen reference").mean())
