@@ -56,6 +56,7 @@ from obliviate.core.report.board import (
     write_board,
 )
 from obliviate.core.report.page import Examples, Table, pyplot
+from obliviate.core.stats import LEVEL, finite, t_interval
 from obliviate.core.store import atomic_dir, atomic_write_json, open_shared_out_dir
 from obliviate.llm import pipeline
 from obliviate.llm.audit import AuditConfig, audit
@@ -439,7 +440,6 @@ def _log10_fq(met: dict[str, Any]) -> float:
 
 # ---------------------------------------------------------------- statistics over seeds
 
-LEVEL = 0.95  # confidence level of the intervals
 ALPHA = 0.05  # significance level of the comparisons with a column's best method
 BETTER = {  # which way is better, for the significance marks ("zero": closest to 0, compared as |x|)
     "forget_quality_log10": "high", "model_utility": "high", "privleak": "zero", "relearn_recovery": "low",
@@ -447,28 +447,6 @@ BETTER = {  # which way is better, for the significance marks ("zero": closest t
     "alignment": "high", "unlearn_seconds": "low",
     "plausible": "high",
 }
-
-
-def _finite(xs: Any) -> np.ndarray:
-    a = np.asarray(xs, dtype=float).ravel()
-    return a[np.isfinite(a)]
-
-
-def t_interval(xs: Any, level: float = LEVEL) -> tuple[float, float]:
-    """The t-interval of the mean over seeds: ``mean ± t_{(1+level)/2, n-1} * s / sqrt(n)``.
-
-    ``s`` is the sample standard deviation (ddof 1) of the finite values;
-    ``(nan, nan)`` for fewer than two of them. Equal to
-    ``scipy.stats.t.interval(level, n - 1, loc=mean, scale=s / sqrt(n))``.
-    """
-    # deferred: loads scipy
-    from scipy import stats
-
-    a = _finite(xs)
-    if len(a) < 2:
-        return math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(a) - 1)) * float(a.std(ddof=1)) / math.sqrt(len(a))
-    return float(a.mean()) - half, float(a.mean()) + half
 
 
 def welch_pvalue(a: Any, b: Any) -> float:
@@ -480,7 +458,7 @@ def welch_pvalue(a: Any, b: Any) -> float:
     # deferred: loads scipy
     from scipy import stats
 
-    a, b = _finite(a), _finite(b)
+    a, b = finite(a), finite(b)
     if len(a) < 2 or len(b) < 2:
         return 1.0
     with warnings.catch_warnings():
@@ -519,7 +497,7 @@ def compare_to_best(samples: dict[str, Any], better: str = "high", alpha: float 
     """
     if better not in ("high", "low", "zero"):
         raise ConfigError(f"better must be high, low or zero, got {better!r}")
-    xs = {k: (np.abs(a) if better == "zero" else a) for k, v in samples.items() if len(a := _finite(v)) >= 2}
+    xs = {k: (np.abs(a) if better == "zero" else a) for k, v in samples.items() if len(a := finite(v)) >= 2}
     if len(xs) < 2:
         return None
     sign = 1.0 if better == "high" else -1.0
