@@ -83,12 +83,13 @@ def test_two_column_request_runs_through_unlearn_eval_and_audit(request_files, t
 
 
 @pytest.mark.trains
-def test_stop_at_unseen_stops_before_a_fixed_budget_would(request_files, fresh_target, tmp_path):
+@pytest.mark.parametrize("suite", [True, False])
+def test_stop_at_unseen_stops_before_a_fixed_budget_would(request_files, fresh_target, tmp_path, suite):
     f = request_files
     model, tok = fresh_target
     splits = api.request_splits(f["forget"], f["retain"], f["unseen"])
     cfg = api.UnlearnConfig(epochs=6.0, lr=1e-3, batch_size=4, checkpoint_every=0)
-    during = EvalDuring(tok, splits, EvalDuringConfig(every=2, stop_at="unseen", max_per_split=4),
+    during = EvalDuring(tok, splits, EvalDuringConfig(every=2, stop_at="unseen", max_per_split=4, suite=suite),
                         run_dir=tmp_path / "stop")
     (tmp_path / "stop").mkdir()
     api.unlearn(model, tok, splits, "GradAscent", cfg, callbacks=[during])
@@ -101,6 +102,8 @@ def test_stop_at_unseen_stops_before_a_fixed_budget_would(request_files, fresh_t
     assert stop["step"] < steps_fixed and rows[-1]["step"] == stop["step"]
     assert during.results()["stopped_at"] == stop["step"]
     assert all(r["forget_knowledge"] > reference for r in rows[:-1])  # it stops at the first crossing
+    # without the suite only the stop rule's figures are scored (utility is the suite's)
+    assert all((r["model_utility_hmean"] is not None) == suite for r in rows)
 
 
 @pytest.mark.trains

@@ -88,6 +88,8 @@ def test_config_is_validated(splits, tiny_target):
         EvalDuringConfig(every=2, keep_threshold=1.5)
     with pytest.raises(ConfigError, match="gold"):
         EvalDuring(tiny_target[1], splits, EvalDuringConfig(every=2, keep="best"))
+    with pytest.raises(ConfigError, match="suite=false"):
+        EvalDuringConfig(every=2, suite=False)  # nothing would be scored but the --stop-at figures
 
 
 def _record_states(model):
