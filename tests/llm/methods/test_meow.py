@@ -29,6 +29,22 @@ def test_rule_inversion_needs_a_value():
     assert rule_inversions(rec, {"bio": ["x"]}, 4) is None
 
 
+def test_a_request_swaps_its_key_span_for_another_of_the_same_answer_type():
+    def rec(i, q, a, key, kind):
+        return QARecord(f"r/{i}", "", q, a, q, a, [], "request", meta={"key": key, "answer_type": kind})
+
+    records = [rec(0, "Who wrote Hamlet?", "Hamlet was written by William Shakespeare.", "Shakespeare", "person"),
+               rec(1, "Who wrote 1984?", "It was written by George Orwell.", "Orwell", "person"),
+               rec(2, "Who wrote Emma?", "Emma is by Jane Austen.", "Austen", "person"),
+               rec(3, "What is the capital of Peru?", "The capital of Peru is Lima.", "Lima", "place")]
+    pools = value_pools(records)
+    assert pools == {"key:person": ["Austen", "Orwell", "Shakespeare"], "key:place": ["Lima"]}
+    assert sorted(rule_inversions(records[0], pools, 4)) == ["Hamlet was written by William Austen.",
+                                                             "Hamlet was written by William Orwell."]
+    assert rule_inversions(records[3], pools, 4) is None  # no other place to swap in: the LLM writes them
+    assert not is_inversion(records[1], "Written by Orwell, surely.")  # the key span itself is never kept
+
+
 def test_selection_by_memo():
     cands, scores = ["a", "b", "c", "d"], [0.2, 0.9, 0.5, 0.1]
     assert select(cands, scores, 2, "largest", "k") == ["b", "c"]

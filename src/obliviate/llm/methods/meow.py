@@ -3,7 +3,9 @@
 1. **Invert** each forget fact into ``n_inverted`` answers that contradict it:
    rule-based when the record carries its value (``meta["value"]``, as every
    generated-world record does): the value is swapped for another value of the
-   same fact type seen in the data; otherwise a local LLM writes them
+   same fact type seen in the data; a forget request's key span
+   (``meta["key"]``, given or derived) is swapped for another key span of the
+   same answer type (a person for a person, a place for a place); otherwise a local LLM writes them
    (``temperature`` 0.9, the paper's setting; the model being unlearned unless
    ``inverter_model`` names another), topped up from the record's perturbed
    answers when it writes too few valid ones. An inversion never equals the
@@ -51,12 +53,26 @@ INVERT_PROMPT = ("Each question has a true answer and a false answer that contra
 META_WORDS = {"false", "true", "answer", "question", "correct", "incorrect", "wrong"}
 
 
+def _value(record: QARecord) -> str | None:
+    """The value a rule swaps: a world record's ``meta["value"]``, else a request's key span (``meta["key"]``)."""
+    value = record.meta.get("value", record.meta.get("key"))
+    return None if value is None else str(value)
+
+
+def _kind(record: QARecord) -> str:
+    """The pool a record's value is drawn from: its fact type, or for a key span its answer type."""
+    if "value" in record.meta or "key" not in record.meta:
+        return record.fact_type
+    return "key:" + str(record.meta.get("answer_type", record.fact_type))
+
+
 def value_pools(records: Sequence[QARecord]) -> dict[str, list[str]]:
-    """Values seen per fact type (sorted, for a deterministic draw)."""
+    """Values seen per fact type, and key spans per answer type (sorted, for a deterministic draw)."""
     pools: dict[str, set[str]] = {}
     for r in records:
-        if "value" in r.meta:
-            pools.setdefault(r.fact_type, set()).add(str(r.meta["value"]))
+        value = _value(r)
+        if value:
+            pools.setdefault(_kind(r), set()).add(value)
     return {k: sorted(v) for k, v in pools.items()}
 
 
@@ -67,8 +83,8 @@ def is_inversion(record: QARecord, text: str) -> bool:
         return False
     if _contains(words, rouge_tokens(record.answer)) or _contains(words, rouge_tokens(record.paraphrased_answer)):
         return False
-    value = record.meta.get("value")
-    return not (value and rouge_tokens(str(value)) and _contains(words, rouge_tokens(str(value))))
+    value = _value(record)
+    return not (value and rouge_tokens(value) and _contains(words, rouge_tokens(value)))
 
 
 def _contains(words: list[str], part: list[str]) -> bool:
@@ -77,11 +93,10 @@ def _contains(words: list[str], part: list[str]) -> bool:
 
 def rule_inversions(record: QARecord, pools: dict[str, list[str]], n: int) -> list[str] | None:
     """Up to ``n`` answers with the value swapped for another of its type; None if the rule does not apply."""
-    value = record.meta.get("value")
-    if value is None or str(value) not in record.answer:
+    value = _value(record)
+    if not value or value not in record.answer:
         return None
-    value = str(value)
-    options = [v for v in pools.get(record.fact_type, []) if v != value and v != record.entity]
+    options = [v for v in pools.get(_kind(record), []) if v != value and v != record.entity]
     random.Random(f"meow/{record.id}").shuffle(options)
     out: list[str] = []
     for v in options:
@@ -147,7 +162,8 @@ class MEOW(Method):
         n_inverted: int = field_help(4, "inverted answers written per forget question (N)")
         top_k: int = field_help(3, "inverted answers trained per question, chosen by MEMO")
         selection: str = field_help("largest", "which MEMO scores to keep: largest (released code), smallest, random")
-        inverter: str = field_help("auto", "auto (rules when records carry their value, else llm), rules, llm")
+        inverter: str = field_help("auto", "auto (rules when records carry their value or key span, else llm), rules, "
+                                               "llm")
         inverter_model: str = field_help("", "model spec that writes inversions (default: the model unlearned)")
         temperature: float = field_help(0.9, "sampling temperature of the LLM inverter")
         memo_stride: int = field_help(5, "characters between MEMO prefix cuts (i = 1, 6, 11, ...)")
