@@ -22,6 +22,7 @@ from obliviate.core.cliutil import fail as _fail
 from obliviate.core.cliutil import given as _given
 from obliviate.core.config import check_number, from_dict, load_yaml, parse_overrides, set_dotted, to_dict
 from obliviate.core.errors import DataError
+from obliviate.core.progress import log
 from obliviate.core.report import write_report
 from obliviate.core.report.html import table_rows
 from obliviate.core.store import check_own_file, check_own_folder
@@ -380,8 +381,9 @@ def unlearn(
     gold: Annotated[Optional[str], typer.Option(help="gold (retain-only) model: forget quality of the --eval-every "
                                                      "evaluations (same tokenizer)")] = None,
     eval_set: Annotated[Optional[list[str]], typer.Option("--eval-set", help="evaluation setting key=value: "
-                                                          "max_forget (40), max_per_split (20), batch_size (16) "
-                                                          "(repeatable)")] = None,
+                                                          "max_forget (40), max_per_split (20), batch_size (16), "
+                                                          "suite (true; false with --stop-at: only the figures it "
+                                                          "reads) (repeatable)")] = None,
     stop_at: Annotated[Optional[str], typer.Option(help="unseen: stop once the forget set's answer probability "
                                                         "reaches the never-seen reference's (built from a plain "
                                                         "forget request, or --holdout), checked every --eval-every N "
@@ -440,6 +442,8 @@ def unlearn(
     if resume is None:
         check_writable(runs_dir, "--runs-dir")
     splits = _splits(world, split, forget, retain, holdout, data, data_set)
+    if getattr(splits, "request", False) and lr is None and epochs is None and not train_set:
+        cfg = _real_defaults(cfg, method, ecfg)
     sources = {"split": split, "lora_save": lora_save, "data": data or "", "data_set": list(data_set or []),
                "forget": str(forget or ""), "retain": str(retain or ""), "holdout": str(holdout or "")}
     run = api.unlearn_run(model, splits, method, cfg, method_config=m.to_dict(), runs_dir=runs_dir, resume=resume,
@@ -450,6 +454,24 @@ def unlearn(
             typer.echo(f"kept the model of step {run.kept['step']} ({ecfg.keep}); trajectory: "
                        f"{run.folder / 'trajectory.jsonl'}, report: {run.folder / 'report.html'}")
         typer.echo(str(run.folder))
+
+
+def _real_defaults(cfg, method: str, ecfg):
+    """``cfg`` with the method's defaults for pretrained knowledge (a forget request given without --lr and
+    --epochs): what ``obliviate sweep --real`` picked, recorded in REAL_DEFAULTS."""
+    # deferred: loads numpy, torch
+    from obliviate.llm.methods import METHODS
+    from obliviate.llm.pipeline import parse_run_spec
+    from obliviate.llm.real_demo import REAL_DEFAULTS
+
+    name = METHODS.entry(parse_run_spec(method)[0]).name
+    if name not in REAL_DEFAULTS:
+        return cfg
+    picked = REAL_DEFAULTS[name]
+    note = "" if ecfg.stop_at else "; they were picked with --stop-at unseen, which stops at the never-seen reference"
+    log(f"{name} on a forget request: lr {picked['lr']:g}, at most {picked['epochs']:g} epochs (its defaults for "
+        f"pretrained knowledge, docs/BENCHMARKS.md 'sweep --real'; --lr and --epochs set your own){note}")
+    return dataclasses.replace(cfg, **picked)
 
 
 def _lm_eval_tasks(names: Optional[str], task_dir: Optional[Path], limit: Optional[int]) -> list[str]:
@@ -785,13 +807,31 @@ def sweep(
     profile: Annotated[Optional[str], typer.Option(help="world profile: standard (the leaderboard's: 12 validation "
                                                         "people set apart, the bench's gold reused), tofu, or demo "
                                                         "(the default)")] = None,
+    real: Annotated[bool, typer.Option(help="no world: tune each method's learning rate on a request about "
+                                            "pretrained knowledge (forget who wrote 58 books, keep general facts), "
+                                            "every config stopped at the never-seen reference (~2 min a config "
+                                            "on 2 CPU cores)")] = False,
+    forget: Annotated[Optional[Path], typer.Option("--forget-file", "--forget", help="with --real: your own "
+                                                   "forget request to tune on")] = None,
+    retain: Annotated[Optional[Path], typer.Option("--retain-file", "--retain", help="with --real: your retain "
+                                                   "file (default: the shipped general facts)")] = None,
+    unseen: Annotated[Optional[Path], typer.Option(help="with --real: never-seen facts of the same kind "
+                                                        "(default: built from the request)")] = None,
 ):
     """Tune each method (learning rate, epochs, its own weights) on validation forget people, never the reported
-    ones; writes sweep.json for `obliviate bench --configs`."""
+    ones; writes sweep.json for `obliviate bench --configs`.
+
+    With --real: per-method defaults for unlearning what a pretrained model knows (real-sweep.json).
+    """
     # deferred: loads numpy, torch
     from obliviate import api
     from obliviate.llm import sweep as sw
 
+    files = {"forget": forget, "retain": retain, "unseen": unseen}
+    if real:
+        return _sweep_real(out, tiny, model, methods, files, config, set_, splits, budget, seed, profile)
+    if any(files.values()):
+        _fail("--forget, --retain and --unseen go with --real (the world sweep tunes on validation people)")
     cfg = api.sweep_config_for(tiny=tiny, config=config, profile=profile, budget=budget, seed=seed,
                                overrides=parse_overrides(set_),
                                **_given(variants=_list(splits), methods=_list(methods), model=model or None))
@@ -799,6 +839,29 @@ def sweep(
     folder = sw.run_sweep(cfg, out)
     typer.echo((folder / "sweep.md").read_text())
     typer.echo(f"tuned bench: obliviate bench --configs {folder / 'sweep.json'} --out {folder}-bench")
+
+
+def _sweep_real(out, tiny, model, methods, files, config, set_, splits, budget, seed, profile) -> None:
+    """``obliviate sweep --real`` (see its help)."""
+    # deferred: loads numpy, torch
+    from obliviate.llm.real_sweep import RealSweepConfig, run_real_sweep
+
+    if config is not None or set_ or splits or budget is not None or profile:
+        _fail("--real tunes the learning rate on a request: --config, --set, --forget-splits, --budget and "
+              "--profile do not apply")
+    if model:
+        resolve_spec(model)
+    cfg = RealSweepConfig(**_given(model=model, methods=_list(methods), seed=seed,
+                                   **{k: str(v) for k, v in files.items() if v is not None}))
+    if tiny and model is None:  # the plumbing in seconds: the tiny target knows no author, nothing is forgotten
+        # deferred: loads numpy, torch
+        from obliviate import api
+
+        cfg.model, cfg.style = str(api.tiny_models()["target"]), "trained"
+    out = Path("runs/real-sweep") if out == Path("runs/sweep") else out
+    check_writable(out, "--out")
+    folder = run_real_sweep(cfg, out)
+    typer.echo((folder / "real-sweep.md").read_text())
 
 
 @app.command()
@@ -889,16 +952,31 @@ def graph_bench(
     datasets: Annotated[Optional[str], typer.Option(help="comma-separated datasets (default cora,citeseer)")] = None,
     tasks: Annotated[Optional[str], typer.Option(help="comma-separated tasks (default edge,node)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="comma-separated seeds (default 0,1,2,3,4)")] = None,
-    backbone: Annotated[Optional[str], typer.Option(help="gcn, gat or gin (default gcn)")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="comma-separated backbones among gcn, gat, gin (default "
+                                                        "gcn)")] = None,
+    where: Annotated[Optional[str], typer.Option(help="comma-separated edge sampling: random, in or out of the test "
+                                                      "edges' 2-hop subgraph (default random)")] = None,
+    fraction: Annotated[Optional[str], typer.Option(help="comma-separated shares of training edges deleted, e.g. "
+                                                         "0.005,0.01,0.02,0.05 (default 0.005)")] = None,
+    node_fraction: Annotated[Optional[float], typer.Option(help="share of nodes deleted (node task; default "
+                                                                "0.01)")] = None,
     data_dir: DataDirOpt = None,
 ):
-    """Every graph method x dataset x task x seed against Retrain; leaderboard.md, report.html, chart.png."""
+    """Every graph method x dataset x task x setting x seed against Retrain of the same seed and setting (distance
+    to Retrain is the headline); leaderboard.md, report.html, chart.png."""
     # deferred: loads numpy, torch
     from obliviate.graph.bench import GraphBenchConfig, GraphRunConfig, run_graph_bench
 
-    run = GraphRunConfig(**_given(backbone=backbone, data_dir=str(data_dir) if data_dir else None))
+    run = GraphRunConfig(**_given(data_dir=str(data_dir) if data_dir else None))
+    fractions = None
+    if fraction:
+        try:
+            fractions = [float(f) for f in _list(fraction)]
+        except ValueError:
+            _fail(f"--fraction takes comma-separated numbers (0.005,0.05), got {fraction!r}")
     cfg = GraphBenchConfig(run=run, **_given(methods=_list(methods), datasets=_list(datasets), tasks=_list(tasks),
-                                             seeds=_seed_list(seeds) if seeds else None))
+                                             seeds=_seed_list(seeds) if seeds else None, backbones=_list(backbone),
+                                             wheres=_list(where), fractions=fractions, node_fraction=node_fraction))
     check_writable(out, "--out")
     out = run_graph_bench(cfg, out)
     typer.echo((out / "leaderboard.md").read_text())

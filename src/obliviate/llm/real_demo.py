@@ -57,15 +57,32 @@ HOLDOUT_EVERY = 4  # every 4th question of the topic is held out: 15 of 60
 BUDGETS = ("fixed", "unseen")
 COMMAND, CONFIG = "demo-real", "demo-real.json"
 
-# Per-method training settings on pretrained knowledge. NPO, GradDiff and IdkPO keep the world's defaults
-# (lr 2e-5, 5 epochs); RMU at them removed nothing in issue 26's trial and needed 5x the learning rate. These are
-# not the result of a sweep: docs/BENCHMARKS.md ("Real knowledge") shows what they do on the demo's request, at
-# their fixed budget and with --stop-at unseen, which is the part of the budget question a sweep cannot settle.
+# Per-method training settings on pretrained knowledge: the learning rate `obliviate sweep --real` picked for each
+# method (of 2e-5 and 1e-4, every config stopped at the never-seen reference; request: who wrote 58 books, not the
+# demo's capitals; docs/BENCHMARKS.md "sweep --real"). The epochs are the fixed budget (the demo's "fixed" runs and
+# a forget request without --stop-at); the sweep capped its stopped runs at 1.5 epochs, and with a constant
+# learning rate a stopped run takes the same steps under either cap. `unlearn` applies these to a forget request
+# given without --lr and --epochs. RMU and SAEGuided need 5x the world's rate; KLUE, MEOW, SatImp and SimNPO reach
+# the reference at neither rate within the cap (their rows say how far they got).
+DEMO_METHODS = ("NPO", "GradDiff", "RMU", "IdkPO")  # two ascent methods, a representation method, a refusal
 REAL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "NPO": {"lr": 2e-5, "epochs": 5.0},
-    "GradDiff": {"lr": 2e-5, "epochs": 5.0},
-    "RMU": {"lr": 1e-4, "epochs": 5.0},
+    "AltPO": {"lr": 1e-4, "epochs": 5.0},
+    "CE-U": {"lr": 2e-5, "epochs": 5.0},
+    "FLAT": {"lr": 2e-5, "epochs": 5.0},
+    "GradAscent": {"lr": 2e-5, "epochs": 5.0},
+    "GradDiff": {"lr": 1e-4, "epochs": 5.0},
     "IdkPO": {"lr": 2e-5, "epochs": 5.0},
+    "KL": {"lr": 2e-5, "epochs": 5.0},
+    "KLUE": {"lr": 1e-4, "epochs": 5.0},
+    "MEOW": {"lr": 1e-4, "epochs": 5.0},
+    "NPO": {"lr": 1e-4, "epochs": 5.0},
+    "PDU": {"lr": 2e-5, "epochs": 5.0},
+    "RMU": {"lr": 1e-4, "epochs": 5.0},
+    "SAEGuided": {"lr": 1e-4, "epochs": 5.0},
+    "SatImp": {"lr": 2e-5, "epochs": 5.0},
+    "SimNPO": {"lr": 1e-4, "epochs": 5.0},
+    "UNDIAL": {"lr": 2e-5, "epochs": 5.0},
+    "WGA": {"lr": 1e-4, "epochs": 5.0},
 }
 
 
@@ -74,7 +91,7 @@ class RealDemoConfig:
     """What ``obliviate demo --real`` runs."""
 
     model: str = field_help(DEFAULT_MODEL, "the model to unlearn (it must know the topic)")
-    methods: list[str] = field(default_factory=lambda: list(REAL_DEFAULTS),
+    methods: list[str] = field(default_factory=lambda: list(DEMO_METHODS),
                                metadata={"help": "methods, each at its REAL_DEFAULTS settings"})
     budgets: list[str] = field(default_factory=lambda: list(BUDGETS),
                                metadata={"help": "fixed (the method's epochs) and/or unseen (--stop-at unseen)"})
@@ -110,7 +127,8 @@ def shipped(name: str) -> list[dict[str, Any]]:
         return [row for _, row in read_jsonl_dicts(path)]
 
 
-def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``rows`` as a JSONL file, one object per line (written atomically)."""
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
@@ -129,13 +147,13 @@ def write_request(folder: Path, cfg: RealDemoConfig | None = None) -> dict[str, 
             if not dest.exists():
                 (shutil.copytree if src.is_dir() else shutil.copyfile)(src, dest)
             files[name] = dest
-        files.setdefault("retain", _jsonl(folder / "retain.jsonl", shipped(RETAIN_FILE)))
+        files.setdefault("retain", write_jsonl(folder / "retain.jsonl", shipped(RETAIN_FILE)))
         return files
     topic = shipped(TOPIC_FILE)
-    files = {"forget": _jsonl(folder / "forget.jsonl", [r for i, r in enumerate(topic) if i % HOLDOUT_EVERY != 3]),
-             "topic_holdout": _jsonl(folder / "topic_holdout.jsonl",
+    files = {"forget": write_jsonl(folder / "forget.jsonl", [r for i, r in enumerate(topic) if i % HOLDOUT_EVERY != 3]),
+             "topic_holdout": write_jsonl(folder / "topic_holdout.jsonl",
                                      [r for i, r in enumerate(topic) if i % HOLDOUT_EVERY == 3]),
-             "retain": _jsonl(folder / "retain.jsonl", shipped(RETAIN_FILE))}
+             "retain": write_jsonl(folder / "retain.jsonl", shipped(RETAIN_FILE))}
     general = [r for r in load_world_facts() if r.meta.get("attribute") != "capital"]
     files["general"] = save_jsonl(general, folder / "general.jsonl")
     return files
