@@ -41,7 +41,6 @@ CROSS_CUTTING = {
 UNTESTED = {
     "api.py": "the facade: its demo flow runs end to end in tests/test_cli.py, its configs in test_bad_inputs.py",
     "core/cliutil.py": "one-line CLI errors, asserted for every command by tests/test_bad_inputs.py",
-    "graph/metrics.py": "measured in every graph method test (graph/methods/test_base.py); no test of its own",
     "graph/methods/grad_ascent.py": "run by the graph-method contract (graph/methods/test_base.py)",
     "graph/methods/retrain.py": "run by the graph-method contract (graph/methods/test_base.py)",
     "llm/data/formats/fields.py": "the record builders of every format, tested through llm/data/formats/",

@@ -35,8 +35,29 @@ def test_graph_bench_runs_every_method_resumes_and_reports(tmp_path, toy_planeto
     for (task, method), r in rows.items():
         assert r["runs"] == 2 and r["utility"] == r["utility"] and r["flops"] > 0, (task, method)
     assert rows[("edge", "D2DGN")]["deleted_auc"] > rows[("edge", "D2DGN")]["original_deleted_auc"]
-    assert "| cora | edge | D2DGN | 2 |" in (out / "leaderboard.md").read_text()
+    assert "| cora | edge | gcn, random, 5% | D2DGN | 2 |" in (out / "leaderboard.md").read_text()
+    assert rows[("edge", "Retrain")]["distance"] == 0.0 and rows[("edge", "Retrain")]["distance_ci"] == [0.0, 0.0]
+    for (_task, method), r in rows.items():  # every method is measured against Retrain of its own seed
+        assert 0 <= r["distance"] < 1 and r["distance_ci"][0] <= r["distance"] <= r["distance_ci"][1], method
+    assert "closest to Retrain" in (out / "report.html").read_text()
     assert "data:image/png;base64" in (out / "report.html").read_text() and (out / "chart.png").is_file()
+
+
+@pytest.mark.trains
+def test_graph_bench_cli_grid_of_settings(tmp_path, toy_planetoid):
+    out = tmp_path / "grid"
+    result = runner.invoke(app, ["graph", "bench", "--methods", "Retrain,GradAscent", "--tasks", "edge",
+                                 "--datasets", "cora", "--seeds", "0", "--where", "random,in", "--fraction",
+                                 "0.02,0.05", "--backbone", "gin", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (out / "runs").iterdir())
+    assert len(names) == 2 * 2 * 2 and "cora-edge-gradascent-s0-gin-in-f0.02" in names
+    rows = json.loads((out / "leaderboard.json").read_text())["rows"]
+    assert {r["setting"] for r in rows} == {"gin, random, 2%", "gin, random, 5%", "gin, in, 2%", "gin, in, 5%"}
+    result = runner.invoke(app, ["graph", "bench", "--fraction", "a lot", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "--fraction" in result.output
+    result = runner.invoke(app, ["graph", "bench", "--where", "nearby", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "random, in, out" in result.output
 
 
 @pytest.mark.trains

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from obliviate.core.config import check_number, mean_std, save_yaml, to_dict
+from obliviate.core.config import check_number, save_yaml, to_dict
 from obliviate.core.errors import ConfigError
 from obliviate.core.method import save_method_run
 from obliviate.core.progress import log
@@ -48,6 +48,7 @@ from obliviate.core.report.board import (
     write_board,
 )
 from obliviate.core.report.page import pyplot, write_page
+from obliviate.core.stats import LEVEL, mean_ci
 from obliviate.core.store import atomic_write_json, open_shared_out_dir
 from obliviate.graph import metrics as M
 from obliviate.graph.data import WHERE, dataset_name, planetoid_graph, sample_deletion
@@ -115,10 +116,22 @@ class GraphBenchConfig:
     run: GraphRunConfig = field(default_factory=GraphRunConfig)
     node_fraction: float = DEFAULT_FRACTION["node"]
     method_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backbones: list[str] = field(default_factory=list)  # [] = run.backbone
+    wheres: list[str] = field(default_factory=list)  # edge sampling; [] = run.where
+    fractions: list[float] = field(default_factory=list)  # shares of training edges deleted; [] = run.fraction
 
     def __post_init__(self) -> None:
         if isinstance(self.run, dict):
             self.run = GraphRunConfig(**self.run)
+        for b in self.backbones:
+            if b not in BACKBONES:
+                raise ConfigError(f"backbone (--backbone) must be among {', '.join(BACKBONES)}, got {b!r}")
+        for w in self.wheres:
+            if w not in WHERE:
+                raise ConfigError(f"where (--where) must be among {', '.join(WHERE)}, got {w!r}")
+        for f in self.fractions:
+            check_number("GraphBenchConfig.fractions (--fraction)", f, low=0, high=0.5, low_open=True,
+                         high_open=True)
         for m in self.methods:
             GRAPH_METHODS.get(m)
         for d in self.datasets:
@@ -194,7 +207,7 @@ def train_original(cfg: GraphRunConfig, seed: int) -> Original:
     model = fit(model, task_loss(cfg.task, View.full(g), seed), graph_config(cfg.train_steps, cfg.train_lr, seed),
                 description=f"training {cfg.backbone} on {g.name} ({cfg.task})")
     orig = Original(g, d, model, time.time() - t)
-    orig.attack = M.MembershipAttack(model, View.full(g), seed)
+    orig.attack = M.ShadowAttack(g, cfg.task, cfg.backbone, seed, cfg.train_steps, cfg.train_lr)
     return orig
 
 
@@ -216,15 +229,19 @@ def unlearn_run(cfg: GraphRunConfig, method: str, seed: int, original: Original 
         "original_utility": M.utility(o.model, after, cfg.task),
         "deleted_auc": M.deleted_auc(model, after, o.deletion, seed=seed),
         "original_deleted_auc": M.deleted_auc(o.model, after, o.deletion, seed=seed),
-        "mi_ratio": M.mi_ratio(o.attack, o.model, model, before, after, o.deletion),
+        "membership": M.membership(o.attack, model, after, o.deletion),
+        "original_membership": M.membership(o.attack, o.model, before, o.deletion),
+        "membership_auc": M.membership_auc(o.attack, o.model, before),
         "seconds": seconds, "peak_mb": mem.peak / 2**20, "flops": forward_flops(model, after),
         "original_train_seconds": o.seconds, "deleted_edges": int(o.deletion.edges.shape[1]),
         "deleted_nodes": int(len(o.deletion.nodes)), **M.graph_summary(o.graph),
     }
+    figures["mi_ratio"] = M.mi_ratio(figures["original_membership"], figures["membership"])
     return model, figures
 
 
-SHOWN = ("utility", "original_utility", "deleted_auc", "original_deleted_auc", "mi_ratio", "seconds")
+SHOWN = ("utility", "original_utility", "deleted_auc", "original_deleted_auc", "membership", "original_membership",
+         "mi_ratio", "seconds")
 
 
 def unlearn_to_folder(cfg: GraphRunConfig, method: str, seed: int = 0, method_config: dict | None = None,
@@ -247,7 +264,36 @@ def unlearn_to_folder(cfg: GraphRunConfig, method: str, seed: int = 0, method_co
 
 
 def _folder(out: Path, cfg: GraphRunConfig, method: str, seed: int) -> Path:
-    return out / "runs" / f"{cfg.dataset}-{cfg.task}-{method.lower()}-s{seed}"
+    """``<dataset>-<task>-<method>-s<seed>``, with the backbone, edge sampling and deleted share when they are not
+    the defaults (a bench of the defaults keeps its folder names)."""
+    extra = "".join([f"-{cfg.backbone}" if cfg.backbone != "gcn" else "",
+                     f"-{cfg.where}" if cfg.task == "edge" and cfg.where != "random" else "",
+                     f"-f{cfg.fraction:g}" if cfg.fraction != DEFAULT_FRACTION[cfg.task] else ""])
+    return out / "runs" / f"{cfg.dataset}-{cfg.task}-{method.lower()}-s{seed}{extra}"
+
+
+def settings(cfg: GraphBenchConfig) -> list[GraphRunConfig]:
+    """Every (dataset, task, backbone, where, fraction) the bench runs; edge sampling and fractions apply to edge
+    deletion (node deletion draws ``node_fraction`` of the nodes at random)."""
+    out = []
+    for dataset in cfg.datasets:
+        for task in cfg.tasks:
+            for backbone in cfg.backbones or [cfg.run.backbone]:
+                wheres = (cfg.wheres or [cfg.run.where]) if task == "edge" else ["random"]
+                fractions = (cfg.fractions or [cfg.run.fraction]) if task == "edge" else [cfg.node_fraction]
+                for where in wheres:
+                    for fraction in fractions:
+                        out.append(dataclasses.replace(cfg.run, dataset=dataset, task=task, backbone=backbone,
+                                                       where=where, fraction=fraction))
+    return out
+
+
+def setting_label(run: dict[str, Any] | GraphRunConfig) -> str:
+    """``gcn, random, 0.5%``: the backbone, the edge sampling and the share deleted of a run."""
+    get = run.get if isinstance(run, dict) else lambda k, d=None: getattr(run, k, d)
+    fraction = get("fraction")
+    share = "" if fraction is None else f"{fraction * 100:g}%"
+    return ", ".join(x for x in (get("backbone", "gcn"), get("where", "random"), share) if x)
 
 
 def run_graph_bench(cfg: GraphBenchConfig, out: str | Path) -> Path:
@@ -255,55 +301,68 @@ def run_graph_bench(cfg: GraphBenchConfig, out: str | Path) -> Path:
     out = Path(out)
     open_shared_out_dir(out, "graph bench", "bench.yaml")  # new, empty, or an earlier graph bench here: nothing else
     save_yaml(out / "bench.yaml", to_dict(cfg))
-    for dataset in cfg.datasets:
-        for task in cfg.tasks:
-            run = dataclasses.replace(cfg.run, dataset=dataset, task=task,
-                                      fraction=cfg.run.fraction if task == "edge" else cfg.node_fraction)
-            for seed in cfg.seeds:
-                todo = [m for m in cfg.methods if not (_folder(out, run, m, seed) / "metrics.json").is_file()]
-                if not todo:
-                    continue
-                log(f"graph bench: {dataset} {task} seed {seed}: {', '.join(todo)}")
-                original = train_original(run, seed)
-                for method in todo:
-                    folder = _folder(out, run, method, seed)
-                    folder.mkdir(parents=True, exist_ok=True)
-                    mcfg = cfg.method_configs.get(method, {})
-                    save_yaml(folder / "config.yaml", {"run": to_dict(run), "method": method, "seed": seed,
-                                                       "method_config": mcfg})
-                    _, figures = unlearn_run(run, method, seed, original, mcfg)
-                    atomic_write_json(folder / "metrics.json", {"dataset": dataset, "task": task, "method": method,
-                                                                "seed": seed, **figures})
+    for run in settings(cfg):
+        for seed in cfg.seeds:
+            todo = [m for m in cfg.methods if not (_folder(out, run, m, seed) / "metrics.json").is_file()]
+            if not todo:
+                continue
+            log(f"graph bench: {run.dataset} {run.task} ({setting_label(run)}) seed {seed}: {', '.join(todo)}")
+            original = train_original(run, seed)
+            for method in todo:
+                folder = _folder(out, run, method, seed)
+                folder.mkdir(parents=True, exist_ok=True)
+                mcfg = cfg.method_configs.get(method, {})
+                save_yaml(folder / "config.yaml", {"run": to_dict(run), "method": method, "seed": seed,
+                                                   "method_config": mcfg})
+                _, figures = unlearn_run(run, method, seed, original, mcfg)
+                atomic_write_json(folder / "metrics.json", {
+                    "dataset": run.dataset, "task": run.task, "backbone": run.backbone, "where": run.where,
+                    "fraction": run.fraction, "method": method, "seed": seed, **figures})
     board = graph_leaderboard(out)
     write_graph_report(out, board)
     return out
 
 
 COLUMNS = [
+    Column("distance", "distance to Retrain",
+           how="mean of the three gaps to Retrain of the same seed (deleted-edge AUC, utility, membership); "
+               "0 = Retrain's result, the exact answer; the headline"),
+    Column("gap_deleted_auc", "Δ deleted AUC", how="|deleted-edge AUC - Retrain's|"),
+    Column("gap_utility", "Δ utility", how="|utility - Retrain's|"),
+    Column("gap_membership", "Δ membership", how="|membership - Retrain's|"),
     Column("utility", "utility", how="test AUC (edge task) or test accuracy (node task) on the retained graph"),
     Column("deleted_auc", "deleted-edge AUC",
-           how="deleted edges (0) vs retained training edges (1), higher = deleted look like non-edges"),
-    Column("mi_ratio", "MI ratio", how="P_present(Df | original) / P_present(Df | unlearned), higher = better"),
+           how="deleted edges (0) vs retained training edges (1); higher = more forgotten, and past Retrain's "
+               "over-forgotten (secondary)"),
+    Column("membership", "membership",
+           how="mean probability a shadow-model attack gives the deleted edges (nodes) of being training members"),
+    Column("mi_ratio", "MI ratio", 2,
+           how="GNNDelete's: membership of the original / of the unlearned model; higher = more forgotten "
+               "(secondary)"),
     Column("seconds", "time s", 1),
     Column("time_vs_retrain", "time / Retrain", 2, how="per seed, then averaged"),
     Column("peak_mb", "peak MB", 1, how="resident memory added during unlearning"),
     Column("flops", "MFLOPs/forward", 1, how="dense ops of one forward pass"),
 ]
-BY = ("dataset", "task", "method")
+BY = ("dataset", "task", "setting", "method")
+SETTING_KEYS = ("dataset", "task", "backbone", "where", "fraction", "seed")  # Retrain of the same is the reference
 
 
 def graph_leaderboard(out: str | Path) -> dict[str, Any]:
-    """Mean and std over seeds per (dataset, task, method); time relative to Retrain in the same seed."""
-    runs = read_runs(out)
-    retrain = {(r["dataset"], r["task"], r["seed"]): r["seconds"] for r in runs if r["method"] == "Retrain"}
+    """Mean and 95% t-interval over seeds per (dataset, task, setting, method); gaps and time relative to Retrain
+    of the same seed and setting."""
+    runs = M.distance_to_retrain(read_runs(out), SETTING_KEYS)
+    retrain = {tuple(r.get(k) for k in SETTING_KEYS): r["seconds"] for r in runs if r["method"] == "Retrain"}
     for r in runs:
-        base = retrain.get((r["dataset"], r["task"], r["seed"]))
+        base = retrain.get(tuple(r.get(k) for k in SETTING_KEYS))
         r["time_vs_retrain"] = r["seconds"] / base if base else math.nan
         r["flops"] = r["flops"] / 1e6
-    keys = [c.key for c in COLUMNS] + ["original_utility", "original_deleted_auc"]
-    rows = [{**dict(zip(BY, group)), "runs": len(rs), **mean_std(rs, keys)}
+        r["setting"] = setting_label(r)
+    keys = [c.key for c in COLUMNS] + ["original_utility", "original_deleted_auc", "original_membership",
+                                       "membership_auc"]
+    rows = [{**dict(zip(BY, group)), "runs": len(rs), **mean_ci(rs, keys)}
             for group, rs in group_runs(runs, BY).items()]
-    board = {"rows": rows, "n_runs": len(runs)}
+    board = {"rows": rows, "n_runs": len(runs), "level": LEVEL}
     return write_board(out, board, format_graph_leaderboard(board))
 
 
@@ -317,18 +376,21 @@ def format_graph_leaderboard(board: dict[str, Any]) -> str:
     return format_board(*_table(board), column_notes(COLUMNS))
 
 
+MAX_PANELS = 6
+
+
 def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
     """``report.html`` (table + utility vs deleted-edge AUC per dataset and task) and ``chart.png``."""
     plt = pyplot()
 
     rows = board["rows"]
-    settings = sorted({(r["dataset"], r["task"]) for r in rows})
-    fig, axes = plt.subplots(1, max(1, len(settings)), figsize=(4 * max(1, len(settings)), 3.6), squeeze=False)
-    for ax, (dataset, task) in zip(axes[0], settings):
-        for r in [r for r in rows if (r["dataset"], r["task"]) == (dataset, task)]:
+    panels = sorted({(r["dataset"], r["task"], r["setting"]) for r in rows})[:MAX_PANELS]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4 * max(1, len(panels)), 3.6), squeeze=False)
+    for ax, (dataset, task, setting) in zip(axes[0], panels):
+        for r in [r for r in rows if (r["dataset"], r["task"], r["setting"]) == (dataset, task, setting)]:
             ax.errorbar(r["deleted_auc"], r["utility"], xerr=r.get("deleted_auc_std") or 0,
                         yerr=r.get("utility_std") or 0, fmt="o", capsize=3, label=r["method"])
-        ax.set_title(f"{dataset}, {task} deletion", fontsize=9)
+        ax.set_title(f"{dataset}, {task} deletion ({setting})", fontsize=9)
         ax.set_xlabel("deleted-edge AUC (Retrain's is the target; beyond it: over-forgetting)")
         ax.set_ylabel("utility")
         ax.grid(alpha=0.3)
@@ -338,7 +400,9 @@ def write_graph_report(out: str | Path, board: dict[str, Any]) -> Path:
     plt.close(fig)
     return write_bench_html(out, "obliviate graph bench: deleting edges and nodes from a GNN", *_table(board),
                             n_runs=board["n_runs"],
-                            charts=[("Utility against deleted-edge AUC, mean ± std over seeds", png)],
+                            charts=[("Utility against deleted-edge AUC, mean ± std over seeds"
+                                     + (f" (the first {MAX_PANELS} settings)" if len(panels) == MAX_PANELS else ""),
+                                     png)],
                             notes=column_notes(COLUMNS), left_columns=len(BY), header=_header(out),
                             reading=_reading(board))
 
@@ -347,23 +411,28 @@ def _header(out: str | Path) -> dict[str, str]:
     data = bench_yaml(out)
     run = data.get("run", {})
     return {"data": ", ".join(data.get("datasets", [])) + " (Planetoid)", "tasks": ", ".join(data.get("tasks", [])),
-            "backbone": str(run.get("backbone", "")),
-            "deleted": f"{run.get('fraction')} of training edges ({run.get('where')}), "
+            "backbones": ", ".join(data.get("backbones") or [str(run.get("backbone", ""))]),
+            "deleted": f"{', '.join(str(f) for f in data.get('fractions') or [run.get('fraction')])} of training "
+                       f"edges ({', '.join(data.get('wheres') or [str(run.get('where'))])}), "
                        f"{data.get('node_fraction')} of nodes",
-            **header_tail(data, to_dict(GraphBenchConfig()), skip=("datasets", "tasks", "run.data_dir"))}
+            **header_tail(data, to_dict(GraphBenchConfig()),
+                          skip=("datasets", "tasks", "run.data_dir", "backbones", "wheres", "fractions"))}
 
 
 def _reading(board: dict[str, Any]) -> str:
-    """Per setting: where Retrain (the exact answer) leaves the deleted edges, and which method lands closest."""
+    """Per setting: which method lands closest to Retrain (the exact answer), and who over-forgets."""
     parts = []
-    for (dataset, task), rows in group_runs(board["rows"], ("dataset", "task")).items():
+    for (dataset, task, setting), rows in group_runs(board["rows"], ("dataset", "task", "setting")).items():
         retrain = next((r for r in rows if r["method"] == "Retrain"), None)
-        others = [r for r in rows if r["method"] != "Retrain" and math.isfinite(r.get("deleted_auc", math.nan))]
-        if retrain is None or not others or not math.isfinite(retrain.get("deleted_auc", math.nan)):
+        others = [r for r in rows if r["method"] != "Retrain" and math.isfinite(r.get("distance", math.nan))]
+        if retrain is None or not others:
             continue
-        near = min(others, key=lambda r: abs(r["deleted_auc"] - retrain["deleted_auc"]))
-        parts.append(f"{dataset} {task} deletion: Retrain (the exact answer) leaves deleted-edge AUC at "
-                     f"{retrain['deleted_auc']:.3f}; closest to it is {near['method']} ({near['deleted_auc']:.3f}, "
-                     f"utility {near['utility']:.3f} against Retrain's {retrain['utility']:.3f}). A higher AUC than "
-                     "Retrain's is over-forgetting, not better forgetting.")
+        near = min(others, key=lambda r: r["distance"])
+        over = [r["method"] for r in others if r["deleted_auc"] > retrain["deleted_auc"] + 0.05]
+        parts.append(f"{dataset} {task} deletion ({setting}): closest to Retrain is {near['method']} (distance "
+                     f"{near['distance']:.3f}: deleted-edge AUC {near['deleted_auc']:.3f} against Retrain's "
+                     f"{retrain['deleted_auc']:.3f}, utility {near['utility']:.3f} against "
+                     f"{retrain['utility']:.3f})."
+                     + (f" Over-forgetting (deleted-edge AUC more than 0.05 above Retrain's): {', '.join(over)}."
+                        if over else ""))
     return " ".join(parts) or "No setting has both Retrain and another method finished yet."

@@ -165,8 +165,12 @@ def make_graph(x, y, edge_index, *, seed: int = 0, val: float = 0.05, test: floa
 
 
 def planetoid_graph(name: str, seed: int = 0, data_dir: str | os.PathLike | None = None) -> Graph:
-    """Cora or CiteSeer with GNNDelete's 90/5/5 edge split (seeded) and Planetoid's node masks."""
-    data = load_planetoid(name, data_dir)
+    """Cora or CiteSeer with GNNDelete's 90/5/5 edge split (seeded), Planetoid's node masks, and node features
+    row-normalised to sum 1 as GNNDelete's code loads them (PyG's ``NormalizeFeatures``)."""
+    # deferred: loads torch_geometric
+    from torch_geometric.transforms import NormalizeFeatures
+
+    data = NormalizeFeatures()(load_planetoid(name, data_dir))
     train_nodes = data.train_mask | data.val_mask
     return make_graph(data.x, data.y, data.edge_index, seed=seed, node_train=train_nodes, node_test=data.test_mask,
                       name=dataset_name(name))

@@ -110,7 +110,9 @@ def task_loss(task: str, view: View, seed: int = 0) -> Callable:
     raise ConfigError(f"graph task must be edge or node, got {task!r}")
 
 
-def fit(model, objective: Callable, cfg: TrainConfig, *, parameters=None, description: str = "training GNN"):
-    """Train ``model`` full-batch with ``objective`` under ``cfg`` (the one training loop); returns it."""
+def fit(model, objective: Callable, cfg: TrainConfig, *, parameters=None, description: str = "training GNN",
+        callbacks: list | None = None):
+    """Train ``model`` full-batch with ``objective`` under ``cfg`` (the one training loop); returns it.
+    ``callbacks``: ``cb(step, logs)`` after each step (the trainer's)."""
     return Trainer(model, objective, FullBatch(), lambda x: x, cfg, parameters=parameters,
-                   description=description).fit()
+                   description=description, callbacks=callbacks).fit()
