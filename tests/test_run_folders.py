@@ -149,8 +149,8 @@ def test_bench_reports_escape_names(tmp_path, which):
     if which == "graph":
         from obliviate.graph.bench import write_graph_report as write
 
-        row = {"dataset": "<script>d</script>", "task": "edge", "method": "<script>m</script>", "runs": 1,
-               "utility": 0.5, "deleted_auc": 0.5}
+        row = {"dataset": "<script>d</script>", "task": "edge", "setting": "<script>s</script>",
+               "method": "<script>m</script>", "runs": 1, "utility": 0.5, "deleted_auc": 0.5}
     else:
         from obliviate.vision.bench import write_vision_report as write
 
