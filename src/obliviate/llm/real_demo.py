@@ -210,7 +210,7 @@ def _run(cfg: RealDemoConfig, folder: Path) -> Path:
             net, _ = load(str(earlier / "model"))
             evaluation = evaluate_request(net, tok, original, splits, styles=cfg.styles, topic_holdout=holdout,
                                           before=before, every_style=("forget",))  # the rest: the first style
-            steps, seconds = _steps(earlier)
+            steps, seconds = run_steps(earlier)
             stopped = json.loads((earlier / "metrics.json").read_text())["eval_during"]["stopped_at"] \
                 if (earlier / "metrics.json").is_file() else None
             results["runs"][key] = {"method": method, "budget": budget, "folder": earlier.name, "seconds": seconds,
@@ -222,7 +222,7 @@ def _run(cfg: RealDemoConfig, folder: Path) -> Path:
     return folder
 
 
-def _steps(run_folder: Path) -> tuple[int | None, float | None]:
+def run_steps(run_folder: Path) -> tuple[int | None, float | None]:
     """Optimizer steps the run took and the seconds its training took (its step log's last row)."""
     path = run_folder / "events.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []

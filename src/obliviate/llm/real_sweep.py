@@ -57,7 +57,7 @@ from obliviate.llm.eval.during import EvalDuring, EvalDuringConfig
 from obliviate.llm.eval.known import compare, frame_splits, known, scorers
 from obliviate.llm.methods import METHODS, get_method
 from obliviate.llm.pipeline import UnlearnConfig, unlearn
-from obliviate.llm.real_demo import RETAIN_FILE, shipped, write_jsonl
+from obliviate.llm.real_demo import RETAIN_FILE, run_steps, shipped, write_jsonl
 from obliviate.models import load
 from obliviate.models.load import DEFAULT_MODEL
 
@@ -133,11 +133,11 @@ def _finished(out: Path, settings: dict[str, Any]) -> bool:
 def request_files(cfg: RealSweepConfig, folder: Path) -> dict[str, Path | None]:
     """The request tuned on: the user's files, else the shipped authors to forget and general facts to keep,
     written to ``folder`` as a user writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
     if cfg.forget:
         return {"forget": Path(cfg.forget), "retain": Path(cfg.retain) if cfg.retain else
                 write_jsonl(folder / "retain.jsonl", shipped(RETAIN_FILE)), "unseen": Path(cfg.unseen) if
                 cfg.unseen else None}
-    folder.mkdir(parents=True, exist_ok=True)
     return {"forget": write_jsonl(folder / "forget.jsonl", shipped(VALIDATION_FILE)),
             "retain": write_jsonl(folder / "retain.jsonl", shipped(RETAIN_FILE)), "unseen": None}
 
@@ -154,7 +154,6 @@ class _Setup:
 
 
 def _setup(cfg: RealSweepConfig, out: Path) -> _Setup:
-    out.joinpath("request").mkdir(exist_ok=True)
     files = request_files(cfg, out / "request")
     original, tok = load(cfg.model)
     splits = frame_splits(original, tok, request_splits(files["forget"], files["retain"], files.get("unseen")))
@@ -204,7 +203,7 @@ def _run_config(cfg: RealSweepConfig, s: _Setup, out: Path, method: str, index: 
         atomic_write_json(folder / "metrics.json", row)
         return
     row["seconds"] = round(time.time() - t, 1)
-    row["steps"] = _last_step(folder)
+    row["steps"] = run_steps(folder)[0]
     row["stopped_at"] = during.results().get("stopped_at")
     result = compare(scorers(model, s.tokenizer, [cfg.style]), s.before, s.sets,
                      paraphrase_of={"forget_paraphrase": "forget"})
@@ -220,13 +219,6 @@ def _run_config(cfg: RealSweepConfig, s: _Setup, out: Path, method: str, index: 
 def _share(counts: dict[str, Any], name: str, key: str) -> float:
     value = counts.get(name, {}).get(key)
     return float(value) if isinstance(value, (int, float)) else math.nan
-
-
-def _last_step(folder: Path) -> int | None:
-    path = folder / "events.jsonl"
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
-    steps = [r["step"] for r in rows if isinstance(r.get("step"), int)]
-    return steps[-1] if steps else None
 
 
 def _num(x: Any) -> float:
