@@ -53,7 +53,6 @@ UNTESTED = {
     "llm/methods/kl.py": "its retain term checked in llm/methods/test_idk_po.py; the method contract",
     "llm/methods/wga.py": "its loss checked by hand in llm/methods/test_satimp.py; the method contract",
     "smarl/__init__.py": "lazy re-exports (a module __getattr__)",
-    "smarl/evaluate.py": "run end to end by smarl/test_cli.py (simulate, eval); no unit test",
     "smarl/report.py": "written end to end by smarl/test_cli.py; no unit test",
     "train/checkpoint.py": "saved and loaded by the resume tests of train/test_trainer.py",
     "vision/metrics.py": "measured in every vision test; no test of its own",

@@ -146,6 +146,8 @@ class SimResult:
     coefficient_mean: torch.Tensor | None = None  # learned: time-mean c(x, y) of run 0
     coefficient_last: torch.Tensor | None = None
     coefficient_series: list[float] | None = None  # learned: domain-mean c over runs, per snapshot
+    spectrum_z_runs: torch.Tensor | None = None  # (R, N/2): the time-mean spectrum of each surviving run
+    spectrum_e_runs: torch.Tensor | None = None
 
 
 def _closure(name_or_closure):
@@ -207,6 +209,7 @@ def simulate(closure, config: EvalConfig, label: str | None = None) -> SimResult
     samples = torch.stack(snaps)[:, alive]  # (S, R, N, N)
     return SimResult(label, b, int((~alive).sum()), [x for x in blow_t if not math.isnan(x)], z, e, samples,
                      times, ens, wall,
+                     spectrum_z_runs=z_sum[alive] / len(snaps), spectrum_e_runs=e_sum[alive] / len(snaps),
                      coefficient_mean=(c_sum / c_count).float() if policy and c_count else None,
                      coefficient_last=c_last, coefficient_series=c_series if policy else None)
 
@@ -380,6 +383,29 @@ def dns_cost(case_name: str, n: int = 1024, steps: int = 3, dt: float = 5e-4) ->
 
 
 # -- the whole comparison --------------------------------------------------------------------------------
+PER_RUN_KEYS = ("z_log_error", "e_log_error", "p3", "p4", "kurtosis", "tail_divergence", "p_abs3", "blown_up")
+
+
+def per_run_metrics(res: SimResult, z_ref: torch.Tensor, e_ref: torch.Tensor, ref: PDFStats | None) -> list[dict]:
+    """The figures of each run on its own (``PER_RUN_KEYS``), for intervals over runs: the spectrum errors of
+    its time-mean spectra, the PDF statistics of its snapshots (standardised by its own std), ``D_tail`` and
+    ``P(|w| > 3 std_ref)`` against ``ref``, ``blown_up`` 0. A run that blew up gives ``{"blown_up": 1}`` only."""
+    runs: list[dict] = []
+    if res.samples.numel() and res.spectrum_z_runs is not None:
+        z_err = spectrum_log_error(res.spectrum_z_runs, z_ref, k_min=1).tolist()
+        e_err = spectrum_log_error(res.spectrum_e_runs, e_ref, k_min=1).tolist()
+        for i in range(res.samples.shape[1]):
+            run = res.samples[:, i]
+            st = pdf_stats(run, "run")
+            row = {"z_log_error": z_err[i], "e_log_error": e_err[i], "p3": st.p3, "p4": st.p4,
+                   "kurtosis": st.kurtosis, "blown_up": 0}
+            if ref is not None:
+                row.update({"tail_divergence": tail_divergence(st.density, ref.density),
+                            "p_abs3": st.p_abs(3 * ref.std, run)})
+            runs.append(row)
+    return runs + [{"blown_up": 1}] * res.blowups
+
+
 def closure_metrics(res: SimResult, cfg: EvalConfig, ref: PDFStats | None, cost: float) -> dict:
     """The table row of one closure (spectrum errors, PDF tails, stability, cost)."""
     c = case(cfg.case)
@@ -402,6 +428,7 @@ def closure_metrics(res: SimResult, cfg: EvalConfig, ref: PDFStats | None, cost:
             thr = 3 * ref.std
             row.update({"std_ratio": st.std / ref.std, "p_abs3": st.p_abs(thr, res.samples),
                         "tail_divergence": tail_divergence(st.density, ref.density)})
+    row["per_run"] = per_run_metrics(res, z_ref, e_ref, ref)
     return row
 
 
