@@ -985,33 +985,49 @@ def graph_bench(
 
 # ---------------------------------------------------------------- vision unlearning under bias
 
-vision_app = typer.Typer(no_args_is_help=True, help="vision unlearning under bias: forget a class of coloured digits")
+vision_app = typer.Typer(no_args_is_help=True, help="vision unlearning under bias: forget a class of coloured digits "
+                                                   "or of BAR action photographs")
+VisionSourceOpt = Annotated[Optional[str], typer.Option(help="mnist (the real test split), digits (sklearn 8x8) or bar "
+                                                             "(BAR action photographs) (default mnist)")]
+VisionDataOpt = Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ or BAR/ (default: "
+                                                            "$OBLIVIATE_DATA)")]
+StopAtOpt = Annotated[Optional[float], typer.Option(help="matched operating point: every method but Retrain stops "
+                                                         "once its forget accuracy is at most this (default: off)")]
+CheckEveryOpt = Annotated[Optional[int], typer.Option(help="steps between the stopping rule's checks (default 5)")]
+BudgetOpt = Annotated[Optional[float], typer.Option(help="multiplies every method's own epochs or steps (a ceiling "
+                                                         "for --stop-at; default 1)")]
+ForgetClassOpt = Annotated[Optional[int], typer.Option(help="the class to forget (default 0: digit 0, or BAR's "
+                                                            "climbing)")]
 app.add_typer(vision_app, name="vision")
 
 
 @vision_app.command("unlearn")
 @handled
 def vision_unlearn(
-    method: Annotated[str, typer.Option(help="Retrain, Finetune, NegGrad, NegGradPlus, SCRUB or CUPID")] = "CUPID",
-    source: Annotated[Optional[str], typer.Option(help="mnist (the real test split) or digits (sklearn 8x8) "
-                                                       "(default mnist)")] = None,
-    aligned: Annotated[Optional[float], typer.Option(help="share of training images in their class's colour "
-                                                          "(default 0.995)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="cnn or mlp (default cnn)")] = None,
-    forget_class: Annotated[Optional[int], typer.Option(help="the class to forget (default 0)")] = None,
+    method: Annotated[str, typer.Option(help="Retrain, Finetune, NegGrad, NegGradPlus, SCRUB, SalUn, BadTeaching or "
+                                             "CUPID")] = "CUPID",
+    source: VisionSourceOpt = None,
+    aligned: Annotated[Optional[float], typer.Option(help="share of training images in their class's colour (BAR: "
+                                                          "at the action's typical place) (default 0.995)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="cnn or mlp for digits, lite0-top for bar (default: the "
+                                                      "source's)")] = None,
+    forget_class: ForgetClassOpt = None,
     seed: Annotated[int, typer.Option(help="seed of the data split, the original's training and unlearning")] = 0,
-    data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: "
-                                                          "$OBLIVIATE_DATA)")] = None,
+    stop_at: StopAtOpt = None,
+    check_every: CheckEveryOpt = None,
+    budget: BudgetOpt = None,
+    data_dir: VisionDataOpt = None,
     runs_dir: Annotated[Path, typer.Option(help="where run folders go")] = Path("runs"),
     set_: SetOpt = None,
 ):
-    """Train a classifier on biased coloured digits, forget one class with METHOD, and measure it."""
+    """Train a classifier on biased images, forget one class with METHOD, and measure it."""
     # deferred: loads numpy, torch
     from obliviate.vision.bench import COLUMNS, SHOWN, VisionRunConfig, unlearn_to_folder
 
     check_number("--seed", seed, low=0)
     check_writable(runs_dir, "--runs-dir")
     cfg = VisionRunConfig(**_given(source=source, aligned=aligned, arch=model, forget_class=forget_class,
+                                   stop_at=stop_at, check_every=check_every, budget=budget,
                                    data_dir=str(data_dir) if data_dir else None))
     _print_figures(*unlearn_to_folder(cfg, method, seed, parse_overrides(set_), runs_dir), SHOWN, COLUMNS)
 
@@ -1023,17 +1039,24 @@ def vision_bench(
         "runs/vision-bench"),
     methods: Annotated[Optional[str], typer.Option(help="comma-separated methods (default: all)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="comma-separated seeds (default 0,1,2,3,4)")] = None,
-    source: Annotated[Optional[str], typer.Option(help="mnist or digits (default mnist)")] = None,
+    source: VisionSourceOpt = None,
     aligned: Annotated[Optional[float], typer.Option(help="share of bias-aligned training images "
                                                           "(default 0.995)")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="folder holding MNIST/raw/ (default: "
-                                                          "$OBLIVIATE_DATA)")] = None,
+    forget_class: ForgetClassOpt = None,
+    stop_at: StopAtOpt = None,
+    check_every: CheckEveryOpt = None,
+    budget: BudgetOpt = None,
+    train_epochs: Annotated[Optional[float], typer.Option(help="epochs of the original's training (and Retrain's) "
+                                                               "(default 5)")] = None,
+    data_dir: VisionDataOpt = None,
 ):
     """Every vision method x seed against Retrain; leaderboard.md, report.html, chart.png."""
     # deferred: loads numpy, torch
     from obliviate.vision.bench import VisionBenchConfig, VisionRunConfig, run_vision_bench
 
-    run = VisionRunConfig(**_given(source=source, aligned=aligned, data_dir=str(data_dir) if data_dir else None))
+    run = VisionRunConfig(**_given(source=source, aligned=aligned, forget_class=forget_class, stop_at=stop_at,
+                                   check_every=check_every, budget=budget, train_epochs=train_epochs,
+                                   data_dir=str(data_dir) if data_dir else None))
     cfg = VisionBenchConfig(run=run, **_given(methods=_list(methods), seeds=_seed_list(seeds) if seeds else None))
     check_writable(out, "--out")
     out = run_vision_bench(cfg, out)

@@ -82,7 +82,7 @@ class Split:
 
 
 @dataclass
-class ColouredDigits:
+class BiasedData:
     """A biased training split and an unbiased test split."""
 
     train: Split
@@ -112,7 +112,7 @@ def _biased_colours(y: torch.Tensor, share: float, gen: torch.Generator, n_colou
 
 
 def coloured_digits(source: str = "mnist", aligned: float = 0.995, test_share: float = 0.2, seed: int = 0,
-                    data_dir: str | os.PathLike | None = None) -> ColouredDigits:
+                    data_dir: str | os.PathLike | None = None) -> BiasedData:
     """The biased benchmark: seeded train/test split, biased training colours, unbiased test colours."""
     if not 0 < aligned <= 1:
         raise ConfigError(f"aligned share must be in (0, 1], got {aligned}")
@@ -126,7 +126,7 @@ def coloured_digits(source: str = "mnist", aligned: float = 0.995, test_share: f
     c_te = torch.randint(0, n_colours, (len(te),), generator=gen)
     train = Split(paint(grey[tr], c_tr), y[tr], c_tr, c_tr == y[tr])
     test = Split(paint(grey[te], c_te), y[te], c_te, c_te == y[te])
-    return ColouredDigits(train, test, aligned, f"coloured-{source}")
+    return BiasedData(train, test, aligned, f"coloured-{source}")
 
 
 @dataclass
@@ -138,7 +138,7 @@ class ForgetRequest:
     cls: int | None = None
 
 
-def forget_class(data: ColouredDigits, cls: int) -> ForgetRequest:
+def forget_class(data: BiasedData, cls: int) -> ForgetRequest:
     """Forget every training image of class ``cls``."""
     if not 0 <= cls < data.num_classes:
         raise DataError(f"class {cls} does not exist: the classes are 0..{data.num_classes - 1}")
@@ -146,7 +146,7 @@ def forget_class(data: ColouredDigits, cls: int) -> ForgetRequest:
     return ForgetRequest(mask.nonzero().flatten(), (~mask).nonzero().flatten(), cls)
 
 
-def forget_random(data: ColouredDigits, fraction: float = 0.1, seed: int = 0) -> ForgetRequest:
+def forget_random(data: BiasedData, fraction: float = 0.1, seed: int = 0) -> ForgetRequest:
     """Forget a random share of the training images."""
     if not 0 < fraction < 1:
         raise ConfigError(f"forget fraction must be in (0, 1), got {fraction}")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from obliviate.vision.data import ColouredDigits, ForgetRequest
+from obliviate.vision.data import BiasedData, ForgetRequest
 from obliviate.vision.train import predict
 
 
@@ -28,7 +28,7 @@ def _acc(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(-1) == y).float().mean()) if len(y) else float("nan")
 
 
-def evaluate(model, data: ColouredDigits, req: ForgetRequest, retain_cap: int = 2000) -> dict[str, float]:
+def evaluate(model, data: BiasedData, req: ForgetRequest, retain_cap: int = 2000) -> dict[str, float]:
     """Every figure of the module docstring for ``model``."""
     tr, te = data.train, data.test
     f = tr.subset(req.forget)
@@ -51,7 +51,7 @@ def evaluate(model, data: ColouredDigits, req: ForgetRequest, retain_cap: int = 
     return out
 
 
-def mia_auc(model, data: ColouredDigits, req: ForgetRequest, forget_logits: torch.Tensor | None = None) -> float:
+def mia_auc(model, data: BiasedData, req: ForgetRequest, forget_logits: torch.Tensor | None = None) -> float:
     """ROC AUC of ``-loss``: forget samples (members) against test samples of the same classes."""
     # deferred: loads sklearn
     from sklearn.metrics import roc_auc_score

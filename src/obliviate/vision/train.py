@@ -28,13 +28,69 @@ def _index(ids: list) -> torch.Tensor:
 
 
 def fit(model, objective: Callable, indices: torch.Tensor, cfg: TrainConfig, *, retain: torch.Tensor | None = None,
-        description: str = "training classifier"):
-    """Train ``model`` on mini-batches of ``indices`` (with ``retain`` indices paired 1:1 when given)."""
+        description: str = "training classifier", callbacks: list | None = None,
+        masks: dict[torch.nn.Parameter, torch.Tensor] | None = None):
+    """Train ``model`` on mini-batches of ``indices`` (with ``retain`` indices paired 1:1 when given).
+    ``callbacks``: the trainer's (e.g. :class:`ForgetStop`); ``masks``: 0/1 gradient masks of parameters."""
     if retain is None:
         sampler = SingleSampler(indices.tolist(), cfg.batch_size, cfg.seed, key="forget")
     else:
         sampler = PairedSampler(indices.tolist(), retain.tolist(), cfg.batch_size, cfg.seed)
-    return Trainer(model, objective, sampler, _index, cfg, description=description).fit()
+    return Trainer(model, objective, sampler, _index, cfg, description=description, callbacks=callbacks,
+                   masks=masks).fit()
+
+
+class ForgetStop:
+    """The stopping rule that puts methods at a matched operating point, and the curve on the way.
+
+    Every ``every`` optimizer steps (and before the first) it measures the model's accuracy on the forget set,
+    on its bias-aligned and bias-conflicting parts, and on (up to ``retain_cap`` of) the retain set; the points
+    go to ``curve`` as ``[step, forget, aligned, conflicting, retain]``. Training stops at the first check
+    where forget accuracy is at most ``target`` (``reached`` is then True; ``target`` < 0 never stops: the
+    whole curve). The model is measured in eval mode and put back in train mode.
+    """
+
+    def __init__(self, split: Split, forget: torch.Tensor, retain: torch.Tensor, target: float = -1.0,
+                 every: int = 5, retain_cap: int = 300):
+        self.f = split.subset(forget)
+        keep = retain[torch.randperm(len(retain), generator=torch.Generator().manual_seed(0))[:retain_cap]]
+        self.r = split.subset(keep)
+        self.target, self.every = target, max(1, int(every))
+        self.curve: list[list[float]] = []
+        self.reached, self.model = False, None
+
+    def measure(self, model, step: int) -> float:
+        was = model.training
+        logits = predict(model, self.f.x)
+        right = (logits.argmax(-1) == self.f.y).float()
+        al = self.f.aligned
+
+        def mean(t: torch.Tensor) -> float:
+            return float(t.mean()) if len(t) else float("nan")
+
+        retain = mean((predict(model, self.r.x).argmax(-1) == self.r.y).float())
+        model.train(was)
+        self.curve.append([step, mean(right), mean(right[al]), mean(right[~al]), retain])
+        self.reached = self.curve[-1][1] <= self.target
+        return self.curve[-1][1]
+
+    def on_fit_start(self, trainer, step: int) -> None:
+        self.model = trainer.model
+        self.curve, self.reached = [], False
+        self.measure(self.model, step)
+
+    def __call__(self, step: int, logs: dict[str, float]) -> bool:
+        if self.reached:  # met before the first step: stop at once
+            return True
+        if step % self.every:
+            return False
+        self.measure(self.model, step)
+        return self.reached
+
+    def figures(self) -> dict:
+        """``stop_step`` (the last check's step), ``reached`` and the ``curve`` for metrics.json."""
+        return {"stop_step": int(self.curve[-1][0]) if self.curve else 0, "reached": float(self.reached),
+                "curve": self.curve}
 
 
 def ce_loss(split: Split, key: str = "forget") -> Callable:

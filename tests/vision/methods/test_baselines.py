@@ -25,3 +25,34 @@ def test_random_subset_request_runs(data, original):
     # 0-7). The forget loss is: it rose by 0.070..0.397 (a no-op: exactly 0), with retain accuracy 0.80..0.95.
     assert forget_loss(model) > forget_loss(original) + 0.03
     assert evaluate(model, data, req)["retain_acc"] > 0.7
+
+
+def test_salun_updates_only_its_salient_half(data, original):
+    from obliviate.vision.data import forget_class
+
+    req = forget_class(data, 0)
+    ctx = VisionContext(original, data, req, seed=0)
+    model = get_vision_method("SalUn").unlearn(ctx)
+    moved = torch.cat([(a != b).flatten() for a, b in zip(model.parameters(), original.parameters())])
+    # the mask keeps the top 50% of |gradient|; Adam without weight decay leaves the rest exactly in place.
+    # A broken mask moves ~100% (an unmasked run) or 0% (an all-zero mask).
+    assert 0.3 < moved.float().mean() <= 0.5 + 1e-3
+    assert evaluate(model, data, req)["forget_acc"] < 0.2
+
+
+def test_bad_teaching_follows_the_random_teacher_on_forget(data, original):
+    from obliviate.vision.data import forget_class
+    from obliviate.vision.methods.baselines import _fresh, _kl
+
+    req = forget_class(data, 0)
+    ctx = VisionContext(original, data, req, seed=0)
+    model = get_vision_method("BadTeaching").unlearn(ctx)
+    bad = _fresh(ctx, offset=2).eval()
+    x = data.train.x[req.forget]
+    with torch.no_grad():
+        before, after = _kl(original.eval()(x), bad(x)), _kl(model.eval()(x), bad(x))
+        kept = _kl(model(data.train.x[req.retain[:500]]), original(data.train.x[req.retain[:500]]))
+    # the student ends near the incompetent teacher on the forget class (KL fell by more than half) and near the
+    # competent one on the rest; a student that ignores the forget term stays at the original's KL
+    assert after < 0.5 * before, (before, after)
+    assert kept < 0.5 * before

@@ -14,7 +14,11 @@ VISION_METHODS: Registry[type[UnlearningMethod]] = Registry("vision method")
 @dataclass
 class VisionContext:
     """What a method sees: the trained ``original`` (never modified), the data, the forget request,
-    the seed, and the original's training budget (Retrain reuses it)."""
+    the seed, and the original's training budget (Retrain reuses it).
+
+    ``stop``: a ``train.ForgetStop`` every method but Retrain passes to its training (the matched operating
+    point: stop at a forget accuracy); ``budget`` multiplies a method's own epochs or steps (a ceiling for the
+    stopping rule)."""
 
     original: Any
     data: Any
@@ -23,6 +27,11 @@ class VisionContext:
     train_epochs: float = 5.0
     train_lr: float = 1e-3
     arch: str = "cnn"
+    stop: Any = None
+    budget: float = 1.0
+
+    def callbacks(self) -> list | None:
+        return [self.stop] if self.stop is not None else None
 
 
 # The one base of the graph and vision methods (core/method.py), under this domain's name.

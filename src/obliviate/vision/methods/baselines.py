@@ -7,6 +7,12 @@
 * SCRUB (Kurmanji et al. 2023, arXiv 2302.09880), as a single loop: the student (from the
   original) maximises KL(teacher || student) on forget batches and minimises it, plus
   CE, on the paired retain batches; the teacher is the frozen original.
+* SalUn (Fan et al. 2024, arXiv 2310.12508): weight saliency ``|grad CE(forget)|`` at the
+  original; only the top ``mask_share`` (50%) of weights train, on random labelling:
+  L = CE(forget, a random other label, drawn once per image) + CE(retain), paired 1:1.
+* Bad Teaching (Chundawat et al. 2023, arXiv 2205.08096): the student (from the original)
+  matches an incompetent teacher (a fresh initialisation) on forget batches and the
+  competent one (the original) on the paired retain batches: L = KL(T || S).
 """
 
 from __future__ import annotations
@@ -20,15 +26,16 @@ import torch
 import torch.nn.functional as F
 
 from obliviate.core.config import field_help
+from obliviate.core.errors import ConfigError
 from obliviate.core.method import gradient_ascent
 from obliviate.vision.methods.base import VISION_METHODS, VisionContext, VisionMethod
 from obliviate.vision.models import classifier
 from obliviate.vision.train import ce_loss, fit, vision_config
 
 
-def _fresh(ctx: VisionContext):
+def _fresh(ctx: VisionContext, offset: int = 1):
     x = ctx.data.train.x
-    return classifier(ctx.arch, tuple(x.shape[1:]), ctx.data.num_classes, seed=ctx.seed + 1)
+    return classifier(ctx.arch, tuple(x.shape[1:]), ctx.data.num_classes, seed=ctx.seed + offset)
 
 
 @VISION_METHODS.register("Retrain")
@@ -62,9 +69,14 @@ class _FromOriginal(VisionMethod):
     def unlearn(self, ctx):
         c, req = self.config, ctx.request
         over = req.retain if self.over == "retain" else req.forget
-        return fit(copy.deepcopy(ctx.original), self.objective(ctx), over,
-                   vision_config(c.epochs, c.lr, seed=ctx.seed), retain=req.retain if self.paired else None,
-                   description=self.description)
+        model = copy.deepcopy(ctx.original)
+        return fit(model, self.objective(ctx), over, vision_config(c.epochs * ctx.budget, c.lr, seed=ctx.seed),
+                   retain=req.retain if self.paired else None, description=self.description,
+                   callbacks=ctx.callbacks(), masks=self.masks(ctx, model))
+
+    def masks(self, ctx: VisionContext, model) -> dict | None:
+        """0/1 gradient masks of ``model``'s parameters (SalUn's saliency); None trains every weight."""
+        return None
 
 
 @VISION_METHODS.register("Finetune")
@@ -121,6 +133,86 @@ class NegGradPlus(_FromOriginal):
             f, r = batch["forget"], batch["retain"]
             return {**gradient_ascent(F.cross_entropy(model(train.x[f]), train.y[f]), c.gamma),
                     "retain": F.cross_entropy(model(train.x[r]), train.y[r])}
+
+        return objective
+
+
+@VISION_METHODS.register("SalUn")
+class SalUn(_FromOriginal):
+    """L = CE(forget, random other labels) + CE(retain), only the salient weights updated."""
+
+    @dataclass
+    class Config:
+        epochs: float = field_help(5.0, "passes over the forget set")
+        lr: float = field_help(1e-3, "learning rate")
+        mask_share: float = field_help(0.5, "share of weights updated: the largest |gradient of the forget loss| "
+                                            "(paper: 50%)")
+
+        def __post_init__(self):
+            if not 0 < self.mask_share <= 1:
+                raise ConfigError(f"SalUn.mask_share must be in (0, 1], got {self.mask_share}")
+
+    paper = "Fan et al. 2024 (SalUn, ICLR), arXiv 2310.12508"
+    paired, description = True, "SalUn"
+
+    def masks(self, ctx, model):
+        """1 on the top ``mask_share`` of ``|grad CE(forget)|`` over all weights (one global threshold)."""
+        train, forget = ctx.data.train, ctx.request.forget
+        model.eval()
+        model.zero_grad()
+        for i in range(0, len(forget), 256):  # the mean loss's gradient, accumulated chunk by chunk
+            f = forget[i: i + 256]
+            (F.cross_entropy(model(train.x[f]), train.y[f], reduction="sum") / len(forget)).backward()
+        params = [p for p in model.parameters() if p.requires_grad]
+        sal = [p.grad.detach().abs() for p in params]
+        model.zero_grad(set_to_none=True)
+        model.train()
+        flat = torch.cat([s.flatten() for s in sal])
+        threshold = torch.topk(flat, max(1, round(self.config.mask_share * len(flat)))).values.min()
+        return {p: (s >= threshold).to(p.dtype) for p, s in zip(params, sal)}
+
+    def objective(self, ctx):
+        train, n = ctx.data.train, ctx.data.num_classes
+        gen = torch.Generator().manual_seed(ctx.seed)
+        shift = torch.randint(1, n, (len(train),), generator=gen)
+        random_label = (train.y + shift) % n  # any class but the true one
+
+        def objective(model, batch):
+            f, r = batch["forget"], batch["retain"]
+            return {"forget": F.cross_entropy(model(train.x[f]), random_label[f]),
+                    "retain": F.cross_entropy(model(train.x[r]), train.y[r])}
+
+        return objective
+
+
+@VISION_METHODS.register("BadTeaching")
+class BadTeaching(_FromOriginal):
+    """L = KL(random teacher || S) on forget + KL(original || S) on retain."""
+
+    @dataclass
+    class Config:
+        epochs: float = field_help(5.0, "passes over the forget set")
+        lr: float = field_help(1e-3, "learning rate")
+        temperature: float = field_help(1.0, "softmax temperature of both teachers and the student (paper: 1)")
+
+        def __post_init__(self):
+            if not self.temperature > 0:
+                raise ConfigError(f"BadTeaching.temperature must be > 0, got {self.temperature}")
+
+    paper = "Chundawat et al. 2023 (Bad Teaching, AAAI), arXiv 2205.08096"
+    paired, description = True, "Bad Teaching"
+
+    def objective(self, ctx):
+        c, train = self.config, ctx.data.train
+        good = copy.deepcopy(ctx.original).eval().requires_grad_(False)
+        bad = _fresh(ctx, offset=2).eval().requires_grad_(False)
+        t = c.temperature
+
+        def objective(model, batch):
+            f, r = batch["forget"], batch["retain"]
+            with torch.no_grad():
+                tf, tr = bad(train.x[f]) / t, good(train.x[r]) / t
+            return {"forget": _kl(model(train.x[f]) / t, tf), "retain": _kl(model(train.x[r]) / t, tr)}
 
         return objective
 

@@ -143,5 +143,6 @@ class CUPID(VisionMethod):
                 surrogate = surrogate - ((p - p.detach()) * direction.detach()).sum()
             return {"forget": surrogate, "forget_ce": per.mean().detach()}
 
-        return fit(model, objective, forget, vision_config(float(c.steps), c.lr, batch_size=len(forget),
-                                                           seed=ctx.seed), description="CUPID")
+        return fit(model, objective, forget, vision_config(float(round(c.steps * ctx.budget)), c.lr,
+                                                           batch_size=len(forget), seed=ctx.seed),
+                   description="CUPID", callbacks=ctx.callbacks())
