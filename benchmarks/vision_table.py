@@ -1,10 +1,13 @@
 """Vision benches side by side: one compact Markdown table over several ``obliviate vision bench`` folders.
 
-Usage: ``python benchmarks/vision_table.py OUT [OUT ...]``. Each OUT is a finished bench folder (its
+Usage: ``python benchmarks/vision_table.py [--curve] OUT [OUT ...]``. Each OUT is a finished bench folder (its
 ``bench.yaml``, ``leaderboard.json`` and run folders are read). A row is (setting, method): mean over seeds with
 its 95% t-interval. With the stopping rule (``--stop-at``) one more column reads the runs' curves: the forget
 accuracy on the bias-conflicting images at the first check where the whole forget accuracy is at most 0.5, the
 point half-way to forgetting (shortcut unlearning shows as conflicting images still recognised there).
+``--curve`` prints one row per bench instead (a bias curve: benches at several ``--aligned`` shares): the
+original's test accuracy and conflicting forget accuracy, then each method's conflicting accuracy at half (a
+bench with ``--stop-at``) or its forget accuracy (a bench at the methods' own budgets).
 """
 
 from __future__ import annotations
@@ -52,15 +55,42 @@ def rows(out: Path) -> list[list[str]]:
     return table
 
 
+def curve_rows(outs: list[Path]) -> tuple[list[str], list[list[str]]]:
+    """One row per bench: the original's test and conflicting forget accuracy, each method's conflicting at half."""
+    boards = [(out, json.loads((out / "leaderboard.json").read_text())) for out in outs]
+    methods = sorted({r["method"] for _, b in boards for r in b["rows"]} - {"original (before)", "Retrain"})
+    body = []
+    for out, board in boards:
+        run = (yaml.safe_load((out / "bench.yaml").read_text()) or {}).get("run", {})
+        orig = next((r for r in board["rows"] if r["method"] == "original (before)"), {})
+        runs = read_runs(out)
+        cells = []
+        for m in methods:
+            mine = [x for x in runs if x["method"] == m and x.get("curve")]
+            own = next((r for r in board["rows"] if r["method"] == m), None)
+            if mine:
+                cells.append(spread_cell(mean_ci([{"c": at_half(x["curve"])} for x in mine], ["c"]), "c"))
+            else:  # a bench without the stopping rule: the method's forget accuracy at its own budget
+                cells.append(spread_cell(own, "forget_acc") if own else "–")
+        body.append([setting(run), spread_cell(orig, "test_acc"), spread_cell(orig, "forget_acc_conflicting")]
+                    + cells)
+    return ["setting", "original test acc", "original conflicting"] + methods, body
+
+
 def main(argv: list[str]) -> None:
+    curve = "--curve" in argv
+    argv = [a for a in argv if a != "--curve"]
     if not argv:
-        sys.exit("usage: python benchmarks/vision_table.py OUT [OUT ...]  (finished vision bench folders)")
+        sys.exit("usage: python benchmarks/vision_table.py [--curve] OUT [OUT ...]  (finished vision bench folders)")
+    for a in argv:
+        if not (Path(a) / "leaderboard.json").is_file():
+            sys.exit(f"{a}: no leaderboard here; run `obliviate vision bench --out {a}` first")
+    if curve:
+        print(markdown_table(*curve_rows([Path(a) for a in argv])))
+        return
     body = []
     for a in argv:
-        out = Path(a)
-        if not (out / "leaderboard.json").is_file():
-            sys.exit(f"{out}: no leaderboard here; run `obliviate vision bench --out {a}` first")
-        body += rows(out)
+        body += rows(Path(a))
     print(markdown_table(["setting", "method", "runs"] + [h for _, h in COLUMNS], body))
 
 

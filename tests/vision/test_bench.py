@@ -43,3 +43,19 @@ def test_vision_cli(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "MNIST/raw" in result.output
     result = runner.invoke(app, ["vision", "unlearn", "--source", "digits", "--forget-class", "11"])
     assert result.exit_code == 2 and "--forget-class" in result.output and "0-9" in result.output
+
+
+def test_vision_bench_at_a_matched_operating_point(tmp_path):
+    run = vb.VisionRunConfig(source="digits", aligned=0.95, train_epochs=3, stop_at=0.2, check_every=1, budget=3)
+    out = vb.run_vision_bench(vb.VisionBenchConfig(methods=["Retrain", "NegGrad"], seeds=[0], run=run),
+                              tmp_path / "vb")
+    neg = json.loads((out / "runs" / "neggrad-s0" / "metrics.json").read_text())
+    retrain = json.loads((out / "runs" / "retrain-s0" / "metrics.json").read_text())
+    assert "curve" not in retrain  # Retrain is the reference: never stopped
+    # stopped at the first check at or below 0.2 (the one before it was above), and the run's own forget
+    # accuracy is that check's
+    assert neg["reached"] == 1.0 and neg["curve"][-1][1] <= 0.2 < neg["curve"][-2][1]
+    assert neg["forget_acc"] == pytest.approx(neg["curve"][-1][1]) and neg["stop_step"] == neg["curve"][-1][0]
+    assert (out / "curves.png").stat().st_size > 1000
+    report = (out / "report.html").read_text()
+    assert "Stopping rule: forget accuracy at most 0.2; met in every seed by NegGrad" in report
