@@ -1009,8 +1009,8 @@ def vision_unlearn(
     source: VisionSourceOpt = None,
     aligned: Annotated[Optional[float], typer.Option(help="share of training images in their class's colour (BAR: "
                                                           "at the action's typical place) (default 0.995)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="cnn or mlp for digits, lite0-top for bar (default: the "
-                                                      "source's)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="cnn or mlp for digits, lite0-top for bar (default auto: "
+                                                      "lite0-top for bar, else cnn)")] = None,
     forget_class: ForgetClassOpt = None,
     seed: Annotated[int, typer.Option(help="seed of the data split, the original's training and unlearning")] = 0,
     stop_at: StopAtOpt = None,

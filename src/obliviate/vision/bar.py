@@ -37,10 +37,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from obliviate.core.errors import ConfigError, DataError
 from obliviate.core.progress import log, progress
 from obliviate.core.store import atomic_write_bytes, cache_home, locked, stable_hash
+from obliviate.vision import backbone
 from obliviate.vision.data import DATA_ENV, BiasedData, Split
 
 CLASSES = ("climbing", "diving", "fishing", "pole vaulting", "racing", "throwing")
@@ -97,9 +99,6 @@ def load_image(path: str | os.PathLike, size: int = IMAGE_SIZE) -> torch.Tensor:
     Raises:
         DataError: the file is not a readable image.
     """
-    # deferred: loads PIL
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
@@ -124,13 +123,11 @@ def feature_maps(files: list[BarFile], batch_size: int = 32) -> torch.Tensor:
     # deferred: loads safetensors
     from safetensors.torch import load_file, save
 
-    from obliviate.vision.backbone import pretrained_features
-
     path = cache_home() / "vision" / f"bar-lite0-{IMAGE_SIZE}-{_digest(files)}.safetensors"
     with locked(path, "the BAR feature cache"):
         if path.is_file():
             return load_file(str(path))["maps"]
-        net = pretrained_features()
+        net = backbone.pretrained_features()
         parts = []
         with progress(len(files), f"BAR: {len(files)} images through the frozen EfficientNet-Lite0") as advance:
             for i in range(0, len(files), batch_size):
