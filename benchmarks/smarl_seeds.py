@@ -112,14 +112,16 @@ def table(classical: dict | None, learned: list[dict]) -> list[str]:
         lines.append(f"| {NAMES['learned']} | {over} | "
                      + " | ".join(cell(s, k) if k != "blown_up" else f"{blown}/{total}" for k in keys) + " |")
         lines.append("")
-        lines.append("Each training seed (mean over its eval runs):")
+        lines.append("Each training seed (mean and 95% t-interval over its eval runs that did not blow up):")
         lines.append("")
         lines.append("| seed eval | " + " | ".join(t for _, t in FIGURES) + " |")
         lines.append("|" + "---|" * (len(FIGURES) + 1))
-        for m, v in zip(learned, per_seed):
-            runs = m["rows"][-1]["per_run"]
-            shown = {"blown_up": f"{sum(r['blown_up'] for r in runs)}/{len(runs)}"}
-            lines.append(f"| {Path(m['train_run']).name} | " + " | ".join(shown.get(k) or fmt(v[k]) for k in keys)
+        for m in learned:
+            row = next(r for r in m["rows"] if r["closure"] == "learned")
+            runs, st = row["per_run"], mean_ci(run_values(row), keys)
+            shown = {"blown_up": f"{sum(r['blown_up'] for r in runs)}/{len(runs)}",
+                     "cost": fmt(row["cost_s_per_time_unit"])}  # one timing per closure
+            lines.append(f"| {Path(m['train_run']).name} | " + " | ".join(shown.get(k) or cell(st, k) for k in keys)
                          + " |")
     return lines
 
