@@ -1,6 +1,8 @@
 """`obliviate vision unlearn` / `vision bench` (``obliviate.vision.bench``) end to end on the bundled 8x8 digits."""
 
+import base64
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -59,3 +61,5 @@ def test_vision_bench_at_a_matched_operating_point(tmp_path):
     assert (out / "curves.png").stat().st_size > 1000
     report = (out / "report.html").read_text()
     assert "Stopping rule: forget accuracy at most 0.2; met in every seed by NegGrad" in report
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', report)  # both charts embedded as PNG data
+    assert len(images) == 2 and all(base64.b64decode(b)[:4] == b"\x89PNG" for b in images)

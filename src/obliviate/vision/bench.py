@@ -296,7 +296,8 @@ def write_vision_report(out: str | Path, board: dict[str, Any]) -> Path:
                             header=_header(out), reading=_reading(board, bench_yaml(out).get("run", {})))
 
 
-def _curves_png(out: str | Path) -> Path | None:
+def _curves_png(out: str | Path) -> str | None:
+    """``curves.png`` of every run's checks (also returned as base64 for the report); None without curves."""
     runs = [r for r in read_runs(out) if r.get("curve")]
     if not runs:
         return None
@@ -318,10 +319,9 @@ def _curves_png(out: str | Path) -> Path | None:
         ax.grid(alpha=0.3)
     a.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(out) / "curves.png"
-    fig.savefig(path, dpi=110)
+    png = chart_png(fig, out, "curves.png")
     plt.close(fig)
-    return path
+    return png
 
 
 def _header(out: str | Path) -> dict[str, str]:
