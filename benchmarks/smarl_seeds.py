@@ -11,9 +11,9 @@ of every eval run on its own) and of ``obliviate smarl train`` folders, and prin
 - the training cost per seed: wall seconds, iterations, reward per action step over the first and last
   ``--window`` iterations, blow-ups.
 
-    OMP_NUM_THREADS=1 python benchmarks/smarl_seeds.py --classical /work/smarl-k25/eval-classical \\
-        --learned /work/smarl-k25/eval-s0 /work/smarl-k25/eval-s1 /work/smarl-k25/eval-s2 \\
-        --train /work/smarl-k25/train-s0 /work/smarl-k25/train-s1 /work/smarl-k25/train-s2
+    OMP_NUM_THREADS=1 python benchmarks/smarl_seeds.py --classical runs/smarl-k25/eval-classical \\
+        --learned runs/smarl-k25/eval-s0 runs/smarl-k25/eval-s1 runs/smarl-k25/eval-s2 \\
+        --train runs/smarl-k25/train-s0 runs/smarl-k25/train-s1 runs/smarl-k25/train-s2
 
 A folder is an eval or train run folder, or a ``--runs-dir`` holding exactly one of them. Nothing is simulated.
 """
@@ -25,7 +25,9 @@ import json
 import math
 from pathlib import Path
 
+from obliviate.core.config import load_yaml
 from obliviate.core.stats import mean_ci
+from obliviate.smarl.rl import read_events
 
 FIGURES = [("z_log_error", "spectrum log error (enstrophy)"), ("p3", "P(\\|x\\|>3σ)"), ("p4", "P(\\|x\\|>4σ)"),
            ("kurtosis", "kurtosis"), ("tail_divergence", "tail divergence"), ("blown_up", "blow-ups"),
@@ -132,9 +134,8 @@ def train_table(folders: list[Path], window: int) -> list[str]:
     for path in folders:
         path = run_folder(path, "train_summary.json")
         summary = json.loads((path / "train_summary.json").read_text())
-        events = [json.loads(x) for x in (path / "events.jsonl").read_text().splitlines() if x.strip()]
-        seed = next((line.split(":", 1)[1].strip() for line in (path / "config.yaml").read_text().splitlines()
-                     if line.startswith("seed:")), "")
+        events = read_events(path)
+        seed = load_yaml(path / "config.yaml").get("seed", "")
         first = mean_ci(events[:window], ["reward_mean"])["reward_mean"]
         last = mean_ci(events[-window:], ["reward_mean"])["reward_mean"]
         blown = sum(e.get("blowups", 0) for e in events)

@@ -17,9 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-import yaml
-
-from obliviate.core.report.board import markdown_table, read_runs, spread_cell
+from obliviate.core.report.board import bench_yaml, markdown_table, read_runs, spread_cell
 from obliviate.core.stats import mean_ci
 
 COLUMNS = [("forget_acc", "forget acc"), ("forget_acc_aligned", "aligned"), ("forget_acc_conflicting", "conflicting"),
@@ -42,7 +40,7 @@ def setting(run: dict) -> str:
 
 
 def rows(out: Path) -> list[list[str]]:
-    run = (yaml.safe_load((out / "bench.yaml").read_text()) or {}).get("run", {})
+    run = bench_yaml(out).get("run", {})
     board = json.loads((out / "leaderboard.json").read_text())
     runs = read_runs(out)
     table = []
@@ -61,7 +59,7 @@ def curve_rows(outs: list[Path]) -> tuple[list[str], list[list[str]]]:
     methods = sorted({r["method"] for _, b in boards for r in b["rows"]} - {"original (before)", "Retrain"})
     body = []
     for out, board in boards:
-        run = (yaml.safe_load((out / "bench.yaml").read_text()) or {}).get("run", {})
+        run = bench_yaml(out).get("run", {})
         orig = next((r for r in board["rows"] if r["method"] == "original (before)"), {})
         runs = read_runs(out)
         cells = []

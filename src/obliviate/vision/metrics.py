@@ -21,11 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from obliviate.vision.data import BiasedData, ForgetRequest
-from obliviate.vision.train import predict
-
-
-def _acc(logits: torch.Tensor, y: torch.Tensor) -> float:
-    return float((logits.argmax(-1) == y).float().mean()) if len(y) else float("nan")
+from obliviate.vision.train import accuracy, predict
 
 
 def evaluate(model, data: BiasedData, req: ForgetRequest, retain_cap: int = 2000) -> dict[str, float]:
@@ -33,19 +29,19 @@ def evaluate(model, data: BiasedData, req: ForgetRequest, retain_cap: int = 2000
     tr, te = data.train, data.test
     f = tr.subset(req.forget)
     lf = predict(model, f.x)
-    out = {"forget_acc": _acc(lf, f.y),
-           "forget_acc_aligned": _acc(lf[f.aligned], f.y[f.aligned]),
-           "forget_acc_conflicting": _acc(lf[~f.aligned], f.y[~f.aligned])}
+    out = {"forget_acc": accuracy(lf, f.y),
+           "forget_acc_aligned": accuracy(lf[f.aligned], f.y[f.aligned]),
+           "forget_acc_conflicting": accuracy(lf[~f.aligned], f.y[~f.aligned])}
     out["bias_gap"] = out["forget_acc_aligned"] - out["forget_acc_conflicting"]
     r = tr.subset(req.retain[torch.randperm(len(req.retain), generator=torch.Generator().manual_seed(0))[:retain_cap]])
-    out["retain_acc"] = _acc(predict(model, r.x), r.y)
+    out["retain_acc"] = accuracy(predict(model, r.x), r.y)
     lt = predict(model, te.x)
     keep = torch.ones(len(te), dtype=torch.bool) if req.cls is None else te.y != req.cls
-    out["test_acc"] = _acc(lt[keep], te.y[keep])
+    out["test_acc"] = accuracy(lt[keep], te.y[keep])
     if req.cls is not None:
-        out["forget_test_acc"] = _acc(lt[~keep], te.y[~keep])
+        out["forget_test_acc"] = accuracy(lt[~keep], te.y[~keep])
     groups = [(c, a) for c in te.y[keep].unique().tolist() for a in (True, False)]
-    accs = [_acc(lt[(te.y == c) & (te.aligned == a)], te.y[(te.y == c) & (te.aligned == a)]) for c, a in groups]
+    accs = [accuracy(lt[(te.y == c) & (te.aligned == a)], te.y[(te.y == c) & (te.aligned == a)]) for c, a in groups]
     out["worst_group_acc"] = float(np.nanmin(accs)) if accs else float("nan")
     out["mia_auc"] = mia_auc(model, data, req, lf)
     return out

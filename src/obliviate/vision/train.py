@@ -59,20 +59,14 @@ class ForgetStop:
         self.curve: list[list[float]] = []
         self.reached, self.model = False, None
 
-    def measure(self, model, step: int) -> float:
+    def measure(self, model, step: int) -> None:
         was = model.training
-        logits = predict(model, self.f.x)
-        right = (logits.argmax(-1) == self.f.y).float()
-        al = self.f.aligned
-
-        def mean(t: torch.Tensor) -> float:
-            return float(t.mean()) if len(t) else float("nan")
-
-        retain = mean((predict(model, self.r.x).argmax(-1) == self.r.y).float())
+        f, al = self.f, self.f.aligned
+        lf = predict(model, f.x)
+        retain = accuracy(predict(model, self.r.x), self.r.y)
         model.train(was)
-        self.curve.append([step, mean(right), mean(right[al]), mean(right[~al]), retain])
+        self.curve.append([step, accuracy(lf, f.y), accuracy(lf[al], f.y[al]), accuracy(lf[~al], f.y[~al]), retain])
         self.reached = self.curve[-1][1] <= self.target
-        return self.curve[-1][1]
 
     def on_fit_start(self, trainer, step: int) -> None:
         self.model = trainer.model
@@ -101,6 +95,11 @@ def ce_loss(split: Split, key: str = "forget") -> Callable:
         return {"train": F.cross_entropy(model(split.x[i]), split.y[i])}
 
     return objective
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of ``logits`` whose argmax is ``y`` (NaN for none)."""
+    return float((logits.argmax(-1) == y).float().mean()) if len(y) else float("nan")
 
 
 @torch.no_grad()
